@@ -1,0 +1,12 @@
+//! rogue-hunter: samples every process several times a second, scores each by its
+//! disproportionate share of CPU, GPU, memory, disk I/O and wakeups, tracks rogue processes as
+//! events and keeps forensic evidence in one SQLite database.
+//!
+//! The crate is laid out as DESIGN.md §2 describes; dependencies point downwards from `cli`
+//! through the daemon parts to the pure modules (`model`, `config`).
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod model;
+pub mod paths;

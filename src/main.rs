@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    rogue_hunter::cli::main()
+}
