@@ -1,0 +1,201 @@
+//! The command line: argument definitions, dispatch, and how failures become exit codes.
+//!
+//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error. Every failure prints one
+//! `Error: …` message on stderr; nothing panics at the user.
+
+mod config_cmd;
+
+use crate::config::{Config, ConfigError};
+use crate::paths::{Paths, PathsError};
+use anyhow::Context as _;
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// rogue-hunter: finds the process that is hurting this machine, and keeps the evidence.
+#[derive(Debug, Parser)]
+#[command(name = "rogue-hunter", version, propagate_version = true)]
+#[command(arg_required_else_help = true)]
+pub struct Cli {
+    /// Config file to use instead of the default location.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "ROGUE_HUNTER_CONFIG",
+        hide_env_values = true
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Use the system-wide paths (/etc, /var/lib, /var/log, /run) of a root service.
+    #[arg(long, global = true)]
+    pub system: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show, edit, reset or check the config file.
+    #[command(subcommand, arg_required_else_help = true)]
+    Config(config_cmd::ConfigAction),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A mistake in how the command was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The user declined a confirmation (exit code 1, nothing changed).
+#[derive(Debug, thiserror::Error)]
+#[error("aborted; nothing was changed")]
+pub struct Aborted;
+
+/// What every command gets: resolved paths and the config file location.
+pub struct Context {
+    pub paths: Paths,
+}
+
+impl Context {
+    /// Loads the config file (defaults when it does not exist).
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        crate::config::load_or_default(&self.paths.config_file)
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_failure(e),
+    };
+    restore_default_sigpipe();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "Error: internal error: {info}. This is a bug in rogue-hunter; please report it."
+        );
+    }));
+    crate::logging::init_cli();
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+        // The panic hook already printed the message; never show a backtrace as the result.
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+/// Maps an error to the documented exit code.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let usage = e.chain().any(|c| {
+        c.is::<UsageError>()
+            || matches!(
+                c.downcast_ref::<ConfigError>(),
+                Some(ConfigError::Invalid { .. } | ConfigError::Read { .. })
+            )
+    });
+    if usage { 2 } else { 1 }
+}
+
+fn clap_failure(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = write!(std::io::stdout(), "{e}");
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = write!(std::io::stderr(), "{e}");
+            ExitCode::from(2)
+        }
+        _ => {
+            let text = e.to_string();
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            let _ = write!(std::io::stderr(), "Error: {text}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Short-lived commands die quietly when their output pipe closes (`| head`), like other tools.
+fn restore_default_sigpipe() {
+    // SAFETY: setting a signal disposition to SIG_DFL has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut paths = Paths::resolve(cli.system).map_err(usage_if_paths)?;
+    if let Some(file) = cli.config {
+        paths = paths.with_config_file(file);
+    }
+    let ctx = Context { paths };
+    match cli.command {
+        Command::Config(action) => config_cmd::run(&ctx, action),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "rogue-hunter", &mut out);
+            out.flush().context("cannot write completions")
+        }
+    }
+}
+
+fn usage_if_paths(e: PathsError) -> anyhow::Error {
+    match e {
+        PathsError::NoHome => UsageError(e.to_string()).into(),
+        other => other.into(),
+    }
+}
+
+/// Asks a yes/no question on the terminal; anything but y/yes (or no input) is no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    print!("{question} [y/N]: ");
+    std::io::stdout()
+        .flush()
+        .context("cannot write to stdout")?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the answer from stdin")?;
+    println!();
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn exit_codes_classify_errors() {
+        let usage: anyhow::Error = UsageError("x".into()).into();
+        assert_eq!(exit_code(&usage), 2);
+        let cfg: anyhow::Error = ConfigError::Invalid {
+            path: "x".into(),
+            problems: vec![],
+        }
+        .into();
+        assert_eq!(exit_code(&cfg.context("loading")), 2);
+        let runtime = anyhow::anyhow!("disk full");
+        assert_eq!(exit_code(&runtime), 1);
+        assert_eq!(exit_code(&Aborted.into()), 1);
+    }
+}
