@@ -1,0 +1,451 @@
+//! Per-process events, as pure logic: a sample goes in, changes to record and forensics triggers
+//! come out. Nothing here touches the database or the clock, so every rule tests without a machine.
+//!
+//! Rules (DESIGN §5, the original's tracker with its known weaknesses fixed):
+//! - a process is (pid, start_time): a reused pid is a new process, and the old event closes as
+//!   `process_gone`;
+//! - an event opens when a score reaches the tracking threshold, with an `entry` snapshot that is
+//!   also its first peak;
+//! - a new peak (strictly above the old) and a due checkpoint write **one** snapshot row between
+//!   them (type `peak` when it is a new peak, else `checkpoint`); checkpoints come every sample in
+//!   high/critical, every `elevated_checkpoint_samples` in elevated, every
+//!   `medium_checkpoint_samples` in medium;
+//! - hysteresis: an event closes (`score_dropped`, with an `exit` snapshot) only after
+//!   `exit_stability_samples` consecutive samples below the threshold;
+//! - forensics triggers `band_entry_<band>` (an event opens at or above the forensics band) and
+//!   `peak_escalation_<band>` (a new peak crosses into it); at most one of them per event;
+//! - event and snapshot ids are assigned here, so nothing waits for the database.
+
+use crate::config::Config;
+use crate::model::{Band, ProcessKey, ProcessScore, Sample};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Why an event ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// The score stayed below the tracking threshold for `exit_stability_samples` samples.
+    ScoreDropped,
+    /// The process exited (or its pid now belongs to another process).
+    ProcessGone,
+    /// The daemon stopped while the event was open.
+    DaemonStopped,
+}
+
+impl ExitReason {
+    /// The value stored in `process_events.exit_reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::ScoreDropped => "score_dropped",
+            ExitReason::ProcessGone => "process_gone",
+            ExitReason::DaemonStopped => "daemon_stopped",
+        }
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a snapshot row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    Entry,
+    Checkpoint,
+    Peak,
+    Exit,
+}
+
+impl SnapshotKind {
+    /// The value stored in `process_snapshots.snapshot_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotKind::Entry => "entry",
+            SnapshotKind::Checkpoint => "checkpoint",
+            SnapshotKind::Peak => "peak",
+            SnapshotKind::Exit => "exit",
+        }
+    }
+}
+
+/// The forensics triggers the tracker raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    /// An event opened directly at or above the forensics band.
+    BandEntry(Band),
+    /// A new peak moved an event into the forensics band or above.
+    PeakEscalation(Band),
+}
+
+impl fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TriggerKind::BandEntry(b) => write!(f, "band_entry_{b}"),
+            TriggerKind::PeakEscalation(b) => write!(f, "peak_escalation_{b}"),
+        }
+    }
+}
+
+/// A request for a forensic capture of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub event_id: i64,
+    pub pid: u32,
+    pub command: String,
+    pub kind: TriggerKind,
+    /// Sample time that raised it (epoch seconds).
+    pub at: f64,
+}
+
+/// A new `process_events` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub id: i64,
+    pub pid: u32,
+    pub start_time: f64,
+    pub command: String,
+    pub boot_time: i64,
+    pub entry_time: f64,
+    pub entry_band: Band,
+    pub peak_score: u8,
+    pub peak_band: Band,
+    pub peak_snapshot_id: i64,
+}
+
+/// A new `process_snapshots` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSnapshot {
+    pub id: i64,
+    pub event_id: i64,
+    pub kind: SnapshotKind,
+    pub process: ProcessScore,
+}
+
+/// One change to record, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Insert the event, then its entry snapshot (which `peak_snapshot_id` names).
+    Open { event: NewEvent, entry: NewSnapshot },
+    /// Insert a snapshot row.
+    Snapshot(NewSnapshot),
+    /// Point the event at a new peak.
+    Peak {
+        event_id: i64,
+        peak_score: u8,
+        peak_band: Band,
+        peak_snapshot_id: i64,
+    },
+    /// Close the event (after inserting `exit` when present).
+    Close {
+        event_id: i64,
+        exit_time: f64,
+        reason: ExitReason,
+        exit: Option<NewSnapshot>,
+    },
+}
+
+/// What one sample produced.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Update {
+    pub changes: Vec<Change>,
+    pub triggers: Vec<Trigger>,
+}
+
+/// Thresholds and cadences, taken from the config once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerParams {
+    pub tracking_threshold: u8,
+    pub forensics_band: Band,
+    pub medium_checkpoint_samples: u32,
+    pub elevated_checkpoint_samples: u32,
+    pub exit_stability_samples: u32,
+}
+
+impl TrackerParams {
+    /// The tracker's part of the configuration.
+    pub fn from_config(c: &Config) -> TrackerParams {
+        TrackerParams {
+            tracking_threshold: c.bands.tracking_threshold(),
+            forensics_band: c.bands.forensics_band,
+            medium_checkpoint_samples: c.bands.medium_checkpoint_samples,
+            elevated_checkpoint_samples: c.bands.elevated_checkpoint_samples,
+            exit_stability_samples: c.tracking.exit_stability_samples.max(1),
+        }
+    }
+
+    /// Samples between checkpoints in a band; 0 means never.
+    fn checkpoint_interval(&self, band: Band) -> u32 {
+        match band {
+            Band::High | Band::Critical => 1,
+            Band::Elevated => self.elevated_checkpoint_samples,
+            Band::Medium => self.medium_checkpoint_samples,
+            Band::Low => 0,
+        }
+    }
+}
+
+/// The next ids to hand out (from `MAX(id)+1` in the database at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextIds {
+    pub event: i64,
+    pub snapshot: i64,
+}
+
+/// What the tracker remembers about one open event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenEvent {
+    pub event_id: i64,
+    pub pid: u32,
+    pub start_time: f64,
+    pub command: String,
+    pub entry_time: f64,
+    pub peak_score: u8,
+    pub peak_band: Band,
+    pub peak_snapshot_id: i64,
+    /// Samples since the last snapshot row (checkpoint cadence).
+    pub since_checkpoint: u32,
+    /// Consecutive samples below the tracking threshold.
+    pub below: u32,
+    /// The latest score seen.
+    pub last_score: u8,
+}
+
+/// Open events keyed by process identity.
+#[derive(Debug)]
+pub struct Tracker {
+    params: TrackerParams,
+    boot_time: i64,
+    next: NextIds,
+    open: HashMap<ProcessKey, OpenEvent>,
+}
+
+impl Tracker {
+    /// A tracker with no open events.
+    pub fn new(params: TrackerParams, boot_time: i64, next: NextIds) -> Tracker {
+        Tracker {
+            params,
+            boot_time,
+            next,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Open events, in no particular order.
+    pub fn open_events(&self) -> impl Iterator<Item = &OpenEvent> {
+        self.open.values()
+    }
+
+    /// The open event of a process, if any.
+    pub fn event_for(&self, key: &ProcessKey) -> Option<&OpenEvent> {
+        self.open.get(key)
+    }
+
+    /// The open event of a pid (whatever its start time), if any.
+    pub fn event_for_pid(&self, pid: u32) -> Option<&OpenEvent> {
+        self.open.values().find(|e| e.pid == pid)
+    }
+
+    /// Number of open events.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// True when nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// The ids the next open/snapshot will get.
+    pub fn next_ids(&self) -> NextIds {
+        self.next
+    }
+
+    fn take_event_id(&mut self) -> i64 {
+        let id = self.next.event;
+        self.next.event += 1;
+        id
+    }
+
+    fn snapshot(&mut self, event_id: i64, kind: SnapshotKind, p: &ProcessScore) -> NewSnapshot {
+        let id = self.next.snapshot;
+        self.next.snapshot += 1;
+        NewSnapshot {
+            id,
+            event_id,
+            kind,
+            process: p.clone(),
+        }
+    }
+
+    /// Feeds one sample (every process of it).
+    pub fn update(&mut self, sample: &Sample) -> Update {
+        self.update_with(&sample.processes, sample.timestamp)
+    }
+
+    /// Feeds the processes of one sample; `now` closes events of vanished processes.
+    pub fn update_with(&mut self, processes: &[ProcessScore], now: f64) -> Update {
+        let mut out = Update::default();
+        let present: HashMap<ProcessKey, &ProcessScore> = processes
+            .iter()
+            .filter(|p| {
+                p.score >= self.params.tracking_threshold || self.open.contains_key(&p.key())
+            })
+            .map(|p| (p.key(), p))
+            .collect();
+
+        let mut gone: Vec<(ProcessKey, i64)> = self
+            .open
+            .iter()
+            .filter(|(k, _)| !present.contains_key(k))
+            .map(|(k, e)| (*k, e.event_id))
+            .collect();
+        gone.sort_by_key(|(_, id)| *id);
+        for (key, event_id) in gone {
+            self.open.remove(&key);
+            out.changes.push(Change::Close {
+                event_id,
+                exit_time: now,
+                reason: ExitReason::ProcessGone,
+                exit: None,
+            });
+        }
+
+        for p in processes {
+            let key = p.key();
+            if !present.contains_key(&key) {
+                continue;
+            }
+            if self.open.contains_key(&key) {
+                self.continue_event(key, p, &mut out);
+            } else {
+                self.open_event(key, p, &mut out);
+            }
+        }
+        out
+    }
+
+    fn open_event(&mut self, key: ProcessKey, p: &ProcessScore, out: &mut Update) {
+        let event_id = self.take_event_id();
+        let entry = self.snapshot(event_id, SnapshotKind::Entry, p);
+        let event = NewEvent {
+            id: event_id,
+            pid: p.pid,
+            start_time: p.start_time,
+            command: p.command.clone(),
+            boot_time: self.boot_time,
+            entry_time: p.captured_at,
+            entry_band: p.band,
+            peak_score: p.score,
+            peak_band: p.band,
+            peak_snapshot_id: entry.id,
+        };
+        if p.band >= self.params.forensics_band {
+            out.triggers.push(Trigger {
+                event_id,
+                pid: p.pid,
+                command: p.command.clone(),
+                kind: TriggerKind::BandEntry(p.band),
+                at: p.captured_at,
+            });
+        }
+        self.open.insert(
+            key,
+            OpenEvent {
+                event_id,
+                pid: p.pid,
+                start_time: p.start_time,
+                command: p.command.clone(),
+                entry_time: p.captured_at,
+                peak_score: p.score,
+                peak_band: p.band,
+                peak_snapshot_id: entry.id,
+                since_checkpoint: 0,
+                below: 0,
+                last_score: p.score,
+            },
+        );
+        out.changes.push(Change::Open { event, entry });
+    }
+
+    fn continue_event(&mut self, key: ProcessKey, p: &ProcessScore, out: &mut Update) {
+        let params = self.params.clone();
+        let Some(ev) = self.open.get_mut(&key) else {
+            return;
+        };
+        ev.last_score = p.score;
+        let event_id = ev.event_id;
+
+        if p.score < params.tracking_threshold {
+            ev.below += 1;
+            if ev.below >= params.exit_stability_samples {
+                self.open.remove(&key);
+                let exit = self.snapshot(event_id, SnapshotKind::Exit, p);
+                out.changes.push(Change::Close {
+                    event_id,
+                    exit_time: p.captured_at,
+                    reason: ExitReason::ScoreDropped,
+                    exit: Some(exit),
+                });
+            }
+            return;
+        }
+        ev.below = 0;
+        ev.since_checkpoint += 1;
+
+        let new_peak = p.score > ev.peak_score;
+        let interval = params.checkpoint_interval(p.band);
+        let checkpoint_due = interval > 0 && ev.since_checkpoint >= interval;
+        if new_peak && p.band >= params.forensics_band && ev.peak_band < params.forensics_band {
+            out.triggers.push(Trigger {
+                event_id,
+                pid: p.pid,
+                command: p.command.clone(),
+                kind: TriggerKind::PeakEscalation(p.band),
+                at: p.captured_at,
+            });
+        }
+        if !(new_peak || checkpoint_due) {
+            return;
+        }
+        ev.since_checkpoint = 0;
+        let kind = if new_peak {
+            SnapshotKind::Peak
+        } else {
+            SnapshotKind::Checkpoint
+        };
+        let snap = self.snapshot(event_id, kind, p);
+        let snap_id = snap.id;
+        out.changes.push(Change::Snapshot(snap));
+        if new_peak && let Some(ev) = self.open.get_mut(&key) {
+            ev.peak_score = p.score;
+            ev.peak_band = p.band;
+            ev.peak_snapshot_id = snap_id;
+            out.changes.push(Change::Peak {
+                event_id,
+                peak_score: p.score,
+                peak_band: p.band,
+                peak_snapshot_id: snap_id,
+            });
+        }
+    }
+
+    /// Closes every open event (daemon shutdown), oldest first.
+    pub fn close_all(&mut self, at: f64, reason: ExitReason) -> Vec<Change> {
+        let mut ids: Vec<i64> = self.open.values().map(|e| e.event_id).collect();
+        ids.sort_unstable();
+        self.open.clear();
+        ids.into_iter()
+            .map(|event_id| Change::Close {
+                event_id,
+                exit_time: at,
+                reason,
+                exit: None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
