@@ -13,3 +13,4 @@ pub mod model;
 pub mod paths;
 pub mod ring;
 pub mod tracker;
+pub mod tui;
