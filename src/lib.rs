@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod forensics;
 pub mod logging;
 pub mod model;
 pub mod paths;

@@ -1,0 +1,315 @@
+//! Linux stacks as text → call trees with sample counts (the "heavy" shape spindump prints).
+//!
+//! Kernel stacks come from `/proc/P/task/T/stack`, sampled several times because a thread on a
+//! CPU shows an empty stack; user stacks come from one `eu-stack -m -b` run. Both list the
+//! innermost frame first; the tree is built outermost first, user frames above kernel frames.
+
+use super::stacks::Frame;
+use std::collections::BTreeMap;
+
+/// One frame before merging.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RawFrame {
+    pub is_kernel: bool,
+    pub symbol: Option<String>,
+    pub symbol_offset: Option<i64>,
+    pub library: Option<String>,
+    pub library_offset: Option<i64>,
+    pub address: String,
+}
+
+fn hex(s: &str) -> Option<i64> {
+    i64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
+}
+
+/// `[<0>] hrtimer_nanosleep+0x8d/0x120` lines, innermost first.
+pub fn parse_kernel_stack(text: &str) -> Vec<RawFrame> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let (addr, rest) = match line.strip_prefix("[<") {
+                Some(r) => {
+                    let (a, rest) = r.split_once(">]")?;
+                    (a.trim(), rest.trim())
+                }
+                None => ("0", line),
+            };
+            if rest.is_empty() {
+                return None;
+            }
+            let (sym, off) = match rest.split_once('+') {
+                Some((s, o)) => (s, o.split('/').next().and_then(hex)),
+                None => (rest, None),
+            };
+            Some(RawFrame {
+                is_kernel: true,
+                symbol: Some(sym.to_string()),
+                symbol_offset: off,
+                library: Some("kernel".into()),
+                library_offset: None,
+                address: format!("0x{}", addr.trim_start_matches("0x")),
+            })
+        })
+        .collect()
+}
+
+/// `eu-stack -m -b` output: user frames per thread id, innermost first.
+pub fn parse_eu_stack(text: &str) -> BTreeMap<i64, Vec<RawFrame>> {
+    let mut out: BTreeMap<i64, Vec<RawFrame>> = BTreeMap::new();
+    let mut current: Option<i64> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("TID ") {
+            current = rest.trim_end_matches(':').trim().parse().ok();
+            if let Some(tid) = current {
+                out.entry(tid).or_default();
+            }
+            continue;
+        }
+        let Some(tid) = current else { continue };
+        if let Some(rest) = trimmed.strip_prefix('#') {
+            // "#0  0x00007f.. symbol - /path/lib.so" or "#2  0x0000.. - /usr/bin/sleep"
+            let mut parts = rest.splitn(2, char::is_whitespace);
+            let _index = parts.next();
+            let rest = parts.next().unwrap_or("").trim();
+            let (address, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let (symbol, module) = match rest.rsplit_once(" - ") {
+                Some((s, m)) => (s.trim(), Some(m.trim())),
+                None if rest.trim_start().starts_with("- ") => ("", Some(rest.trim()[2..].trim())),
+                None => (rest.trim(), None),
+            };
+            let frame = RawFrame {
+                is_kernel: false,
+                symbol: (!symbol.is_empty()).then(|| symbol.to_string()),
+                symbol_offset: None,
+                library: module
+                    .filter(|m| !m.is_empty())
+                    .map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
+                library_offset: None,
+                address: address.to_ascii_lowercase(),
+            };
+            out.entry(tid).or_default().push(frame);
+        } else if trimmed.starts_with('[')
+            && let Some((_, off)) = trimmed.rsplit_once('+')
+            && let Some(last) = out.get_mut(&tid).and_then(|v| v.last_mut())
+        {
+            // "[build-id]@0xbase+0xoffset" belongs to the frame above it.
+            last.library_offset = hex(off);
+        }
+    }
+    out
+}
+
+/// Merges stack samples (each outermost first) into a pre-order frame list with counts.
+#[derive(Debug, Default)]
+pub struct CallTree {
+    nodes: Vec<Node>,
+    roots: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Node {
+    frame: RawFrame,
+    count: i64,
+    children: Vec<usize>,
+}
+
+impl CallTree {
+    pub fn new() -> CallTree {
+        CallTree::default()
+    }
+
+    /// Adds one sample path, outermost frame first.
+    pub fn add(&mut self, path: &[RawFrame], weight: i64) {
+        let mut level: Option<usize> = None;
+        for f in path {
+            let siblings = match level {
+                None => &self.roots,
+                Some(i) => &self.nodes[i].children,
+            };
+            let found = siblings
+                .iter()
+                .copied()
+                .find(|&i| self.nodes[i].frame == *f);
+            let idx = match found {
+                Some(i) => i,
+                None => {
+                    let i = self.nodes.len();
+                    self.nodes.push(Node {
+                        frame: f.clone(),
+                        count: 0,
+                        children: vec![],
+                    });
+                    match level {
+                        None => self.roots.push(i),
+                        Some(p) => self.nodes[p].children.push(i),
+                    }
+                    i
+                }
+            };
+            self.nodes[idx].count += weight;
+            level = Some(idx);
+        }
+    }
+
+    /// Pre-order frames, heaviest child first, parents before children.
+    pub fn into_frames(self) -> Vec<Frame> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut roots = self.roots.clone();
+        roots.sort_by_key(|&i| std::cmp::Reverse(self.nodes[i].count));
+        let mut stack: Vec<(usize, u32, Option<usize>)> =
+            roots.into_iter().rev().map(|i| (i, 0, None)).collect();
+        while let Some((i, depth, parent)) = stack.pop() {
+            let n = &self.nodes[i];
+            let me = out.len();
+            out.push(Frame {
+                depth,
+                parent,
+                sample_count: n.count,
+                is_kernel: n.frame.is_kernel,
+                symbol_name: n.frame.symbol.clone(),
+                symbol_offset: n.frame.symbol_offset,
+                library_name: n.frame.library.clone(),
+                library_offset: n.frame.library_offset,
+                address: n.frame.address.clone(),
+                ..Default::default()
+            });
+            let mut kids = n.children.clone();
+            kids.sort_by_key(|&c| std::cmp::Reverse(self.nodes[c].count));
+            for c in kids.into_iter().rev() {
+                stack.push((c, depth + 1, Some(me)));
+            }
+        }
+        out
+    }
+}
+
+/// One thread's tree: the user stack (one snapshot, innermost first) above every kernel sample
+/// (each innermost first). User frames count every sample taken; kernel frames their own.
+pub fn thread_tree(user: &[RawFrame], kernel_samples: &[Vec<RawFrame>]) -> Vec<Frame> {
+    let mut tree = CallTree::new();
+    let user_path: Vec<RawFrame> = user.iter().rev().cloned().collect();
+    // Samples with an empty kernel stack (the thread was on a CPU) still count for its user path.
+    let empty = kernel_samples.iter().filter(|k| k.is_empty()).count() as i64;
+    if !user_path.is_empty() && empty > 0 {
+        tree.add(&user_path, empty);
+    }
+    for k in kernel_samples.iter().filter(|k| !k.is_empty()) {
+        let mut path = user_path.clone();
+        path.extend(k.iter().rev().cloned());
+        tree.add(&path, 1);
+    }
+    if kernel_samples.is_empty() && !user_path.is_empty() {
+        tree.add(&user_path, 1);
+    }
+    tree.into_frames()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLEEP_STACK: &str = "[<0>] hrtimer_nanosleep+0x8d/0x120\n[<0>] common_nsleep+0x40/0x50\n\
+        [<0>] __x64_sys_clock_nanosleep+0xc4/0x130\n[<0>] do_syscall_64+0x82/0x190\n\
+        [<0>] entry_SYSCALL_64_after_hwframe+0x76/0x7e\n";
+
+    const EU_STACK: &str = "PID 741 - process\nTID 741:\n\
+        #0  0x00007f3e8779c503 __GI___clock_nanosleep - /usr/lib/x86_64-linux-gnu/libc.so.6\n\
+        \x20   [93ac61ec]@0x7f3e876cd000+0xcf503\n\
+        #1  0x000056012e26b4af - /usr/bin/sleep\n\
+        \x20   [e3103c60]@0x56012e265000+0x64ae\n\
+        #2  0x00007f3e876f424a __libc_start_call_main - /usr/lib/x86_64-linux-gnu/libc.so.6\n\
+        TID 742:\n#0  0x00007f0000000001 worker_loop\n";
+
+    #[test]
+    fn kernel_stack_lines() {
+        let k = parse_kernel_stack(SLEEP_STACK);
+        assert_eq!(k.len(), 5);
+        assert_eq!(k[0].symbol.as_deref(), Some("hrtimer_nanosleep"));
+        assert_eq!(k[0].symbol_offset, Some(0x8d));
+        assert!(k.iter().all(|f| f.is_kernel && f.address == "0x0"));
+        assert!(
+            parse_kernel_stack("").is_empty(),
+            "a running thread has no kernel stack"
+        );
+    }
+
+    #[test]
+    fn eu_stack_threads_and_modules() {
+        let u = parse_eu_stack(EU_STACK);
+        assert_eq!(u.keys().copied().collect::<Vec<_>>(), [741, 742]);
+        let t = &u[&741];
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].symbol.as_deref(), Some("__GI___clock_nanosleep"));
+        assert_eq!(t[0].library.as_deref(), Some("libc.so.6"));
+        assert_eq!(t[0].library_offset, Some(0xcf503));
+        assert_eq!(t[0].address, "0x00007f3e8779c503");
+        assert_eq!(t[1].symbol, None);
+        assert_eq!(t[1].library.as_deref(), Some("sleep"));
+        assert_eq!(t[1].library_offset, Some(0x64ae));
+        assert_eq!(u[&742][0].symbol.as_deref(), Some("worker_loop"));
+        assert_eq!(u[&742][0].library, None);
+    }
+
+    #[test]
+    fn samples_merge_into_a_counted_tree() {
+        let a = parse_kernel_stack(SLEEP_STACK);
+        let mut b = a.clone();
+        b[0].symbol = Some("schedule".into());
+        let frames = thread_tree(&[], &[a.clone(), a.clone(), b, vec![]]);
+        // Shared path entry_SYSCALL_64 … common_nsleep with 3 samples, then two leaves.
+        assert_eq!(
+            frames[0].symbol_name.as_deref(),
+            Some("entry_SYSCALL_64_after_hwframe")
+        );
+        assert_eq!(frames[0].sample_count, 3);
+        assert_eq!(frames[0].parent, None);
+        let leaves: Vec<(&str, i64, u32)> = frames
+            .iter()
+            .filter(|f| f.depth == 4)
+            .map(|f| {
+                (
+                    f.symbol_name.as_deref().unwrap_or(""),
+                    f.sample_count,
+                    f.depth,
+                )
+            })
+            .collect();
+        assert_eq!(leaves, [("hrtimer_nanosleep", 2, 4), ("schedule", 1, 4)]);
+        for (i, f) in frames.iter().enumerate() {
+            if let Some(p) = f.parent {
+                assert!(p < i && frames[p].depth + 1 == f.depth);
+            }
+        }
+    }
+
+    #[test]
+    fn user_frames_sit_above_kernel_frames() {
+        let user = &parse_eu_stack(EU_STACK)[&741];
+        let k = parse_kernel_stack(SLEEP_STACK);
+        let frames = thread_tree(user, &[k.clone(), k]);
+        assert!(!frames[0].is_kernel);
+        assert_eq!(
+            frames[0].symbol_name.as_deref(),
+            Some("__libc_start_call_main")
+        );
+        assert_eq!(frames[0].sample_count, 2);
+        let first_kernel = frames.iter().position(|f| f.is_kernel).unwrap();
+        assert_eq!(first_kernel, 3);
+        assert_eq!(frames[first_kernel].parent, Some(2));
+        assert_eq!(
+            frames.last().unwrap().symbol_name.as_deref(),
+            Some("hrtimer_nanosleep")
+        );
+    }
+
+    #[test]
+    fn an_always_running_thread_has_user_frames_and_no_kernel_frames() {
+        let user = &parse_eu_stack(EU_STACK)[&742];
+        let frames = thread_tree(user, &[vec![], vec![], vec![]]);
+        assert_eq!(frames.len(), 1);
+        assert!(!frames[0].is_kernel);
+        assert_eq!(frames[0].sample_count, 3);
+        assert!(thread_tree(&[], &[vec![], vec![]]).is_empty());
+    }
+}

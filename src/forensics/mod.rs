@@ -1,0 +1,7 @@
+//! Forensic captures: what a culprit and the machine were doing when a process turned critical.
+
+pub mod calltree;
+pub mod culprits;
+pub mod logs;
+pub mod spindump;
+pub mod stacks;
