@@ -2,6 +2,9 @@
 
 pub mod calltree;
 pub mod culprits;
+#[cfg(target_os = "linux")]
+pub mod linux;
 pub mod logs;
 pub mod spindump;
 pub mod stacks;
+pub mod tool;

@@ -1,0 +1,274 @@
+//! Per-thread evidence of one process from /proc: state, `wchan`, `syscall` and the kernel stack
+//! of every thread, sampled several times (a thread on a CPU shows an empty stack, and a blocked
+//! one may wake between reads), merged into one call tree per thread.
+//!
+//! Blocking I/O with short sleeps: callers run it on the blocking pool.
+
+use crate::forensics::calltree::{RawFrame, parse_kernel_stack, thread_tree};
+use crate::forensics::stacks::{NamedPid, StackProcess, StackThread};
+use crate::model::ProcState;
+use std::collections::{BTreeMap, HashMap};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a process's stacks could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ThreadsError {
+    #[error("process {0} exited before its stacks could be read")]
+    Gone(u32),
+    #[error("cannot read /proc for process {pid}: {source}")]
+    Io {
+        pid: u32,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What sampling one thread produced.
+#[derive(Debug, Default, Clone)]
+struct ThreadSamples {
+    name: Option<String>,
+    states: Vec<char>,
+    wchan: Option<String>,
+    syscall: Option<String>,
+    kernel: Vec<Vec<RawFrame>>,
+}
+
+/// The result for one process: the stack data plus what was not allowed.
+#[derive(Debug, Clone)]
+pub struct ProcessStacks {
+    pub process: StackProcess,
+    /// Kernel stacks were refused (needs root / CAP_SYS_ADMIN and ptrace access).
+    pub kernel_denied: bool,
+}
+
+fn read_trim(p: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(p).map(|s| s.trim().to_string())
+}
+
+/// `stat` state letter, from after the last `)`.
+fn state_letter(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+fn ppid_of(stat: &str) -> Option<i64> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Samples every thread `samples` times, `interval` apart; `user` adds user stacks per tid.
+pub fn sample_process(
+    proc_root: &Path,
+    pid: u32,
+    samples: u32,
+    interval: Duration,
+    user: &BTreeMap<i64, Vec<RawFrame>>,
+) -> Result<ProcessStacks, ThreadsError> {
+    let dir = proc_root.join(pid.to_string());
+    let io = |source: std::io::Error| {
+        if source.kind() == ErrorKind::NotFound || source.raw_os_error() == Some(libc::ESRCH) {
+            ThreadsError::Gone(pid)
+        } else {
+            ThreadsError::Io { pid, source }
+        }
+    };
+    let stat = read_trim(&dir.join("stat")).map_err(io)?;
+    let name = read_trim(&dir.join("comm")).unwrap_or_default();
+    let mut threads: BTreeMap<i64, ThreadSamples> = BTreeMap::new();
+    let mut kernel_denied = false;
+    let rounds = samples.max(1);
+    for round in 0..rounds {
+        if round > 0 {
+            std::thread::sleep(interval);
+        }
+        let tids = match list_tids(&dir.join("task")) {
+            Ok(t) => t,
+            Err(e) if round == 0 => return Err(io(e)),
+            // The process ended mid-capture: keep what was sampled.
+            Err(_) => break,
+        };
+        for tid in tids {
+            let tdir = dir.join("task").join(tid.to_string());
+            let Ok(tstat) = read_trim(&tdir.join("stat")) else {
+                continue; // the thread exited between listing and reading
+            };
+            let entry = threads.entry(tid).or_default();
+            if entry.name.is_none() {
+                entry.name = read_trim(&tdir.join("comm")).ok();
+            }
+            if let Some(s) = state_letter(&tstat) {
+                entry.states.push(s);
+            }
+            if let Ok(w) = read_trim(&tdir.join("wchan"))
+                && !w.is_empty()
+                && w != "0"
+            {
+                entry.wchan = Some(w);
+            }
+            if let Ok(s) = read_trim(&tdir.join("syscall")) {
+                entry.syscall = Some(s);
+            }
+            match std::fs::read_to_string(tdir.join("stack")) {
+                Ok(text) => entry.kernel.push(parse_kernel_stack(&text)),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+                    kernel_denied = true;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    if threads.is_empty() {
+        return Err(ThreadsError::Gone(pid));
+    }
+    let exe = std::fs::read_link(dir.join("exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned());
+    let parent = ppid_of(&stat).map(|ppid| NamedPid {
+        name: read_trim(&proc_root.join(ppid.to_string()).join("comm")).unwrap_or_default(),
+        pid: ppid,
+    });
+    let footprint_mb = status_kb(&dir, "VmRSS:").map(|kb| kb as f64 / 1024.0);
+    let thread_count = threads.len();
+    let threads: Vec<StackThread> = threads
+        .into_iter()
+        .map(|(tid, s)| {
+            let empty = Vec::new();
+            let frames = thread_tree(user.get(&tid).unwrap_or(&empty), &s.kernel);
+            StackThread {
+                thread_id: tid.to_string(),
+                thread_name: s.name,
+                num_samples: Some(s.states.len() as i64),
+                state: most_common(&s.states)
+                    .map(|c| ProcState::from_linux_code(c as u8).to_string()),
+                wchan: s.wchan,
+                syscall: s.syscall,
+                frames,
+                ..Default::default()
+            }
+        })
+        .collect();
+    Ok(ProcessStacks {
+        process: StackProcess {
+            pid: i64::from(pid),
+            name,
+            path: exe,
+            parent,
+            footprint_mb,
+            num_samples: Some(i64::from(rounds)),
+            num_threads: Some(thread_count as i64),
+            threads,
+            ..Default::default()
+        },
+        kernel_denied,
+    })
+}
+
+fn list_tids(task_dir: &PathBuf) -> std::io::Result<Vec<i64>> {
+    let mut v: Vec<i64> = std::fs::read_dir(task_dir)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+fn status_kb(dir: &Path, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(dir.join("status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn most_common(v: &[char]) -> Option<char> {
+    let mut counts: HashMap<char, usize> = HashMap::new();
+    for c in v {
+        *counts.entry(*c).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c)))
+        .map(|(c, _)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_proc(root: &Path, pid: u32, tids: &[(u32, char, &str)]) {
+        let d = root.join(pid.to_string());
+        std::fs::create_dir_all(d.join("task")).unwrap();
+        std::fs::write(d.join("stat"), format!("{pid} (my (odd) app) S 1 0 0")).unwrap();
+        std::fs::write(d.join("comm"), "my (odd) app\n").unwrap();
+        std::fs::write(d.join("status"), "Name:\tx\nVmRSS:\t   2048 kB\n").unwrap();
+        let p1 = root.join("1");
+        std::fs::create_dir_all(&p1).unwrap();
+        std::fs::write(p1.join("comm"), "init\n").unwrap();
+        for (tid, state, stack) in tids {
+            let t = d.join("task").join(tid.to_string());
+            std::fs::create_dir_all(&t).unwrap();
+            std::fs::write(t.join("stat"), format!("{tid} (worker) {state} 1 0")).unwrap();
+            std::fs::write(t.join("comm"), format!("worker-{tid}\n")).unwrap();
+            std::fs::write(t.join("wchan"), "hrtimer_nanosleep").unwrap();
+            std::fs::write(t.join("syscall"), "230 0x1 0x0").unwrap();
+            std::fs::write(t.join("stack"), stack).unwrap();
+        }
+    }
+
+    #[test]
+    fn fake_tree_gives_every_thread_with_counted_kernel_frames() {
+        let t = tempfile::tempdir().unwrap();
+        let stack = "[<0>] hrtimer_nanosleep+0x8d/0x120\n[<0>] do_syscall_64+0x82/0x190\n";
+        fake_proc(t.path(), 50, &[(50, 'S', stack), (51, 'R', "")]);
+        let r = sample_process(t.path(), 50, 3, Duration::ZERO, &BTreeMap::new()).unwrap();
+        let p = &r.process;
+        assert_eq!((p.pid, p.name.as_str()), (50, "my (odd) app"));
+        assert_eq!(
+            p.parent,
+            Some(NamedPid {
+                name: "init".into(),
+                pid: 1
+            })
+        );
+        assert_eq!(p.footprint_mb, Some(2.0));
+        assert_eq!(p.num_threads, Some(2));
+        let t50 = &p.threads[0];
+        assert_eq!(t50.thread_id, "50");
+        assert_eq!(t50.thread_name.as_deref(), Some("worker-50"));
+        assert_eq!(t50.state.as_deref(), Some("sleeping"));
+        assert_eq!(t50.wchan.as_deref(), Some("hrtimer_nanosleep"));
+        assert_eq!(t50.syscall.as_deref(), Some("230 0x1 0x0"));
+        assert_eq!(t50.num_samples, Some(3));
+        assert_eq!(t50.frames.len(), 2);
+        assert_eq!(t50.frames[0].symbol_name.as_deref(), Some("do_syscall_64"));
+        assert_eq!(t50.frames[0].sample_count, 3);
+        let t51 = &p.threads[1];
+        assert_eq!(t51.state.as_deref(), Some("running"));
+        assert!(
+            t51.frames.is_empty(),
+            "a running thread shows an empty kernel stack"
+        );
+        assert!(!r.kernel_denied);
+    }
+
+    #[test]
+    fn a_vanished_process_is_gone() {
+        let t = tempfile::tempdir().unwrap();
+        let e = sample_process(t.path(), 4242, 2, Duration::ZERO, &BTreeMap::new()).unwrap_err();
+        assert!(matches!(e, ThreadsError::Gone(4242)), "{e}");
+        assert!(e.to_string().contains("exited"));
+    }
+
+    #[test]
+    fn most_common_state_wins() {
+        assert_eq!(most_common(&['S', 'R', 'S']), Some('S'));
+        assert_eq!(most_common(&[]), None);
+    }
+}
