@@ -13,5 +13,6 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod ring;
+pub mod sys;
 pub mod tracker;
 pub mod tui;
