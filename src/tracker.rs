@@ -431,6 +431,22 @@ impl Tracker {
         }
     }
 
+    /// The event a manual capture of `p` belongs to: its open event, or a new one opened now
+    /// whatever its score (it then closes by the usual rules). Returns the event id and the
+    /// changes to record.
+    pub fn event_for_capture(&mut self, p: &ProcessScore) -> (i64, Update) {
+        let key = p.key();
+        if let Some(ev) = self.open.get(&key) {
+            return (ev.event_id, Update::default());
+        }
+        let mut out = Update::default();
+        self.open_event(key, p, &mut out);
+        // A manual capture is requested explicitly; do not also raise an automatic one.
+        out.triggers.clear();
+        let id = self.open.get(&key).map_or(0, |e| e.event_id);
+        (id, out)
+    }
+
     /// Closes every open event (daemon shutdown), oldest first.
     pub fn close_all(&mut self, at: f64, reason: ExitReason) -> Vec<Change> {
         let mut ids: Vec<i64> = self.open.values().map(|e| e.event_id).collect();

@@ -553,3 +553,31 @@ fn processes_below_threshold_never_enter_the_tracker() {
     r.feed(&crowd);
     assert!(r.t.is_empty() && r.ledger.events.is_empty());
 }
+
+#[test]
+fn manual_capture_uses_the_open_event_or_opens_one() {
+    let mut r = Rig::new(params(40));
+    r.feed(&[p(1, 50)]);
+    let open_id = r.ledger.event_of(1).0;
+    let (id, u) = r.t.event_for_capture(&p(1, 50));
+    assert_eq!(id, open_id);
+    assert!(u.changes.is_empty());
+
+    let quiet = p(2, 5);
+    let (id2, u2) = r.t.event_for_capture(&quiet);
+    assert_ne!(id2, open_id);
+    assert!(
+        u2.triggers.is_empty(),
+        "no automatic trigger on top of the manual one"
+    );
+    assert!(
+        matches!(&u2.changes[0], Change::Open { event, .. } if event.id == id2 && event.pid == 2)
+    );
+    r.ledger.apply(u2);
+    // It then follows the usual rules: below the threshold it closes.
+    r.feed(&[p(1, 50), p(2, 5)]);
+    assert_eq!(
+        r.ledger.event_of(2).1.reason,
+        Some(ExitReason::ScoreDropped)
+    );
+}
