@@ -123,14 +123,10 @@ pub(super) fn write_atomically(path: &Path, text: &str, mode: u32) -> anyhow::Re
 }
 
 /// Refuses a change to the system service without root, before anything is touched.
-fn require_root_for_system(ctx: &Context, what: &str) -> anyhow::Result<()> {
+fn require_root_for_system(ctx: &Context, action: &str) -> anyhow::Result<()> {
     if ctx.paths.system && crate::paths::effective_uid() != 0 {
         bail!(
-            "{what} the system service needs root: run `sudo rogue-hunter --system service {}`",
-            what.split_whitespace()
-                .next()
-                .unwrap_or("install")
-                .to_lowercase()
+            "`service {action}` of the system service needs root: run `sudo rogue-hunter --system service {action}`"
         );
     }
     Ok(())
@@ -249,7 +245,7 @@ mod platform {
             print!("{text}");
             return Ok(());
         }
-        require_root_for_system(ctx, "Installing")?;
+        require_root_for_system(ctx, "install")?;
         let previous = std::fs::read_to_string(&path).ok();
         write_atomically(&path, &text, 0o644)?;
         let verb = match previous {
@@ -331,7 +327,7 @@ mod platform {
             println!("Service was not installed (no {}).", path.display());
             return Ok(());
         }
-        require_root_for_system(ctx, "Uninstalling")?;
+        require_root_for_system(ctx, "uninstall")?;
         if systemd_running() {
             match systemctl(ctx, &["disable", "--now", UNIT_NAME]) {
                 Ok(_) => println!("Stopped and disabled {UNIT_NAME}"),
@@ -439,7 +435,7 @@ mod platform {
             print!("{text}");
             return Ok(());
         }
-        require_root_for_system(ctx, "Installing")?;
+        require_root_for_system(ctx, "install")?;
         crate::paths::ensure_dir(&ctx.paths.state_dir)?;
         // A job loaded from an older plist keeps its old settings until it is booted out.
         let _ = external::run("launchctl", &["bootout", &service]);
@@ -472,7 +468,7 @@ mod platform {
             println!("Service was not installed (no {}).", path.display());
             return Ok(());
         }
-        require_root_for_system(ctx, "Uninstalling")?;
+        require_root_for_system(ctx, "uninstall")?;
         let (_, service) = target(ctx);
         match external::run("launchctl", &["bootout", &service]) {
             Ok(_) => println!("Service stopped"),
