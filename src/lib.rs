@@ -5,14 +5,18 @@
 //! The crate is laid out as DESIGN.md §2 describes; dependencies point downwards from `cli`
 //! through the daemon parts to the pure modules (`model`, `config`).
 
+pub mod account;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod export;
 pub mod forensics;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod privileges;
 pub mod ring;
+pub mod service;
 pub mod sys;
 pub mod tracker;
 pub mod tui;

@@ -4,6 +4,10 @@
 //! `Error: …` message on stderr; nothing panics at the user.
 
 mod config_cmd;
+mod external;
+mod man;
+mod perms;
+mod service;
 
 use crate::config::{Config, ConfigError};
 use crate::paths::{Paths, PathsError};
@@ -47,6 +51,32 @@ pub enum Command {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+    /// Run the daemon as a service: systemd unit (Linux) or launchd plist (macOS).
+    #[command(subcommand, arg_required_else_help = true)]
+    Service(service::ServiceAction),
+    /// Forensics privileges: file capabilities (Linux) or a tailspin sudoers rule (macOS).
+    #[command(subcommand, arg_required_else_help = true)]
+    Perms(perms::PermsAction),
+    /// Print the manual page (roff), e.g. `rogue-hunter man | man -l -`.
+    Man {
+        /// Write rogue-hunter.1 and a page per subcommand into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+impl Command {
+    /// Whether this command keeps the file capabilities `perms install` grants. Only the ones
+    /// that use or report them do; decide for every new command (no wildcard on purpose).
+    pub fn keeps_capabilities(&self) -> bool {
+        match self {
+            Command::Perms(action) => perms::keeps_capabilities(action),
+            Command::Config(_)
+            | Command::Completions { .. }
+            | Command::Service(_)
+            | Command::Man { .. } => false,
+        }
+    }
 }
 
 /// A mistake in how the command was called (exit code 2).
@@ -62,6 +92,8 @@ pub struct Aborted;
 /// What every command gets: resolved paths and the config file location.
 pub struct Context {
     pub paths: Paths,
+    /// The config file given with `--config` (or `ROGUE_HUNTER_CONFIG`), as typed.
+    pub config_flag: Option<PathBuf>,
 }
 
 impl Context {
@@ -78,6 +110,9 @@ pub fn main() -> ExitCode {
         Err(e) => return clap_failure(e),
     };
     restore_default_sigpipe();
+    if !cli.command.keeps_capabilities() {
+        drop_file_capabilities();
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
             "Error: internal error: {info}. This is a bug in rogue-hunter; please report it."
@@ -135,12 +170,27 @@ fn restore_default_sigpipe() {
     }
 }
 
+/// A non-root user running a binary with file capabilities gives them up for good, unless the
+/// command needs them (see [`Command::keeps_capabilities`]). Root keeps its own.
+fn drop_file_capabilities() {
+    #[cfg(target_os = "linux")]
+    if crate::paths::effective_uid() != 0
+        && crate::privileges::linux::thread_caps().is_ok_and(|c| !c.permitted.is_empty())
+        && let Err(e) = crate::privileges::linux::drop_all()
+    {
+        eprintln!("Warning: cannot drop this program's capabilities: {e}");
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let mut paths = Paths::resolve(cli.system).map_err(usage_if_paths)?;
-    if let Some(file) = cli.config {
-        paths = paths.with_config_file(file);
+    if let Some(file) = &cli.config {
+        paths = paths.with_config_file(file.clone());
     }
-    let ctx = Context { paths };
+    let ctx = Context {
+        paths,
+        config_flag: cli.config,
+    };
     match cli.command {
         Command::Config(action) => config_cmd::run(&ctx, action),
         Command::Completions { shell } => {
@@ -148,6 +198,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "rogue-hunter", &mut out);
             out.flush().context("cannot write completions")
         }
+        Command::Service(action) => service::run(&ctx, action),
+        Command::Perms(action) => perms::run(&ctx, action),
+        Command::Man { out_dir } => man::run(out_dir.as_deref()),
     }
 }
 

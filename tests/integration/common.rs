@@ -26,7 +26,12 @@ impl TestEnv {
 
     /// The binary with this environment and nothing inherited that could redirect it.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("rogue-hunter"));
+        self.cmd_of(assert_cmd::cargo::cargo_bin!("rogue-hunter"))
+    }
+
+    /// Any program (a copy of the binary, `setpriv …`) with this environment.
+    pub fn cmd_of(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
         c.env_remove("ROGUE_HUNTER_CONFIG")
             .env_remove("VISUAL")
             .env_remove("EDITOR")
@@ -45,5 +50,52 @@ impl TestEnv {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
+    }
+}
+
+/// `setpriv` arguments that run the rest of the command line as nobody (uid and gid 65534).
+pub const NOBODY: &[&str] = &["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/// Finds a program on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A copy of the binary in a directory everyone can enter, for tests that give it file
+/// capabilities and run it as another user. `None` (after saying why) unless running as root
+/// with `setpriv`.
+pub struct PrivilegedCopy {
+    _dir: TempDir,
+    pub binary: PathBuf,
+}
+
+impl PrivilegedCopy {
+    pub fn new() -> Option<PrivilegedCopy> {
+        use std::os::unix::fs::PermissionsExt;
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root to run the binary as another user");
+            return None;
+        }
+        if which("setpriv").is_none() {
+            eprintln!("skipped: setpriv (util-linux) is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = dir.path().join("rogue-hunter");
+        std::fs::copy(assert_cmd::cargo::cargo_bin!("rogue-hunter"), &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Some(PrivilegedCopy { _dir: dir, binary })
+    }
+}
+
+impl TestEnv {
+    /// Hands the environment's directory to nobody, for commands run through `setpriv`.
+    pub fn give_to_nobody(&self) {
+        std::os::unix::fs::chown(self.root(), Some(65534), Some(65534)).unwrap();
     }
 }

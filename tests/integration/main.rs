@@ -2,3 +2,6 @@
 
 mod common;
 mod config_cli;
+mod export;
+mod perms;
+mod service;
