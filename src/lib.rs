@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ipc;
 pub mod logging;
 pub mod model;
 pub mod paths;
