@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod export;
 pub mod forensics;
+pub mod ipc;
 pub mod logging;
 pub mod model;
 pub mod paths;

@@ -3,5 +3,6 @@
 mod common;
 mod config_cli;
 mod export;
+mod ipc;
 mod perms;
 mod service;
