@@ -6,7 +6,8 @@
 //! - [`schema`] and [`migrate`]: the v21 tables and the numbered forward migrations.
 //! - [`startup`]: next ids, closing events a crash left open, `daemon_state`.
 //! - [`records`] and [`capture_data`]: plain data of what gets written.
-//! - [`writer`]: the writer thread, its bounded queue and counters.
+//! - [`writer`]: the writer thread, its bounded queue and counters (plus a checkpoint thread
+//!   that keeps WAL checkpoints off the writer's path).
 //! - [`queries`]: read-only queries returning `Serialize` structs.
 //! - [`prune`]: retention by cascade, in short batches.
 //!
@@ -15,6 +16,7 @@
 //! prune through [`WriterHandle::prune`].
 
 pub mod capture_data;
+mod checkpoint;
 pub mod connection;
 mod error;
 pub mod migrate;

@@ -16,10 +16,16 @@ use super::time::rfc3339;
 use rusqlite::{Connection, params};
 use std::sync::OnceLock;
 
-/// Commits every `limit` rows and calls `between` with no transaction open.
+/// Below this many rows in the open transaction a chunk is not cut short for waiting writes
+/// (so a steady trickle of small writes cannot turn a capture into thousands of commits).
+const MIN_EARLY_COMMIT_ROWS: usize = 128;
+
+/// Commits every `limit` rows, or earlier when `urgent` says small writes are waiting, and
+/// calls `between` with no transaction open.
 pub(crate) struct Chunker<'a> {
     conn: &'a Connection,
     limit: usize,
+    urgent: &'a dyn Fn() -> bool,
     in_tx: usize,
     /// Rows written so far (all chunks).
     pub rows: usize,
@@ -34,11 +40,13 @@ impl<'a> Chunker<'a> {
         conn: &'a Connection,
         limit: usize,
         between: &'a mut dyn FnMut(&Connection),
+        urgent: &'a dyn Fn() -> bool,
     ) -> rusqlite::Result<Chunker<'a>> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Chunker {
             conn,
             limit: limit.max(1),
+            urgent,
             in_tx: 0,
             rows: 0,
             chunks: 0,
@@ -50,12 +58,14 @@ impl<'a> Chunker<'a> {
         self.conn
     }
 
-    /// Counts `n` written rows; at the limit, commits, lets small writes through, and begins
-    /// the next transaction.
+    /// Counts `n` written rows; at the limit (or earlier if small writes wait), commits, lets
+    /// small writes through, and begins the next transaction.
     pub fn wrote(&mut self, n: usize) -> rusqlite::Result<()> {
         self.rows += n;
         self.in_tx += n;
-        if self.in_tx >= self.limit {
+        if self.in_tx >= self.limit
+            || (self.in_tx >= MIN_EARLY_COMMIT_ROWS.min(self.limit) && (self.urgent)())
+        {
             self.conn.execute_batch("COMMIT")?;
             self.chunks += 1;
             self.in_tx = 0;

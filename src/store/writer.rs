@@ -21,6 +21,7 @@
 //! goes on with the next command. Inside a batch, an operation that breaks a constraint is
 //! rolled back alone (savepoint) and the others commit.
 
+use super::checkpoint::{CheckpointStats, Checkpointer};
 use super::connection::BUSY_TIMEOUT;
 use super::error::{Result, StoreError};
 use super::prune::{self, PartRows, PruneCounts, PrunePolicy};
@@ -144,6 +145,7 @@ impl Command {
 #[derive(Default)]
 struct Counters {
     queue_depth: AtomicUsize,
+    small_queued: AtomicUsize,
     backlog_ops: AtomicUsize,
     batches_written: AtomicU64,
     batches_failed: AtomicU64,
@@ -186,6 +188,11 @@ pub struct WriterStats {
     /// Every failed statement or transaction, whatever it was part of.
     pub write_errors: u64,
     pub last_error: Option<String>,
+    /// WAL size after the last commit, in pages.
+    pub wal_pages: i64,
+    /// Checkpoints run by the checkpoint thread (and how many failed).
+    pub checkpoints: u64,
+    pub checkpoint_errors: u64,
 }
 
 #[derive(Default)]
@@ -200,6 +207,7 @@ struct Shared {
     backlog_max_ops: usize,
     backlog: Mutex<Backlog>,
     counters: Counters,
+    checkpoint: Arc<CheckpointStats>,
     last_error: Mutex<Option<String>>,
 }
 
@@ -227,6 +235,9 @@ impl Shared {
             prunes: c.prunes.load(Relaxed),
             write_errors: c.write_errors.load(Relaxed),
             last_error: lock(&self.last_error).clone(),
+            wal_pages: self.checkpoint.wal_pages.load(Relaxed),
+            checkpoints: self.checkpoint.checkpoints.load(Relaxed),
+            checkpoint_errors: self.checkpoint.errors.load(Relaxed),
         }
     }
 
@@ -235,6 +246,36 @@ impl Shared {
         let text = format!("{what}: {e}");
         tracing::warn!(target: "rogue_hunter::store", error = %e, "database write failed: {what}");
         *lock(&self.last_error) = Some(text);
+    }
+
+    /// Puts a command in the channel (call with the backlog lock held), keeping the depth
+    /// counters right whatever happens.
+    fn enqueue(&self, cmd: Command) -> std::result::Result<(), TrySendError<Command>> {
+        let small = cmd.is_small();
+        self.counters.queue_depth.fetch_add(1, Relaxed);
+        if small {
+            self.counters.small_queued.fetch_add(1, Relaxed);
+        }
+        self.tx.try_send(cmd).inspect_err(|_| {
+            self.counters.queue_depth.fetch_sub(1, Relaxed);
+            if small {
+                self.counters.small_queued.fetch_sub(1, Relaxed);
+            }
+        })
+    }
+
+    /// Counts a command out of the channel.
+    fn dequeued(&self, cmd: &Command) {
+        self.counters.queue_depth.fetch_sub(1, Relaxed);
+        if cmd.is_small() {
+            self.counters.small_queued.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// Whether a per-sample batch or machine snapshot is waiting (a bulk write then commits its
+    /// current chunk early so the small write goes through).
+    fn small_waiting(&self) -> bool {
+        self.counters.small_queued.load(Relaxed) > 0 || self.counters.backlog_ops.load(Relaxed) > 0
     }
 
     /// Sends with the backlog lock held (so nothing overtakes the backlog); the backlog goes
@@ -246,17 +287,10 @@ impl Shared {
             Ok(false) => return Err(TrySendOrdered::Full(cmd)),
             Err(Stopped) => return Err(TrySendOrdered::Stopped),
         }
-        self.counters.queue_depth.fetch_add(1, Relaxed);
-        match self.tx.try_send(cmd) {
+        match self.enqueue(cmd) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(cmd)) => {
-                self.counters.queue_depth.fetch_sub(1, Relaxed);
-                Err(TrySendOrdered::Full(cmd))
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.counters.queue_depth.fetch_sub(1, Relaxed);
-                Err(TrySendOrdered::Stopped)
-            }
+            Err(TrySendError::Full(cmd)) => Err(TrySendOrdered::Full(cmd)),
+            Err(TrySendError::Disconnected(_)) => Err(TrySendOrdered::Stopped),
         }
     }
 
@@ -271,8 +305,7 @@ impl Shared {
             acks: std::mem::take(&mut backlog.acks),
         };
         let n = batch.ops.len();
-        self.counters.queue_depth.fetch_add(1, Relaxed);
-        let (cmd, stopped) = match self.tx.try_send(Command::Batch(batch)) {
+        let (cmd, stopped) = match self.enqueue(Command::Batch(batch)) {
             Ok(()) => {
                 self.counters.backlog_ops.fetch_sub(n, Relaxed);
                 return Ok(true);
@@ -280,7 +313,6 @@ impl Shared {
             Err(TrySendError::Full(cmd)) => (cmd, false),
             Err(TrySendError::Disconnected(cmd)) => (cmd, true),
         };
-        self.counters.queue_depth.fetch_sub(1, Relaxed);
         if let Command::Batch(b) = cmd {
             backlog.ops = b.ops;
             backlog.acks = b.acks;
@@ -356,20 +388,11 @@ impl WriterHandle {
         let s = &self.shared;
         let mut backlog = lock(&s.backlog);
         if backlog.ops.is_empty() && backlog.acks.is_empty() {
-            s.counters.queue_depth.fetch_add(1, Relaxed);
-            match s.tx.try_send(Command::Batch(batch)) {
+            match s.enqueue(Command::Batch(batch)) {
                 Ok(()) => return Ok(()),
-                Err(TrySendError::Disconnected(_)) => {
-                    s.counters.queue_depth.fetch_sub(1, Relaxed);
-                    return Err(StoreError::WriterStopped);
-                }
-                Err(TrySendError::Full(Command::Batch(b))) => {
-                    s.counters.queue_depth.fetch_sub(1, Relaxed);
-                    self.add_to_backlog(&mut backlog, b);
-                }
-                Err(TrySendError::Full(_)) => {
-                    s.counters.queue_depth.fetch_sub(1, Relaxed);
-                }
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::WriterStopped),
+                Err(TrySendError::Full(Command::Batch(b))) => self.add_to_backlog(&mut backlog, b),
+                Err(TrySendError::Full(_)) => {}
             }
         } else {
             self.add_to_backlog(&mut backlog, batch);
@@ -494,8 +517,8 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on an open read-write connection (see
-    /// [`super::connection::open_writer`]).
-    pub fn spawn(conn: Connection, config: WriterConfig) -> Result<Writer> {
+    /// [`super::connection::open_writer`]), and the checkpoint thread beside it.
+    pub fn spawn(mut conn: Connection, config: WriterConfig) -> Result<Writer> {
         let capacity = config.queue_capacity.max(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
         let shared = Arc::new(Shared {
@@ -504,15 +527,18 @@ impl Writer {
             backlog_max_ops: config.backlog_max_ops.max(1),
             backlog: Mutex::new(Backlog::default()),
             counters: Counters::default(),
+            checkpoint: Arc::new(CheckpointStats::default()),
             last_error: Mutex::new(None),
         });
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        let checkpointer = Checkpointer::start(&mut conn, Arc::clone(&shared.checkpoint));
         let state = WriterLoop {
             conn,
             rx,
             deferred: VecDeque::new(),
             shared: Arc::clone(&shared),
             config,
+            checkpointer,
         };
         let thread = std::thread::Builder::new()
             .name("rh-db-writer".to_string())
@@ -551,6 +577,8 @@ struct WriterLoop {
     deferred: VecDeque<Command>,
     shared: Arc<Shared>,
     config: WriterConfig,
+    /// Stopped before the final checkpoint.
+    checkpointer: Option<Checkpointer>,
 }
 
 /// Where the next command comes from, when small commands are drained between chunks.
@@ -565,7 +593,7 @@ enum Next {
 /// is only taken when nothing older is still in the channel.
 fn poll_next(rx: &Receiver<Command>, shared: &Shared) -> Next {
     let take = |cmd: Command| {
-        shared.counters.queue_depth.fetch_sub(1, Relaxed);
+        shared.dequeued(&cmd);
         Next::Command(cmd)
     };
     match rx.try_recv() {
@@ -618,7 +646,7 @@ impl WriterLoop {
                     Next::Empty if stopping => break,
                     Next::Empty => match self.rx.recv_timeout(Duration::from_millis(200)) {
                         Ok(c) => {
-                            self.shared.counters.queue_depth.fetch_sub(1, Relaxed);
+                            self.shared.dequeued(&c);
                             c
                         }
                         Err(RecvTimeoutError::Timeout) => continue,
@@ -640,7 +668,8 @@ impl WriterLoop {
         self.finish();
     }
 
-    fn finish(self) {
+    fn finish(mut self) {
+        drop(self.checkpointer.take());
         let _ = self.conn.execute_batch("PRAGMA optimize");
         if let Err(e) = self
             .conn
@@ -708,21 +737,23 @@ impl WriterLoop {
         let part = bulk.part();
         let at = now_epoch();
         self.with_interleave(|conn, between| {
-            let result = Chunker::begin(conn, chunk_rows, &mut *between).and_then(|mut ch| {
-                let r = match bulk {
-                    BulkWrite::Buffer(b) => write::store_buffer(&mut ch, b, at),
-                    BulkWrite::Stacks(s) => write::store_stacks(
-                        &mut ch,
-                        s.capture_id,
-                        &s.source,
-                        &s.data,
-                        &s.outcome,
-                        at,
-                    ),
-                    BulkWrite::Logs(l) => write::store_logs(&mut ch, l, at),
-                };
-                r.and_then(|()| ch.finish())
-            });
+            let urgent = || shared.small_waiting();
+            let result =
+                Chunker::begin(conn, chunk_rows, &mut *between, &urgent).and_then(|mut ch| {
+                    let r = match bulk {
+                        BulkWrite::Buffer(b) => write::store_buffer(&mut ch, b, at),
+                        BulkWrite::Stacks(s) => write::store_stacks(
+                            &mut ch,
+                            s.capture_id,
+                            &s.source,
+                            &s.data,
+                            &s.outcome,
+                            at,
+                        ),
+                        BulkWrite::Logs(l) => write::store_logs(&mut ch, l, at),
+                    };
+                    r.and_then(|()| ch.finish())
+                });
             match result {
                 Ok((rows, chunks)) => {
                     let c = &shared.counters;

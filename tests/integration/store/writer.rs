@@ -640,3 +640,32 @@ fn shutdown_writes_everything_that_was_queued() {
         .unwrap_or(0);
     assert_eq!(wal, 0);
 }
+
+#[test]
+fn checkpoints_run_on_their_own_thread_once_the_wal_is_large() {
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    h.submit(open_event(1, 1, 100, NOW)).unwrap();
+    h.submit(vec![create_capture(1, 1, NOW)]).unwrap();
+    let size_before = std::fs::metadata(&path).unwrap().len();
+    let out = h
+        .send_bulk_blocking(buffer(1, 90, 200))
+        .unwrap()
+        .blocking_recv()
+        .unwrap();
+    assert_eq!(out.status, PartStatus::Success);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut stats = h.flush_blocking().unwrap();
+    while stats.checkpoints == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stats = h.stats();
+    }
+    assert!(stats.checkpoints >= 1, "{stats:?}");
+    assert_eq!(stats.checkpoint_errors, 0);
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > size_before + 1_000_000,
+        "pages reached the database file while the writer was running"
+    );
+    drop(w.shutdown());
+}
