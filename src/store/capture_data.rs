@@ -3,6 +3,9 @@
 //! parent index, with sample counts), binary images, and I/O summaries. The same shape comes
 //! back from [`super::queries::capture_stacks`], so a round trip is an equality.
 //!
+//! Field for field the same shape as `forensics::stacks::StackCapture` on the main branch
+//! (written in parallel), so the two can be merged into one type by a path change.
+//!
 //! The tables keep the original's `tailspin_*` names whatever the platform; Linux leaves the
 //! macOS-only fields `None`.
 
@@ -11,12 +14,12 @@ use serde::{Deserialize, Serialize};
 /// Everything a stack capture produced.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CaptureData {
-    pub header: Option<CaptureHeader>,
+    pub header: Option<StackHeader>,
     pub shared_caches: Vec<SharedCache>,
     pub io_stats: Vec<IoStat>,
     pub processes: Vec<StackProcess>,
-    pub io_histograms: Vec<IoHistogramBucket>,
-    pub io_aggregates: Vec<IoAggregate>,
+    pub histograms: Vec<HistogramBucket>,
+    pub aggregates: Vec<IoAggregate>,
 }
 
 impl CaptureData {
@@ -25,14 +28,14 @@ impl CaptureData {
         usize::from(self.header.is_some())
             + self.shared_caches.len()
             + self.io_stats.len()
-            + self.io_histograms.len()
-            + self.io_aggregates.len()
+            + self.histograms.len()
+            + self.aggregates.len()
             + self
                 .processes
                 .iter()
                 .map(|p| {
                     1 + p.notes.len()
-                        + p.binary_images.len()
+                        + p.images.len()
                         + p.threads.iter().map(|t| 1 + t.frames.len()).sum::<usize>()
                 })
                 .sum::<usize>()
@@ -59,18 +62,19 @@ impl CaptureData {
     }
 }
 
-/// System context of the capture (`tailspin_header`). The first seven fields are NOT NULL.
+/// System context of the capture (`tailspin_header`). The table's first seven columns are
+/// NOT NULL: a missing value is stored as "" or 0 and reads back as `Some` of that.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct CaptureHeader {
+pub struct StackHeader {
     /// RFC 3339 (Linux) or the tool's own text (macOS).
-    pub start_time: String,
-    pub end_time: String,
-    pub duration_sec: f64,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub duration_sec: Option<f64>,
     /// Stack samples taken.
-    pub steps: i64,
-    pub sampling_interval_ms: i64,
-    pub os_version: String,
-    pub architecture: String,
+    pub steps: Option<i64>,
+    pub sampling_interval_ms: Option<i64>,
+    pub os_version: Option<String>,
+    pub architecture: Option<String>,
     pub report_version: Option<i64>,
     pub hardware_model: Option<String>,
     pub active_cpus: Option<i64>,
@@ -120,7 +124,7 @@ pub struct IoStat {
 
 /// One histogram bucket (`tailspin_io_histogram`); `end_value` None is the overflow bucket.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct IoHistogramBucket {
+pub struct HistogramBucket {
     pub histogram_type: String,
     pub begin_value: i64,
     pub end_value: Option<i64>,
@@ -151,15 +155,11 @@ pub struct StackProcess {
     pub path: Option<String>,
     pub identifier: Option<String>,
     pub version: Option<String>,
-    pub parent_pid: Option<i64>,
-    pub parent_name: Option<String>,
+    pub parent: Option<NamedPid>,
     /// macOS responsible process; on Linux the systemd unit / cgroup owner when known.
-    pub responsible_pid: Option<i64>,
-    pub responsible_name: Option<String>,
-    pub execed_from_pid: Option<i64>,
-    pub execed_from_name: Option<String>,
-    pub execed_to_pid: Option<i64>,
-    pub execed_to_name: Option<String>,
+    pub responsible: Option<NamedPid>,
+    pub execed_from: Option<NamedPid>,
+    pub execed_to: Option<NamedPid>,
     pub architecture: Option<String>,
     pub shared_cache_uuid: Option<String>,
     pub runningboard_managed: Option<bool>,
@@ -180,8 +180,16 @@ pub struct StackProcess {
     pub cpi: Option<f64>,
     pub num_threads: Option<i64>,
     pub notes: Vec<String>,
-    pub binary_images: Vec<BinaryImage>,
     pub threads: Vec<StackThread>,
+    pub images: Vec<BinaryImage>,
+}
+
+/// A process name with its pid (`*_pid` / `*_name` column pairs). A stored pair with only one
+/// half reads back with the other half empty (`""` or 0).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedPid {
+    pub name: String,
+    pub pid: i64,
 }
 
 /// A mapped binary (`tailspin_binary_image`); `uuid` holds the ELF build-id on Linux.
@@ -222,15 +230,15 @@ pub struct StackThread {
     /// Linux: `/proc/P/task/T/syscall` (the blocking syscall).
     pub syscall: Option<String>,
     /// Pre-order: a frame's parent comes before it.
-    pub frames: Vec<StackFrame>,
+    pub frames: Vec<Frame>,
 }
 
 /// One node of a thread's call tree (`tailspin_frame`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct StackFrame {
+pub struct Frame {
+    pub depth: u32,
     /// Index of the parent frame in the same thread's `frames`; None for a root.
     pub parent: Option<usize>,
-    pub depth: i64,
     /// Samples that went through this frame.
     pub sample_count: i64,
     pub is_kernel: bool,

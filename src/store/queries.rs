@@ -5,8 +5,8 @@
 //! part statuses as `None` (shown as "pending" by the original), unknown names leniently.
 
 use super::capture_data::{
-    BinaryImage, CaptureData, CaptureHeader, IoAggregate, IoHistogramBucket, IoStat, SharedCache,
-    StackFrame, StackProcess, StackThread,
+    BinaryImage, CaptureData, Frame, HistogramBucket, IoAggregate, IoStat, NamedPid, SharedCache,
+    StackHeader, StackProcess, StackThread,
 };
 use super::error::{Context, Result};
 use super::process_columns::{
@@ -591,9 +591,9 @@ pub fn capture_stacks(conn: &Connection, capture_id: i64) -> Result<CaptureData>
              FROM tailspin_io_histogram WHERE capture_id = ?1 ORDER BY id",
         )
         .ctx(ctx)?;
-    data.io_histograms = stmt
+    data.histograms = stmt
         .query_map([capture_id], |r| {
-            Ok(IoHistogramBucket {
+            Ok(HistogramBucket {
                 histogram_type: text_at(r, 0)?,
                 begin_value: int_at(r, 1)?,
                 end_value: opt_int_at(r, 2)?,
@@ -610,7 +610,7 @@ pub fn capture_stacks(conn: &Connection, capture_id: i64) -> Result<CaptureData>
              FROM tailspin_io_aggregate WHERE capture_id = ?1 ORDER BY id",
         )
         .ctx(ctx)?;
-    data.io_aggregates = stmt
+    data.aggregates = stmt
         .query_map([capture_id], |r| {
             Ok(IoAggregate {
                 tier: text_at(r, 0)?,
@@ -630,7 +630,7 @@ pub fn capture_stacks(conn: &Connection, capture_id: i64) -> Result<CaptureData>
     Ok(data)
 }
 
-fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<CaptureHeader>> {
+fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<StackHeader>> {
     conn.prepare_cached(
         "SELECT start_time, end_time, duration_sec, steps, sampling_interval_ms, os_version,
              architecture, report_version, hardware_model, active_cpus, memory_gb, hw_page_size,
@@ -643,14 +643,14 @@ fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<Ca
          FROM tailspin_header WHERE capture_id = ?1",
     )?
     .query_row([capture_id], |r| {
-        Ok(CaptureHeader {
-            start_time: text_at(r, 0)?,
-            end_time: text_at(r, 1)?,
-            duration_sec: real_at(r, 2)?,
-            steps: int_at(r, 3)?,
-            sampling_interval_ms: int_at(r, 4)?,
-            os_version: text_at(r, 5)?,
-            architecture: text_at(r, 6)?,
+        Ok(StackHeader {
+            start_time: Some(text_at(r, 0)?),
+            end_time: Some(text_at(r, 1)?),
+            duration_sec: Some(real_at(r, 2)?),
+            steps: Some(int_at(r, 3)?),
+            sampling_interval_ms: Some(int_at(r, 4)?),
+            os_version: Some(text_at(r, 5)?),
+            architecture: Some(text_at(r, 6)?),
             report_version: opt_int_at(r, 7)?,
             hardware_model: opt_text_at(r, 8)?,
             active_cpus: opt_int_at(r, 9)?,
@@ -682,6 +682,19 @@ fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<Ca
     .optional()
 }
 
+/// A `*_pid` / `*_name` column pair (pid first); None when both are NULL.
+fn named_pid_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<NamedPid>> {
+    let pid = opt_int_at(r, idx)?;
+    let name = opt_text_at(r, idx + 1)?;
+    Ok(match (pid, name) {
+        (None, None) => None,
+        (pid, name) => Some(NamedPid {
+            name: name.unwrap_or_default(),
+            pid: pid.unwrap_or(0),
+        }),
+    })
+}
+
 fn read_processes(
     conn: &Connection,
     capture_id: i64,
@@ -707,14 +720,10 @@ fn read_processes(
             path: opt_text_at(r, 4)?,
             identifier: opt_text_at(r, 5)?,
             version: opt_text_at(r, 6)?,
-            parent_pid: opt_int_at(r, 7)?,
-            parent_name: opt_text_at(r, 8)?,
-            responsible_pid: opt_int_at(r, 9)?,
-            responsible_name: opt_text_at(r, 10)?,
-            execed_from_pid: opt_int_at(r, 11)?,
-            execed_from_name: opt_text_at(r, 12)?,
-            execed_to_pid: opt_int_at(r, 13)?,
-            execed_to_name: opt_text_at(r, 14)?,
+            parent: named_pid_at(r, 7)?,
+            responsible: named_pid_at(r, 9)?,
+            execed_from: named_pid_at(r, 11)?,
+            execed_to: named_pid_at(r, 13)?,
             architecture: opt_text_at(r, 15)?,
             shared_cache_uuid: opt_text_at(r, 16)?,
             runningboard_managed: opt_int_at(r, 17)?.map(|v| v != 0),
@@ -761,7 +770,7 @@ fn read_processes(
     let mut rows = stmt.query([capture_id])?;
     while let Some(r) = rows.next()? {
         if let Some(&i) = by_id.get(&int_at(r, 0)?) {
-            data.processes[i].binary_images.push(BinaryImage {
+            data.processes[i].images.push(BinaryImage {
                 start_address: text_at(r, 1)?,
                 end_address: opt_text_at(r, 2)?,
                 name: text_at(r, 3)?,
@@ -838,9 +847,9 @@ fn read_processes(
             .filter(|&(t, _)| t == thread_db_id)
             .map(|(_, i)| i);
         frame_index.insert(int_at(r, 0)?, (thread_db_id, frames.len()));
-        frames.push(StackFrame {
+        frames.push(Frame {
             parent,
-            depth: int_at(r, 3)?,
+            depth: u32_of(int_at(r, 3)?),
             sample_count: int_at(r, 4)?,
             is_kernel: int_at(r, 5)? != 0,
             symbol_name: opt_text_at(r, 6)?,

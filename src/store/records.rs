@@ -218,7 +218,8 @@ pub enum Op {
     },
 }
 
-/// One entry of `buffer_context.culprits` (the original's JSON keys, plus `start_time`).
+/// One entry of `buffer_context.culprits` (the original's JSON keys; the same shape as
+/// `forensics::culprits::Culprit` on the main branch).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Culprit {
     pub pid: u32,
@@ -226,8 +227,6 @@ pub struct Culprit {
     pub score: u8,
     pub dominant_resource: Resource,
     pub disproportionality: f64,
-    #[serde(default)]
-    pub start_time: f64,
 }
 
 /// A capture's frozen ring buffer: the culprits and every process of every sample.
@@ -235,8 +234,8 @@ pub struct Culprit {
 pub struct BufferCapture {
     pub capture_id: i64,
     pub culprits: Vec<Culprit>,
-    /// Oldest first; `sample_index` is the position here.
-    pub samples: Vec<Arc<Sample>>,
+    /// Oldest first (what `Ring::freeze` returns); `sample_index` is the position here.
+    pub samples: Arc<[Arc<Sample>]>,
 }
 
 /// A part's outcome to record once its data is stored (normally `Success`; `Timeout` or

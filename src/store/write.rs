@@ -2,7 +2,7 @@
 //! never commit except through [`Chunker`], which splits a large part into transactions of at
 //! most `limit` rows and lets the writer apply pending small batches between them.
 
-use super::capture_data::{CaptureData, StackProcess, StackThread};
+use super::capture_data::{CaptureData, NamedPid, StackProcess, StackThread};
 use super::error::data_error;
 use super::process_columns::{
     bind_identity, bind_metrics, identity_list, int, metrics_list, placeholders,
@@ -448,13 +448,13 @@ pub(crate) fn store_stacks(
         )?
         .execute(params![
             capture_id,
-            h.start_time,
-            h.end_time,
-            h.duration_sec,
-            h.steps,
-            h.sampling_interval_ms,
-            h.os_version,
-            h.architecture,
+            h.start_time.as_deref().unwrap_or(""),
+            h.end_time.as_deref().unwrap_or(""),
+            h.duration_sec.unwrap_or(0.0),
+            h.steps.unwrap_or(0),
+            h.sampling_interval_ms.unwrap_or(0),
+            h.os_version.as_deref().unwrap_or(""),
+            h.architecture.as_deref().unwrap_or(""),
             h.report_version,
             h.hardware_model,
             h.active_cpus,
@@ -510,7 +510,7 @@ pub(crate) fn store_stacks(
     for p in &data.processes {
         store_process(ch, capture_id, p)?;
     }
-    for h in &data.io_histograms {
+    for h in &data.histograms {
         conn.prepare_cached(
             "INSERT INTO tailspin_io_histogram (capture_id, histogram_type, begin_value,
                  end_value, frequency, cdf)
@@ -526,7 +526,7 @@ pub(crate) fn store_stacks(
         ])?;
         ch.wrote(1)?;
     }
-    for a in &data.io_aggregates {
+    for a in &data.aggregates {
         conn.prepare_cached(
             "INSERT INTO tailspin_io_aggregate (capture_id, tier, num_ios, latency_mean_us,
                  latency_max_us, latency_sd_us, read_count, read_bytes, write_count, write_bytes)
@@ -547,6 +547,14 @@ pub(crate) fn store_stacks(
         ch.wrote(1)?;
     }
     record_outcome(ch.conn(), capture_id, CapturePart::Stacks, outcome, at)
+}
+
+fn pid_of(n: &Option<NamedPid>) -> Option<i64> {
+    n.as_ref().map(|n| n.pid)
+}
+
+fn name_of(n: &Option<NamedPid>) -> Option<&str> {
+    n.as_ref().map(|n| n.name.as_str())
 }
 
 fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rusqlite::Result<()> {
@@ -570,14 +578,14 @@ fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rus
         p.path,
         p.identifier,
         p.version,
-        p.parent_pid,
-        p.parent_name,
-        p.responsible_pid,
-        p.responsible_name,
-        p.execed_from_pid,
-        p.execed_from_name,
-        p.execed_to_pid,
-        p.execed_to_name,
+        pid_of(&p.parent),
+        name_of(&p.parent),
+        pid_of(&p.responsible),
+        name_of(&p.responsible),
+        pid_of(&p.execed_from),
+        name_of(&p.execed_from),
+        pid_of(&p.execed_to),
+        name_of(&p.execed_to),
         p.architecture,
         p.shared_cache_uuid,
         p.runningboard_managed,
@@ -607,7 +615,7 @@ fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rus
         .execute(params![process_id, note])?;
         ch.wrote(1)?;
     }
-    for i in &p.binary_images {
+    for i in &p.images {
         conn.prepare_cached(
             "INSERT INTO tailspin_binary_image (process_id, start_address, end_address, name,
                  version, uuid, path, is_kernel)

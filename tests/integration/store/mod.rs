@@ -8,8 +8,8 @@ mod writer;
 
 use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample};
 use rogue_hunter::store::capture_data::{
-    BinaryImage, CaptureData, CaptureHeader, IoAggregate, IoHistogramBucket, IoStat, SharedCache,
-    StackFrame, StackProcess, StackThread,
+    BinaryImage, CaptureData, Frame, HistogramBucket, IoAggregate, IoStat, NamedPid, SharedCache,
+    StackHeader, StackProcess, StackThread,
 };
 use rogue_hunter::store::{
     NewCapture, NewEvent, NewSnapshot, Op, SnapshotType, Writer, WriterConfig, open_writer,
@@ -182,29 +182,29 @@ pub fn is_root() -> bool {
 
 /// A two-thread stack capture with a small call tree, images, notes and I/O summaries.
 pub fn capture_data(pid: i64) -> CaptureData {
-    let frame = |parent: Option<usize>, depth: i64, sym: &str, kernel: bool| StackFrame {
+    let frame = |parent: Option<usize>, depth: u32, sym: &str, kernel: bool| Frame {
         parent,
         depth,
-        sample_count: 5 - depth,
+        sample_count: 5 - i64::from(depth),
         is_kernel: kernel,
         symbol_name: Some(sym.to_string()),
-        symbol_offset: Some(16 * depth),
+        symbol_offset: Some(16 * i64::from(depth)),
         library_name: Some(if kernel { "vmlinux" } else { "libc.so.6" }.to_string()),
-        library_offset: Some(0x1000 + depth),
+        library_offset: Some(0x1000 + i64::from(depth)),
         address: format!("0x{:x}", 0xffff_0000u64 + depth as u64),
         state: kernel.then(|| "blocked".to_string()),
         core_type: None,
         blocked_on: kernel.then(|| "futex_wait_queue".to_string()),
     };
     CaptureData {
-        header: Some(CaptureHeader {
-            start_time: "2025-11-24T16:00:00.000+00:00".into(),
-            end_time: "2025-11-24T16:00:00.100+00:00".into(),
-            duration_sec: 0.1,
-            steps: 5,
-            sampling_interval_ms: 20,
-            os_version: "Linux 6.18".into(),
-            architecture: "x86_64".into(),
+        header: Some(StackHeader {
+            start_time: Some("2025-11-24T16:00:00.000+00:00".into()),
+            end_time: Some("2025-11-24T16:00:00.100+00:00".into()),
+            duration_sec: Some(0.1),
+            steps: Some(5),
+            sampling_interval_ms: Some(20),
+            os_version: Some("Linux 6.18".into()),
+            architecture: Some("x86_64".into()),
             active_cpus: Some(2),
             memory_gb: Some(8),
             memory_pressure_avg_pct: Some(3),
@@ -229,13 +229,19 @@ pub fn capture_data(pid: i64) -> CaptureData {
             pid,
             name: "busy".into(),
             path: Some("/usr/bin/busy".into()),
-            parent_pid: Some(1),
-            parent_name: Some("systemd".into()),
+            parent: Some(NamedPid {
+                name: "systemd".into(),
+                pid: 1,
+            }),
+            responsible: Some(NamedPid {
+                name: "user@1000.service".into(),
+                pid: 0,
+            }),
             runningboard_managed: Some(false),
             footprint_mb: Some(12.5),
             num_threads: Some(2),
             notes: vec!["first note".into(), "second note".into()],
-            binary_images: vec![BinaryImage {
+            images: vec![BinaryImage {
                 start_address: "0x400000".into(),
                 end_address: Some("0x500000".into()),
                 name: "busy".into(),
@@ -270,15 +276,15 @@ pub fn capture_data(pid: i64) -> CaptureData {
             ],
             ..Default::default()
         }],
-        io_histograms: vec![
-            IoHistogramBucket {
+        histograms: vec![
+            HistogramBucket {
                 histogram_type: "io_size".into(),
                 begin_value: 4,
                 end_value: Some(8),
                 frequency: 3,
                 cdf: 3,
             },
-            IoHistogramBucket {
+            HistogramBucket {
                 histogram_type: "io_size".into(),
                 begin_value: 8,
                 end_value: None,
@@ -286,7 +292,7 @@ pub fn capture_data(pid: i64) -> CaptureData {
                 cdf: 4,
             },
         ],
-        io_aggregates: vec![IoAggregate {
+        aggregates: vec![IoAggregate {
             tier: "sda".into(),
             num_ios: 4,
             latency_mean_us: Some(100),

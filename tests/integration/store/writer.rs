@@ -19,7 +19,6 @@ fn culprits() -> Vec<Culprit> {
         score: 90,
         dominant_resource: Resource::Cpu,
         disproportionality: 4.0,
-        start_time: 1.0,
     }]
 }
 
