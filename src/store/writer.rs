@@ -241,11 +241,18 @@ impl Shared {
         }
     }
 
+    /// Counts an error; logs it as a warning unless it repeats the previous one (a full disk
+    /// fails every batch; the log gets one line per change, the counter every occurrence).
     fn record_error(&self, what: &str, e: &dyn std::fmt::Display) {
         self.counters.write_errors.fetch_add(1, Relaxed);
         let text = format!("{what}: {e}");
-        tracing::warn!(target: "rogue_hunter::store", error = %e, "database write failed: {what}");
-        *lock(&self.last_error) = Some(text);
+        let mut last = lock(&self.last_error);
+        if last.as_deref() == Some(text.as_str()) {
+            tracing::debug!(target: "rogue_hunter::store", error = %e, "database write failed again: {what}");
+        } else {
+            tracing::warn!(target: "rogue_hunter::store", error = %e, "database write failed: {what}");
+            *last = Some(text);
+        }
     }
 
     /// Puts a command in the channel (call with the backlog lock held), keeping the depth
@@ -508,8 +515,8 @@ impl WriterHandle {
     }
 }
 
-/// The writer thread and its handle. Dropping it without [`shutdown`](Writer::shutdown) still
-/// lets the thread finish the queue once every handle is gone.
+/// The writer thread and its handle. Dropping it does what [`shutdown`](Writer::shutdown)
+/// does (write everything queued, then stop).
 pub struct Writer {
     handle: WriterHandle,
     thread: Option<JoinHandle<()>>,
@@ -560,13 +567,23 @@ impl Writer {
 
     /// Writes everything queued (backlog included), checkpoints, and stops the thread.
     pub fn shutdown(mut self) -> WriterStats {
-        let _ = self.handle.shared.send_blocking(Command::Shutdown);
-        if let Some(t) = self.thread.take()
-            && t.join().is_err()
-        {
-            tracing::error!(target: "rogue_hunter::store", "database writer thread panicked");
-        }
+        self.stop();
         self.handle.stats()
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.handle.shared.send_blocking(Command::Shutdown);
+            if t.join().is_err() {
+                tracing::error!(target: "rogue_hunter::store", "database writer thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -668,3 +668,26 @@ fn checkpoints_run_on_their_own_thread_once_the_wal_is_large() {
     );
     drop(w.shutdown());
 }
+
+#[test]
+fn dropping_the_writer_writes_what_was_queued_and_stops_the_thread() {
+    let (_dir, path) = temp_db();
+    let w = spawn(
+        &path,
+        WriterConfig {
+            queue_capacity: 2,
+            ..Default::default()
+        },
+    );
+    let h = w.handle();
+    for k in 1..=100 {
+        h.submit(open_event(k, k, 1, NOW)).unwrap();
+    }
+    drop(w);
+    assert!(matches!(
+        h.submit(open_event(101, 101, 1, NOW)),
+        Err(rogue_hunter::store::StoreError::WriterStopped)
+    ));
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(count(&conn, "process_events"), 100);
+}
