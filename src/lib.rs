@@ -18,6 +18,7 @@ pub mod paths;
 pub mod privileges;
 pub mod ring;
 pub mod service;
+pub mod store;
 pub mod sys;
 pub mod tracker;
 pub mod tui;

@@ -6,3 +6,4 @@ mod export;
 mod ipc;
 mod perms;
 mod service;
+mod store;

@@ -1,0 +1,297 @@
+//! Opening the database: the read-write connection of the daemon (created or migrated here) and
+//! read-only connections for the CLI and TUI.
+//!
+//! A file is inspected before anything can write to it: the 16-byte SQLite header is checked by
+//! hand, and the version is read through an `immutable` read-only connection (no lock, no
+//! `-wal`/`-shm` files) unless a `-wal` file shows the database is live. Only a new file, a v21
+//! file or a migratable one is ever opened read-write; everything else is refused untouched.
+
+use super::error::{Context, Result, StoreError};
+use super::migrate::{self, MigrationReport};
+use super::schema::{self, DbVersion, OLDEST_MIGRATABLE, SCHEMA_VERSION};
+use rusqlite::{Connection, OpenFlags};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a connection waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The WAL file is truncated back to this size after checkpoints (the original's 16 MiB).
+pub const JOURNAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What is at a database path, learned without writing to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Nothing there yet.
+    Missing,
+    /// A zero-length file or a SQLite file without tables.
+    Empty,
+    /// A versioned rogue-hunter database.
+    Version(i64),
+}
+
+/// What opening for writing did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpenReport {
+    /// The schema was created (new or empty file).
+    pub created: bool,
+    /// The file was migrated from an older schema.
+    pub migration: Option<MigrationReport>,
+    /// SQLite could only open the file read-only: every write will fail (and be counted).
+    pub read_only: bool,
+}
+
+/// Inspects `path` without modifying it (no write, no lock, no side files).
+pub fn inspect(path: &Path) -> Result<FileState> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileState::Missing),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !meta.is_file() {
+        return Err(StoreError::NotSqlite {
+            path: path.to_path_buf(),
+            detail: "not a regular file".to_string(),
+        });
+    }
+    if meta.len() == 0 {
+        return Ok(FileState::Empty);
+    }
+    check_header(path)?;
+    let conn = open_for_inspection(path)?;
+    let version = schema::detect_version(&conn).map_err(|e| classify_open_error(path, e))?;
+    Ok(match version {
+        DbVersion::Empty => FileState::Empty,
+        DbVersion::Version(v) => FileState::Version(v),
+        DbVersion::Unversioned { detail } => {
+            return Err(StoreError::Foreign {
+                path: path.to_path_buf(),
+                detail,
+            });
+        }
+    })
+}
+
+fn check_header(path: &Path) -> Result<()> {
+    let io_err = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut header = [0u8; 100];
+    let mut read = 0;
+    while read < header.len() {
+        match file.read(&mut header[read..]).map_err(io_err)? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    if read < header.len() || &header[..16] != SQLITE_MAGIC {
+        return Err(StoreError::NotSqlite {
+            path: path.to_path_buf(),
+            detail: if read < header.len() {
+                format!("only {read} bytes, shorter than a SQLite header")
+            } else {
+                "no SQLite header".to_string()
+            },
+        });
+    }
+    Ok(())
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// `file:` URI with the characters SQLite's URI parser treats specially escaped.
+fn file_uri(path: &Path, query: &str) -> String {
+    let mut uri = String::from("file:");
+    for b in path.to_string_lossy().bytes() {
+        match b {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+            _ => uri.push(char::from(b)),
+        }
+    }
+    if !query.is_empty() {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    uri
+}
+
+fn open_for_inspection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // Without a WAL file every committed page is in the main file, so reading it as immutable
+    // is exact and leaves no trace; with one, the database is live and must be read normally.
+    let query = if sibling(path, "-wal").exists() {
+        "mode=ro"
+    } else {
+        "immutable=1"
+    };
+    Connection::open_with_flags(file_uri(path, query), flags)
+        .map_err(|e| classify_open_error(path, e))
+}
+
+fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(ffi, _) = &e
+        && matches!(
+            ffi.code,
+            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+        )
+    {
+        return StoreError::NotSqlite {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+    }
+    StoreError::Sqlite {
+        context: format!("reading {}", path.display()),
+        source: e,
+    }
+}
+
+fn apply_common_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn apply_writer_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    apply_common_pragmas(conn)?;
+    if !conn.is_readonly("main")? {
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let _limit: i64 = conn.query_row(
+        &format!("PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}"),
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(())
+}
+
+/// Opens the daemon's read-write connection, creating the schema in a new file or migrating an
+/// older one. Refuses (file untouched) a newer schema, a foreign database or a non-SQLite file.
+pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
+    let state = inspect(path)?;
+    match state {
+        FileState::Version(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        FileState::Version(v) if v < OLDEST_MIGRATABLE => {
+            return Err(StoreError::TooOld {
+                path: path.to_path_buf(),
+                found: v,
+                oldest: OLDEST_MIGRATABLE,
+            });
+        }
+        _ => {}
+    }
+    if state == FileState::Missing
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn =
+        Connection::open_with_flags(path, flags).ctx(&format!("opening {}", path.display()))?;
+    apply_writer_pragmas(&conn).ctx("setting connection options")?;
+    let mut report = OpenReport {
+        read_only: conn.is_readonly("main").unwrap_or(false),
+        ..OpenReport::default()
+    };
+    match state {
+        FileState::Missing | FileState::Empty => {
+            schema::create_fresh(&mut conn, now).ctx("creating the schema")?;
+            report.created = true;
+        }
+        FileState::Version(v) if v < SCHEMA_VERSION => {
+            let m =
+                migrate::migrate(&mut conn, v, now).map_err(|source| StoreError::Migration {
+                    path: path.to_path_buf(),
+                    from: v,
+                    to: SCHEMA_VERSION,
+                    source,
+                })?;
+            report.migration = Some(m);
+        }
+        FileState::Version(_) => {}
+    }
+    Ok((conn, report))
+}
+
+/// Opens a read-only connection (`query_only`, foreign keys on, busy timeout) for the CLI and
+/// TUI. The database must exist and be at [`SCHEMA_VERSION`].
+pub fn open_reader(path: &Path) -> Result<Connection> {
+    match inspect(path)? {
+        FileState::Missing | FileState::Empty => {
+            return Err(StoreError::NotFound(path.to_path_buf()));
+        }
+        FileState::Version(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        FileState::Version(v) if v < OLDEST_MIGRATABLE => {
+            return Err(StoreError::TooOld {
+                path: path.to_path_buf(),
+                found: v,
+                oldest: OLDEST_MIGRATABLE,
+            });
+        }
+        FileState::Version(v) if v < SCHEMA_VERSION => {
+            return Err(StoreError::NeedsMigration {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        FileState::Version(_) => {}
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(file_uri(path, "mode=ro"), flags)
+        .map_err(|e| classify_open_error(path, e))?;
+    apply_common_pragmas(&conn).ctx("setting connection options")?;
+    conn.pragma_update(None, "query_only", true)
+        .ctx("setting connection options")?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_what_sqlite_would_parse() {
+        assert_eq!(
+            file_uri(Path::new("/a b/c?d#e%f.db"), "mode=ro"),
+            "file:/a b/c%3Fd%23e%25f.db?mode=ro"
+        );
+    }
+}

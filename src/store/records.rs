@@ -1,0 +1,298 @@
+//! Plain data of what gets written: the small per-sample operations and the large capture
+//! parts. No SQL here; the writer turns these into rows (see `write.rs`).
+//!
+//! Ids of events, process snapshots and captures are chosen by the caller (from
+//! [`super::startup::next_ids`] at start, then counting up in memory), so the tracker never
+//! waits for the writer to learn an id.
+
+use crate::model::{Band, ProcessScore, Resource, Sample};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
+/// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotType {
+    Entry,
+    Checkpoint,
+    Peak,
+    Exit,
+}
+
+impl SnapshotType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotType::Entry => "entry",
+            SnapshotType::Checkpoint => "checkpoint",
+            SnapshotType::Peak => "peak",
+            SnapshotType::Exit => "exit",
+        }
+    }
+}
+
+/// Why an event ended (`process_events.exit_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The score stayed below the tracking threshold long enough.
+    ScoreDropped,
+    /// The process exited, or its pid now belongs to another process.
+    ProcessGone,
+    /// The daemon stopped (on a crash: closed at the next start at the last sample time).
+    DaemonStopped,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::ScoreDropped => "score_dropped",
+            ExitReason::ProcessGone => "process_gone",
+            ExitReason::DaemonStopped => "daemon_stopped",
+        }
+    }
+}
+
+/// One part of a forensic capture; each has a status and an error column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CapturePart {
+    /// The frozen ring buffer (`buffer_status`).
+    Buffer,
+    /// Thread stacks, on every platform (`tailspin_status`, the original's column name).
+    Stacks,
+    /// The macOS spindump decode step (`spindump_status`; NULL elsewhere).
+    Decode,
+    /// System log entries (`logs_status`).
+    Logs,
+}
+
+impl CapturePart {
+    pub const ALL: [CapturePart; 4] = [
+        CapturePart::Buffer,
+        CapturePart::Stacks,
+        CapturePart::Decode,
+        CapturePart::Logs,
+    ];
+
+    /// (status column, error column).
+    pub(crate) fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            CapturePart::Buffer => ("buffer_status", "buffer_error"),
+            CapturePart::Stacks => ("tailspin_status", "tailspin_error"),
+            CapturePart::Decode => ("spindump_status", "spindump_error"),
+            CapturePart::Logs => ("logs_status", "logs_error"),
+        }
+    }
+}
+
+/// Status of one capture part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartStatus {
+    Pending,
+    Success,
+    /// The error text says why.
+    Failed,
+    /// Not attempted (tool absent, no permission); the error text gives the reason.
+    Skipped,
+    Timeout,
+}
+
+impl PartStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartStatus::Pending => "pending",
+            PartStatus::Success => "success",
+            PartStatus::Failed => "failed",
+            PartStatus::Skipped => "skipped",
+            PartStatus::Timeout => "timeout",
+        }
+    }
+}
+
+impl fmt::Display for PartStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PartStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            PartStatus::Pending,
+            PartStatus::Success,
+            PartStatus::Failed,
+            PartStatus::Skipped,
+            PartStatus::Timeout,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| format!("unknown capture status '{s}'"))
+    }
+}
+
+/// A new event. `peak_snapshot_id` may name a snapshot inserted later in the same batch (the
+/// reference is checked at commit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub id: i64,
+    pub pid: u32,
+    /// Process start, epoch seconds: with `pid`, the process identity.
+    pub start_time: f64,
+    pub command: String,
+    /// Boot time of the machine, epoch seconds.
+    pub boot_time: i64,
+    pub entry_time: f64,
+    pub entry_band: Band,
+    pub peak_score: u8,
+    pub peak_band: Band,
+    pub peak_snapshot_id: Option<i64>,
+}
+
+/// A process snapshot of an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSnapshot {
+    pub id: i64,
+    pub event_id: i64,
+    pub snapshot_type: SnapshotType,
+    /// `captured_at` and every metric come from here (`pid`/`command` live on the event).
+    pub process: ProcessScore,
+}
+
+/// A new forensic capture row, written at once with its parts `pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCapture {
+    pub id: i64,
+    pub event_id: i64,
+    pub captured_at: f64,
+    /// The trigger that started it (`band_entry_critical`, `manual`, …).
+    pub trigger: String,
+    /// Whether there is a separate decode step (macOS spindump); otherwise `spindump_status`
+    /// stays NULL.
+    pub has_decode_step: bool,
+}
+
+/// One small write. A per-sample batch of these is applied in one transaction, in order; an
+/// operation that violates a constraint is rolled back alone (and counted), the rest commit.
+// Snapshots are most of the operations, so boxing the large variant would not save memory.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    OpenEvent(NewEvent),
+    InsertSnapshot(NewSnapshot),
+    SetPeak {
+        event_id: i64,
+        peak_score: u8,
+        peak_band: Band,
+        peak_snapshot_id: i64,
+    },
+    CloseEvent {
+        event_id: i64,
+        exit_time: f64,
+        reason: ExitReason,
+    },
+    /// Upsert of `daemon_state` (e.g. [`super::startup::LAST_SAMPLE_TIME_KEY`]).
+    SetDaemonState {
+        key: String,
+        value: String,
+        at: f64,
+    },
+    CreateCapture(NewCapture),
+    /// Status (and error or skip reason) of one part. `completed_at` is set by the writer once
+    /// no part is pending.
+    SetCapturePart {
+        capture_id: i64,
+        part: CapturePart,
+        status: PartStatus,
+        error: Option<String>,
+        at: f64,
+    },
+    /// Triggers coalesced into a running capture (appended to its `triggers` JSON array).
+    AddCaptureTriggers {
+        capture_id: i64,
+        triggers: Vec<String>,
+    },
+}
+
+/// One entry of `buffer_context.culprits` (the original's JSON keys; the same shape as
+/// `forensics::culprits::Culprit` on the main branch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Culprit {
+    pub pid: u32,
+    pub command: String,
+    pub score: u8,
+    pub dominant_resource: Resource,
+    pub disproportionality: f64,
+}
+
+/// A capture's frozen ring buffer: the culprits and every process of every sample.
+#[derive(Debug, Clone)]
+pub struct BufferCapture {
+    pub capture_id: i64,
+    pub culprits: Vec<Culprit>,
+    /// Oldest first (what `Ring::freeze` returns); `sample_index` is the position here.
+    pub samples: Arc<[Arc<Sample>]>,
+}
+
+/// A part's outcome to record once its data is stored (normally `Success`; `Timeout` or
+/// `Failed` with partial data is allowed). If storing fails, the part becomes `Failed` with the
+/// database error and its rows are removed instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartOutcome {
+    pub status: PartStatus,
+    pub error: Option<String>,
+}
+
+impl PartOutcome {
+    pub fn success() -> PartOutcome {
+        PartOutcome {
+            status: PartStatus::Success,
+            error: None,
+        }
+    }
+}
+
+/// The stacks of a capture, with where they came from (`procfs`, `procfs+eu-stack`,
+/// `tailspin`, …; stored in `forensic_captures.stack_source`).
+#[derive(Debug, Clone)]
+pub struct StackCapture {
+    pub capture_id: i64,
+    pub source: String,
+    pub data: super::capture_data::CaptureData,
+    pub outcome: PartOutcome,
+}
+
+/// One system log line (`log_entries`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LogEntry {
+    /// RFC 3339 with offset.
+    pub timestamp: String,
+    /// Monotonic microseconds (Linux) or the mach timestamp (macOS).
+    pub mach_timestamp: Option<i64>,
+    pub subsystem: Option<String>,
+    pub category: Option<String>,
+    pub process_name: Option<String>,
+    pub process_id: Option<i64>,
+    pub message_type: Option<String>,
+    pub event_message: String,
+    /// `kmsg`, `journald`, `log show`.
+    pub source: Option<String>,
+}
+
+/// The log entries of a capture.
+#[derive(Debug, Clone)]
+pub struct LogCapture {
+    pub capture_id: i64,
+    pub entries: Vec<LogEntry>,
+    pub outcome: PartOutcome,
+}
+
+/// Every process of one sample, stored as a machine snapshot.
+#[derive(Debug, Clone)]
+pub struct MachineSnapshot {
+    pub sample: Arc<Sample>,
+}

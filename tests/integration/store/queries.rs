@@ -1,0 +1,248 @@
+//! Start-up helpers and read-only queries against files the writer produced.
+
+use super::{NOW, count, create_capture, open_event, process, spawn, temp_db};
+use rogue_hunter::model::Band;
+use rogue_hunter::store::queries::{self, EventFilter};
+use rogue_hunter::store::startup::{self, LAST_SAMPLE_TIME_KEY};
+use rogue_hunter::store::{
+    ExitReason, NewEvent, NewSnapshot, Op, SnapshotType, WriterConfig, open_reader, open_writer,
+};
+use rusqlite::Connection;
+
+fn event(id: i64, pid: u32, boot: i64, entry: f64) -> Vec<Op> {
+    let p = process(pid, 55, entry);
+    vec![
+        Op::OpenEvent(NewEvent {
+            id,
+            pid,
+            start_time: p.start_time,
+            command: p.command.clone(),
+            boot_time: boot,
+            entry_time: entry,
+            entry_band: Band::Medium,
+            peak_score: 55,
+            peak_band: Band::Medium,
+            peak_snapshot_id: None,
+        }),
+        Op::InsertSnapshot(NewSnapshot {
+            id: id * 10,
+            event_id: id,
+            snapshot_type: SnapshotType::Entry,
+            process: p,
+        }),
+        Op::SetPeak {
+            event_id: id,
+            peak_score: 55,
+            peak_band: Band::Medium,
+            peak_snapshot_id: id * 10,
+        },
+    ]
+}
+
+#[test]
+fn events_are_listed_by_boot_time_openness_and_limit() {
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    h.submit(event(1, 11, 100, NOW - 300.0)).unwrap();
+    h.submit(event(2, 12, 200, NOW - 200.0)).unwrap();
+    h.submit(event(3, 13, 200, NOW - 100.0)).unwrap();
+    h.submit(vec![
+        Op::CloseEvent {
+            event_id: 1,
+            exit_time: NOW - 250.0,
+            reason: ExitReason::ProcessGone,
+        },
+        create_capture(1, 3, NOW - 90.0),
+        create_capture(2, 3, NOW - 80.0),
+    ])
+    .unwrap();
+    for (i, kind) in [SnapshotType::Checkpoint, SnapshotType::Exit]
+        .into_iter()
+        .enumerate()
+    {
+        h.submit(vec![Op::InsertSnapshot(NewSnapshot {
+            id: 100 + i as i64,
+            event_id: 3,
+            snapshot_type: kind,
+            process: process(13, 60, NOW - 50.0 + i as f64),
+        })])
+        .unwrap();
+    }
+    drop(w.shutdown());
+
+    let r = open_reader(&path).unwrap();
+    let all = queries::events(&r, &EventFilter::default()).unwrap();
+    assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), vec![3, 2, 1]);
+    assert_eq!(all[0].capture_count, 2);
+    assert_eq!(all[2].exit_reason, Some(ExitReason::ProcessGone));
+    assert_eq!(all[2].exit_time, Some(NOW - 250.0));
+    let ids = |f: EventFilter| -> Vec<i64> {
+        queries::events(&r, &f)
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect()
+    };
+    assert_eq!(
+        ids(EventFilter {
+            open_only: true,
+            ..Default::default()
+        }),
+        vec![3, 2]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            boot_time: Some(100),
+            ..Default::default()
+        }),
+        vec![1]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            since: Some(NOW - 200.0),
+            ..Default::default()
+        }),
+        vec![3, 2]
+    );
+    assert_eq!(
+        ids(EventFilter {
+            limit: Some(1),
+            boot_time: Some(200),
+            ..Default::default()
+        }),
+        vec![3]
+    );
+
+    let snaps = queries::snapshots_of_event(&r, 3).unwrap();
+    assert_eq!(
+        snaps
+            .iter()
+            .map(|s| s.snapshot_type.as_str())
+            .collect::<Vec<_>>(),
+        vec!["entry", "checkpoint", "exit"]
+    );
+    assert_eq!(snaps[1].process, process(13, 60, NOW - 50.0));
+    let detail = queries::event_detail(&r, 3).unwrap().unwrap();
+    assert_eq!(detail.peak_snapshot.unwrap().id, 30);
+    assert!(queries::event_detail(&r, 99).unwrap().is_none());
+    let caps = queries::captures_of_event(&r, 3).unwrap();
+    assert_eq!(caps.iter().map(|c| c.id).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        caps[0].stacks.status,
+        Some(rogue_hunter::store::PartStatus::Pending)
+    );
+
+    let counts = queries::counts(&r).unwrap();
+    assert_eq!(counts.schema_version, Some(21));
+    assert_eq!(counts.open_events, 2);
+    assert_eq!(counts.tables["process_events"], 3);
+    assert_eq!(counts.tables["process_snapshots"], 5);
+    assert_eq!(counts.tables.len(), 20);
+
+    // JSON output keeps the original's field names.
+    let json = serde_json::to_value(detail_for_json(&r)).unwrap();
+    assert_eq!(json["event"]["peak_band"], "medium");
+    assert_eq!(
+        json["peak_snapshot"]["process"]["dominant_resource"],
+        "wakeups"
+    );
+}
+
+fn detail_for_json(r: &Connection) -> queries::EventDetail {
+    queries::event_detail(r, 2).unwrap().unwrap()
+}
+
+#[test]
+fn next_ids_never_reuse_an_id_and_a_crash_closes_events_at_the_last_sample() {
+    let (_dir, path) = temp_db();
+    {
+        let (conn, _) = open_writer(&path, NOW).unwrap();
+        let ids = startup::next_ids(&conn).unwrap();
+        assert_eq!((ids.event, ids.snapshot, ids.capture), (1, 1, 1));
+    }
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    h.submit(event(1, 1, 5, NOW - 100.0)).unwrap();
+    h.submit(event(2, 2, 5, NOW - 10.0)).unwrap();
+    h.submit(vec![
+        create_capture(4, 1, NOW),
+        Op::SetDaemonState {
+            key: LAST_SAMPLE_TIME_KEY.into(),
+            value: (NOW - 20.0).to_string(),
+            at: NOW - 20.0,
+        },
+    ])
+    .unwrap();
+    drop(w.shutdown());
+
+    let (conn, _) = open_writer(&path, NOW).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM process_events WHERE id = 2;")
+        .unwrap();
+    let ids = startup::next_ids(&conn).unwrap();
+    assert_eq!(ids.event, 3, "id 2 was used and is not handed out again");
+    assert_eq!(ids.snapshot, 21);
+    assert_eq!(ids.capture, 5);
+
+    // The daemon died: event 1 is open. It closes at the last recorded sample time.
+    let last = startup::last_sample_time(&conn).unwrap().unwrap();
+    assert_eq!(last, NOW - 20.0);
+    h_insert_open_event(&conn);
+    let closed = startup::close_open_events(&conn, last, ExitReason::DaemonStopped).unwrap();
+    assert_eq!(closed, 2);
+    let (exit1, reason1): (f64, String) = conn
+        .query_row(
+            "SELECT exit_time, exit_reason FROM process_events WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((exit1, reason1.as_str()), (NOW - 20.0, "daemon_stopped"));
+    // An event that started after the last recorded sample never gets a negative duration.
+    let exit9: f64 = conn
+        .query_row(
+            "SELECT exit_time FROM process_events WHERE id = 9",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(exit9, NOW - 5.0);
+    assert_eq!(
+        startup::close_open_events(&conn, NOW, ExitReason::DaemonStopped).unwrap(),
+        0
+    );
+
+    startup::set_state(&conn, "boot_time", "1763900000", NOW).unwrap();
+    assert_eq!(
+        startup::get_state(&conn, "boot_time").unwrap().as_deref(),
+        Some("1763900000")
+    );
+    startup::set_state(&conn, "boot_time", "1763900001", NOW).unwrap();
+    assert_eq!(
+        startup::get_state(&conn, "boot_time").unwrap().as_deref(),
+        Some("1763900001")
+    );
+    assert_eq!(startup::get_state(&conn, "missing").unwrap(), None);
+    assert_eq!(count(&conn, "process_events"), 2);
+}
+
+fn h_insert_open_event(conn: &Connection) {
+    conn.execute(
+        "INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
+             peak_band, peak_score) VALUES (9, 9, 'late', 5, ?1, 'medium', 'medium', 45)",
+        [NOW - 5.0],
+    )
+    .unwrap();
+}
+
+#[test]
+fn open_event_helper_round_trips_through_the_event_detail() {
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    w.handle().submit(open_event(5, 6, 77, NOW)).unwrap();
+    drop(w.shutdown());
+    let r = open_reader(&path).unwrap();
+    let d = queries::event_detail(&r, 5).unwrap().unwrap();
+    assert_eq!(d.event.pid, 77);
+    assert_eq!(d.peak_snapshot.unwrap().process, process(77, 75, NOW));
+}
