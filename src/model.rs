@@ -186,6 +186,64 @@ impl FromStr for ProcState {
     }
 }
 
+/// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
+/// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotType {
+    Entry,
+    Checkpoint,
+    Peak,
+    Exit,
+}
+
+impl SnapshotType {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotType::Entry => "entry",
+            SnapshotType::Checkpoint => "checkpoint",
+            SnapshotType::Peak => "peak",
+            SnapshotType::Exit => "exit",
+        }
+    }
+}
+
+/// Why an event ended (`process_events.exit_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The score stayed below the tracking threshold long enough.
+    ScoreDropped,
+    /// The process exited, or its pid now belongs to another process.
+    ProcessGone,
+    /// The daemon stopped (on a crash: closed at the next start at the last sample time).
+    DaemonStopped,
+}
+
+impl ExitReason {
+    /// The value stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::ScoreDropped => "score_dropped",
+            ExitReason::ProcessGone => "process_gone",
+            ExitReason::DaemonStopped => "daemon_stopped",
+        }
+    }
+}
+
+impl fmt::Display for SnapshotType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A process is the pair (pid, start time): a reused pid is a different process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProcessKey {

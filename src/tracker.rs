@@ -17,58 +17,10 @@
 //! - event and snapshot ids are assigned here, so nothing waits for the database.
 
 use crate::config::Config;
-use crate::model::{Band, ProcessKey, ProcessScore, Sample};
+use crate::model::{Band, ExitReason, ProcessKey, ProcessScore, Sample, SnapshotType};
+use crate::store::{NewEvent, NewSnapshot, Op};
 use std::collections::HashMap;
 use std::fmt;
-
-/// Why an event ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitReason {
-    /// The score stayed below the tracking threshold for `exit_stability_samples` samples.
-    ScoreDropped,
-    /// The process exited (or its pid now belongs to another process).
-    ProcessGone,
-    /// The daemon stopped while the event was open.
-    DaemonStopped,
-}
-
-impl ExitReason {
-    /// The value stored in `process_events.exit_reason`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::ScoreDropped => "score_dropped",
-            ExitReason::ProcessGone => "process_gone",
-            ExitReason::DaemonStopped => "daemon_stopped",
-        }
-    }
-}
-
-impl fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The kind of a snapshot row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotKind {
-    Entry,
-    Checkpoint,
-    Peak,
-    Exit,
-}
-
-impl SnapshotKind {
-    /// The value stored in `process_snapshots.snapshot_type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotKind::Entry => "entry",
-            SnapshotKind::Checkpoint => "checkpoint",
-            SnapshotKind::Peak => "peak",
-            SnapshotKind::Exit => "exit",
-        }
-    }
-}
 
 /// The forensics triggers the tracker raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,57 +51,10 @@ pub struct Trigger {
     pub at: f64,
 }
 
-/// A new `process_events` row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    pub id: i64,
-    pub pid: u32,
-    pub start_time: f64,
-    pub command: String,
-    pub boot_time: i64,
-    pub entry_time: f64,
-    pub entry_band: Band,
-    pub peak_score: u8,
-    pub peak_band: Band,
-    pub peak_snapshot_id: i64,
-}
-
-/// A new `process_snapshots` row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewSnapshot {
-    pub id: i64,
-    pub event_id: i64,
-    pub kind: SnapshotKind,
-    pub process: ProcessScore,
-}
-
-/// One change to record, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// Insert the event, then its entry snapshot (which `peak_snapshot_id` names).
-    Open { event: NewEvent, entry: NewSnapshot },
-    /// Insert a snapshot row.
-    Snapshot(NewSnapshot),
-    /// Point the event at a new peak.
-    Peak {
-        event_id: i64,
-        peak_score: u8,
-        peak_band: Band,
-        peak_snapshot_id: i64,
-    },
-    /// Close the event (after inserting `exit` when present).
-    Close {
-        event_id: i64,
-        exit_time: f64,
-        reason: ExitReason,
-        exit: Option<NewSnapshot>,
-    },
-}
-
-/// What one sample produced.
+/// What one sample produced: writer operations in order, and capture triggers.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Update {
-    pub changes: Vec<Change>,
+    pub ops: Vec<Op>,
     pub triggers: Vec<Trigger>,
 }
 
@@ -268,13 +173,13 @@ impl Tracker {
         id
     }
 
-    fn snapshot(&mut self, event_id: i64, kind: SnapshotKind, p: &ProcessScore) -> NewSnapshot {
+    fn snapshot(&mut self, event_id: i64, kind: SnapshotType, p: &ProcessScore) -> NewSnapshot {
         let id = self.next.snapshot;
         self.next.snapshot += 1;
         NewSnapshot {
             id,
             event_id,
-            kind,
+            snapshot_type: kind,
             process: p.clone(),
         }
     }
@@ -304,11 +209,10 @@ impl Tracker {
         gone.sort_by_key(|(_, id)| *id);
         for (key, event_id) in gone {
             self.open.remove(&key);
-            out.changes.push(Change::Close {
+            out.ops.push(Op::CloseEvent {
                 event_id,
                 exit_time: now,
                 reason: ExitReason::ProcessGone,
-                exit: None,
             });
         }
 
@@ -328,7 +232,7 @@ impl Tracker {
 
     fn open_event(&mut self, key: ProcessKey, p: &ProcessScore, out: &mut Update) {
         let event_id = self.take_event_id();
-        let entry = self.snapshot(event_id, SnapshotKind::Entry, p);
+        let entry = self.snapshot(event_id, SnapshotType::Entry, p);
         let event = NewEvent {
             id: event_id,
             pid: p.pid,
@@ -339,7 +243,7 @@ impl Tracker {
             entry_band: p.band,
             peak_score: p.score,
             peak_band: p.band,
-            peak_snapshot_id: entry.id,
+            peak_snapshot_id: Some(entry.id),
         };
         if p.band >= self.params.forensics_band {
             out.triggers.push(Trigger {
@@ -366,7 +270,9 @@ impl Tracker {
                 last_score: p.score,
             },
         );
-        out.changes.push(Change::Open { event, entry });
+        // The event names its entry snapshot; the reference is checked at commit.
+        out.ops.push(Op::OpenEvent(event));
+        out.ops.push(Op::InsertSnapshot(entry));
     }
 
     fn continue_event(&mut self, key: ProcessKey, p: &ProcessScore, out: &mut Update) {
@@ -381,12 +287,12 @@ impl Tracker {
             ev.below += 1;
             if ev.below >= params.exit_stability_samples {
                 self.open.remove(&key);
-                let exit = self.snapshot(event_id, SnapshotKind::Exit, p);
-                out.changes.push(Change::Close {
+                let exit = self.snapshot(event_id, SnapshotType::Exit, p);
+                out.ops.push(Op::InsertSnapshot(exit));
+                out.ops.push(Op::CloseEvent {
                     event_id,
                     exit_time: p.captured_at,
                     reason: ExitReason::ScoreDropped,
-                    exit: Some(exit),
                 });
             }
             return;
@@ -411,18 +317,18 @@ impl Tracker {
         }
         ev.since_checkpoint = 0;
         let kind = if new_peak {
-            SnapshotKind::Peak
+            SnapshotType::Peak
         } else {
-            SnapshotKind::Checkpoint
+            SnapshotType::Checkpoint
         };
         let snap = self.snapshot(event_id, kind, p);
         let snap_id = snap.id;
-        out.changes.push(Change::Snapshot(snap));
+        out.ops.push(Op::InsertSnapshot(snap));
         if new_peak && let Some(ev) = self.open.get_mut(&key) {
             ev.peak_score = p.score;
             ev.peak_band = p.band;
             ev.peak_snapshot_id = snap_id;
-            out.changes.push(Change::Peak {
+            out.ops.push(Op::SetPeak {
                 event_id,
                 peak_score: p.score,
                 peak_band: p.band,
@@ -448,16 +354,15 @@ impl Tracker {
     }
 
     /// Closes every open event (daemon shutdown), oldest first.
-    pub fn close_all(&mut self, at: f64, reason: ExitReason) -> Vec<Change> {
+    pub fn close_all(&mut self, at: f64, reason: ExitReason) -> Vec<Op> {
         let mut ids: Vec<i64> = self.open.values().map(|e| e.event_id).collect();
         ids.sort_unstable();
         self.open.clear();
         ids.into_iter()
-            .map(|event_id| Change::Close {
+            .map(|event_id| Op::CloseEvent {
                 event_id,
                 exit_time: at,
                 reason,
-                exit: None,
             })
             .collect()
     }

@@ -4,7 +4,7 @@
 //! CPU shows an empty stack; user stacks come from one `eu-stack -m -b` run. Both list the
 //! innermost frame first; the tree is built outermost first, user frames above kernel frames.
 
-use super::stacks::Frame;
+use crate::store::capture_data::Frame;
 use std::collections::BTreeMap;
 
 /// One frame before merging.

@@ -1,20 +1,10 @@
 //! Culprits of a frozen ring buffer, as the original computes them: every sample's top-N rogues,
 //! the highest score per pid (first seen wins a tie), highest first.
 
-use crate::model::{Resource, Sample};
-use serde::{Deserialize, Serialize};
+use crate::model::Sample;
+use crate::store::Culprit;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// One culprit, as stored in `buffer_context.culprits` (JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Culprit {
-    pub pid: u32,
-    pub command: String,
-    pub score: u8,
-    pub dominant_resource: Resource,
-    pub disproportionality: f64,
-}
 
 /// The culprits of a buffer, highest score first (ties keep first-seen order).
 pub fn identify(samples: &[Arc<Sample>]) -> Vec<Culprit> {
@@ -49,7 +39,7 @@ fn culprit(p: &crate::model::ProcessScore) -> Culprit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ProcessScore;
+    use crate::model::{ProcessScore, Resource};
 
     fn sample(rogues: &[(u32, &str, u8)]) -> Arc<Sample> {
         let processes: Vec<ProcessScore> = rogues

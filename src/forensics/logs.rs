@@ -3,23 +3,8 @@
 //! unified logging (`log show --style ndjson`). The parsers are pure and skip what they cannot
 //! read (a bad line never loses the others).
 
-use serde::Serialize;
+pub use crate::store::LogEntry;
 use serde_json::{Map, Value};
-
-/// One `log_entries` row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LogEntry {
-    /// RFC 3339 with offset (Linux sources) or the tool's own text (macOS).
-    pub timestamp: String,
-    /// Monotonic µs since boot (Linux) or mach absolute time (macOS).
-    pub mach_timestamp: Option<i64>,
-    pub subsystem: Option<String>,
-    pub category: Option<String>,
-    pub process_name: Option<String>,
-    pub process_id: Option<i64>,
-    pub message_type: Option<String>,
-    pub event_message: String,
-}
 
 const LEVELS: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -138,6 +123,7 @@ impl KmsgRecord {
             process_id: None,
             message_type: level_name(self.level),
             event_message: self.message.clone(),
+            source: Some("kmsg".into()),
         }
     }
 }
@@ -185,6 +171,7 @@ pub fn parse_log_show_ndjson(bytes: &[u8]) -> Vec<LogEntry> {
             process_id: int_field(&o, "processID"),
             message_type: str_field(&o, "messageType"),
             event_message: str_field(&o, "eventMessage").unwrap_or_default(),
+            source: Some("log show".into()),
         })
         .collect()
 }
@@ -222,6 +209,7 @@ pub fn parse_journal_json(bytes: &[u8]) -> Vec<LogEntry> {
             process_id: int_field(&o, "_PID"),
             message_type: int_field(&o, "PRIORITY").and_then(level_name),
             event_message: journal_message(&o),
+            source: Some("journald".into()),
         })
         .collect()
 }

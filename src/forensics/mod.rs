@@ -6,5 +6,4 @@ pub mod culprits;
 pub mod linux;
 pub mod logs;
 pub mod spindump;
-pub mod stacks;
 pub mod tool;

@@ -1,5 +1,5 @@
 //! Parser for the text `spindump -i <file> -stdout` prints (the default "heavy" format), into a
-//! [`StackCapture`]. Pure and platform-independent, so it is tested on any OS.
+//! [`CaptureData`]. Pure and platform-independent, so it is tested on any OS.
 //!
 //! The grammar is the one in reference §3.5, with the original parser's bugs fixed: a report
 //! without any `Process:` line still yields its header; the footprint keeps the value after `->`
@@ -7,8 +7,8 @@
 //! counts as indentation, so kernel frames sit at the right depth; thread segments may come in
 //! any order; image versions in parentheses are split from the name; every state text is kept.
 
-use super::stacks::{
-    BinaryImage, Frame, HistogramBucket, IoAggregate, IoStat, NamedPid, SharedCache, StackCapture,
+use crate::store::capture_data::{
+    BinaryImage, CaptureData, Frame, HistogramBucket, IoAggregate, IoStat, NamedPid, SharedCache,
     StackHeader, StackProcess, StackThread,
 };
 use regex::Regex;
@@ -93,7 +93,7 @@ re!(TIER_LATENCY, r"(?i)^Tier\s+([0-9]+)\s+Latency Histogram:");
 re!(TIER_AGG, r"(?i)^Tier\s+([0-9]+)\s+Aggregate Stats:");
 
 /// Parses a whole decoded report.
-pub fn parse(text: &str) -> StackCapture {
+pub fn parse(text: &str) -> CaptureData {
     let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
     let first_process = lines.iter().position(|l| l.starts_with("Process:"));
     let io_tail = lines
@@ -102,7 +102,7 @@ pub fn parse(text: &str) -> StackCapture {
     let header_end = first_process.or(io_tail).unwrap_or(lines.len());
     let process_end = io_tail.unwrap_or(lines.len()).max(header_end);
 
-    let mut out = StackCapture::default();
+    let mut out = CaptureData::default();
     parse_header(&lines[..header_end], &mut out);
     if first_process.is_some() {
         out.processes = parse_processes(&lines[header_end..process_end]);
@@ -188,7 +188,7 @@ fn cpu_time(s: &str) -> (Option<f64>, Option<i64>, Option<i64>, Option<f64>) {
     }
 }
 
-fn parse_header(lines: &[&str], out: &mut StackCapture) {
+fn parse_header(lines: &[&str], out: &mut CaptureData) {
     let mut h = StackHeader::default();
     let mut seen = false;
     let mut in_io = false;
@@ -606,7 +606,7 @@ fn split_version(text: &str) -> (String, Option<String>) {
     (text.to_string(), None)
 }
 
-fn parse_io_tail(lines: &[&str], out: &mut StackCapture) {
+fn parse_io_tail(lines: &[&str], out: &mut CaptureData) {
     let mut histogram: Option<String> = None;
     let mut aggregate: Option<IoAggregate> = None;
     for raw in lines {

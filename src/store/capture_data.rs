@@ -3,9 +3,6 @@
 //! parent index, with sample counts), binary images, and I/O summaries. The same shape comes
 //! back from [`super::queries::capture_stacks`], so a round trip is an equality.
 //!
-//! Field for field the same shape as `forensics::stacks::StackCapture` on the main branch
-//! (written in parallel), so the two can be merged into one type by a path change.
-//!
 //! The tables keep the original's `tailspin_*` names whatever the platform; Linux leaves the
 //! macOS-only fields `None`.
 

@@ -6,54 +6,11 @@
 //! waits for the writer to learn an id.
 
 use crate::model::{Band, ProcessScore, Resource, Sample};
+pub use crate::model::{ExitReason, SnapshotType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-
-/// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
-/// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SnapshotType {
-    Entry,
-    Checkpoint,
-    Peak,
-    Exit,
-}
-
-impl SnapshotType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotType::Entry => "entry",
-            SnapshotType::Checkpoint => "checkpoint",
-            SnapshotType::Peak => "peak",
-            SnapshotType::Exit => "exit",
-        }
-    }
-}
-
-/// Why an event ended (`process_events.exit_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitReason {
-    /// The score stayed below the tracking threshold long enough.
-    ScoreDropped,
-    /// The process exited, or its pid now belongs to another process.
-    ProcessGone,
-    /// The daemon stopped (on a crash: closed at the next start at the last sample time).
-    DaemonStopped,
-}
-
-impl ExitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::ScoreDropped => "score_dropped",
-            ExitReason::ProcessGone => "process_gone",
-            ExitReason::DaemonStopped => "daemon_stopped",
-        }
-    }
-}
 
 /// One part of a forensic capture; each has a status and an error column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,8 +175,8 @@ pub enum Op {
     },
 }
 
-/// One entry of `buffer_context.culprits` (the original's JSON keys; the same shape as
-/// `forensics::culprits::Culprit` on the main branch).
+/// One entry of `buffer_context.culprits` (the original's JSON keys); see
+/// `forensics::culprits::identify`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Culprit {
     pub pid: u32,

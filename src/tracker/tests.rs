@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::Resource;
+use crate::store::{NewSnapshot, Op};
 use std::collections::BTreeMap;
 
 const BOOT: i64 = 1_706_000_000;
@@ -68,28 +69,26 @@ struct LedgerEvent {
 
 impl Ledger {
     fn apply(&mut self, u: Update) {
-        for c in u.changes {
-            match c {
-                Change::Open { event, entry } => {
-                    assert_eq!(event.peak_snapshot_id, entry.id);
+        for op in u.ops {
+            match op {
+                Op::OpenEvent(event) => {
                     self.events.insert(
                         event.id,
                         LedgerEvent {
                             pid: event.pid,
                             peak_score: event.peak_score,
                             peak_band: event.peak_band,
-                            peak_snapshot_id: event.peak_snapshot_id,
+                            peak_snapshot_id: event.peak_snapshot_id.expect("entry is the peak"),
                             exit_time: None,
                             reason: None,
                         },
                     );
-                    self.snapshots.insert(entry.id, entry);
                 }
-                Change::Snapshot(s) => {
+                Op::InsertSnapshot(s) => {
                     assert!(self.events.contains_key(&s.event_id));
                     assert!(self.snapshots.insert(s.id, s).is_none(), "duplicate id");
                 }
-                Change::Peak {
+                Op::SetPeak {
                     event_id,
                     peak_score,
                     peak_band,
@@ -100,21 +99,24 @@ impl Ledger {
                     e.peak_band = peak_band;
                     e.peak_snapshot_id = peak_snapshot_id;
                 }
-                Change::Close {
+                Op::CloseEvent {
                     event_id,
                     exit_time,
                     reason,
-                    exit,
                 } => {
-                    if let Some(s) = exit {
-                        self.snapshots.insert(s.id, s);
-                    }
                     let e = self.events.get_mut(&event_id).unwrap();
                     assert!(e.exit_time.is_none(), "closed twice");
                     e.exit_time = Some(exit_time);
                     e.reason = Some(reason);
                 }
+                other => panic!("the tracker does not emit {other:?}"),
             }
+        }
+        for e in self.events.values() {
+            assert!(
+                self.snapshots.contains_key(&e.peak_snapshot_id),
+                "peak snapshot exists"
+            );
         }
         self.triggers.extend(u.triggers);
     }
@@ -144,7 +146,7 @@ impl Ledger {
         self.snapshots
             .values()
             .filter(|s| s.event_id == event_id)
-            .map(|s| s.kind.as_str())
+            .map(|s| s.snapshot_type.as_str())
             .collect()
     }
 }
@@ -237,7 +239,10 @@ fn t5_new_peak_takes_score_and_band_of_its_label() {
     let (id, e) = r.ledger.event_of(1);
     assert_eq!((e.peak_score, e.peak_band), (80, Band::Critical));
     let peak = &r.ledger.snapshots[&e.peak_snapshot_id];
-    assert_eq!((peak.process.score, peak.kind), (80, SnapshotKind::Peak));
+    assert_eq!(
+        (peak.process.score, peak.snapshot_type),
+        (80, SnapshotType::Peak)
+    );
     assert_eq!(r.ledger.kinds(id), ["entry", "peak"]);
 }
 
@@ -264,7 +269,7 @@ fn t7_shutdown_closes_open_events_as_daemon_stopped() {
     r.feed(&[p(1, 55), p(2, 85)]);
     let changes = r.t.close_all(T0 + 99.0, ExitReason::DaemonStopped);
     r.ledger.apply(Update {
-        changes,
+        ops: changes,
         triggers: vec![],
     });
     assert!(r.t.is_empty());
@@ -279,7 +284,7 @@ fn t8_entry_snapshot_keeps_the_whole_score() {
     let mut r = Rig::new(params(50));
     r.feed(&[p(1, 50)]);
     let s = r.ledger.snapshots.values().next().unwrap();
-    assert_eq!(s.kind, SnapshotKind::Entry);
+    assert_eq!(s.snapshot_type, SnapshotType::Entry);
     assert_eq!(s.process.score, 50);
     assert_eq!(s.process.cpu, 50.0);
     assert_eq!(s.process.mem, 1 << 20);
@@ -524,15 +529,15 @@ fn ids_continue_from_the_database_and_never_repeat() {
         },
     );
     let u = t.update_with(&[p(1, 50), p(2, 70)], T0);
-    let ids: Vec<(i64, i64)> = u
-        .changes
+    let events: Vec<(i64, Option<i64>)> = u
+        .ops
         .iter()
         .filter_map(|c| match c {
-            Change::Open { event, entry } => Some((event.id, entry.id)),
+            Op::OpenEvent(event) => Some((event.id, event.peak_snapshot_id)),
             _ => None,
         })
         .collect();
-    assert_eq!(ids, [(41, 900), (42, 901)]);
+    assert_eq!(events, [(41, Some(900)), (42, Some(901))]);
     assert_eq!(
         t.next_ids(),
         NextIds {
@@ -540,8 +545,8 @@ fn ids_continue_from_the_database_and_never_repeat() {
             snapshot: 902
         }
     );
-    let Change::Open { event, .. } = &u.changes[0] else {
-        panic!("first change is an open");
+    let Op::OpenEvent(event) = &u.ops[0] else {
+        panic!("first op is an open");
     };
     assert_eq!(event.boot_time, BOOT);
 }
@@ -561,7 +566,7 @@ fn manual_capture_uses_the_open_event_or_opens_one() {
     let open_id = r.ledger.event_of(1).0;
     let (id, u) = r.t.event_for_capture(&p(1, 50));
     assert_eq!(id, open_id);
-    assert!(u.changes.is_empty());
+    assert!(u.ops.is_empty());
 
     let quiet = p(2, 5);
     let (id2, u2) = r.t.event_for_capture(&quiet);
@@ -570,9 +575,7 @@ fn manual_capture_uses_the_open_event_or_opens_one() {
         u2.triggers.is_empty(),
         "no automatic trigger on top of the manual one"
     );
-    assert!(
-        matches!(&u2.changes[0], Change::Open { event, .. } if event.id == id2 && event.pid == 2)
-    );
+    assert!(matches!(&u2.ops[0], Op::OpenEvent(event) if event.id == id2 && event.pid == 2));
     r.ledger.apply(u2);
     // It then follows the usual rules: below the threshold it closes.
     r.feed(&[p(1, 50), p(2, 5)]);

@@ -1,7 +1,7 @@
 //! Binary images of a process from `/proc/P/maps`, with GNU build-ids read from the ELF notes
 //! (the Linux counterpart of the UUIDs in a spindump's Binary Images section).
 
-use crate::forensics::stacks::BinaryImage;
+use crate::store::capture_data::BinaryImage;
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;

@@ -5,8 +5,8 @@
 //! Blocking I/O with short sleeps: callers run it on the blocking pool.
 
 use crate::forensics::calltree::{RawFrame, parse_kernel_stack, thread_tree};
-use crate::forensics::stacks::{NamedPid, StackProcess, StackThread};
 use crate::model::ProcState;
+use crate::store::capture_data::{NamedPid, StackProcess, StackThread};
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
