@@ -10,3 +10,4 @@ pub mod config;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod score;
