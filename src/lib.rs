@@ -10,4 +10,5 @@ pub mod config;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod sampler;
 pub mod score;
