@@ -7,11 +7,14 @@
 //! identified by (pid, start time), so a reused pid starts with fresh baselines.
 //!
 //! - Linux: [`linux::LinuxSampler`], a hand-written procfs reader with held fds.
+//! - macOS: `macos::MacSampler`, libproc through `libc`.
 
 mod pass;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "macos")]
+pub mod macos;
 
 use crate::config::Config;
 use crate::model::Sample;
@@ -54,7 +57,11 @@ pub fn platform_sampler(config: &Config) -> Result<Box<dyn Sampler>, SamplerErro
     {
         Ok(Box::new(linux::LinuxSampler::new(config)?))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        Ok(Box::new(macos::MacSampler::new(config)?))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = config;
         Err(SamplerError::Unsupported)
