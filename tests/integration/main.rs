@@ -2,3 +2,5 @@
 
 mod common;
 mod config_cli;
+mod helper;
+mod sampler;
