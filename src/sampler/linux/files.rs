@@ -44,14 +44,13 @@ pub(super) struct ReadState {
     pub fd_budget: usize,
     /// Held fds now, recounted at the start of each pass and bumped on every open.
     pub fds_in_use: usize,
-    /// Reads refused with EACCES/EPERM in this pass.
+    /// Refusals (EACCES/EPERM) of files read without being held, this pass. Refused held
+    /// files are counted from their `Slot::Denied` state instead.
     pub denied: u32,
     /// A file was opened by path since the last identity check (see `Proc::read`).
     pub opened_by_path: bool,
     /// This pass's number (1-based).
     pub seq: u64,
-    /// The proc root is our own live procfs (process CPU clocks are usable).
-    pub live: bool,
     /// Nanoseconds per `stat` clock tick.
     pub ns_per_tick: u64,
     /// Ticks per second of `stat` times.
@@ -126,7 +125,6 @@ impl ReadState {
             Slot::Absent => Ok(None),
             Slot::Denied(held) => {
                 if !retry_denied {
-                    self.denied += 1;
                     return Ok(None);
                 }
                 if held.is_none() {
@@ -136,10 +134,7 @@ impl ReadState {
                             self.fds_in_use += 1;
                             *held = Some(f);
                         }
-                        Err(Fail::Denied) => {
-                            self.denied += 1;
-                            return Ok(None);
-                        }
+                        Err(Fail::Denied) => return Ok(None),
                         Err(Fail::Gone) => return Err(Gone),
                         Err(_) => return Ok(None),
                     }
@@ -147,7 +142,7 @@ impl ReadState {
                 if let Slot::Denied(Some(f)) = std::mem::replace(slot, Slot::Absent) {
                     *slot = Slot::Held(f);
                 }
-                // Held now: read it (a second refusal turns it back into Denied and counts).
+                // Held now: read it (a second refusal turns it back into Denied).
                 self.read_held(slot)
             }
         }
@@ -162,7 +157,6 @@ impl ReadState {
             Ok(n) => Ok(Some(n)),
             Err(Fail::Gone) => Err(Gone),
             Err(Fail::Denied) => {
-                self.denied += 1;
                 if let Slot::Held(f) = std::mem::replace(slot, Slot::Absent) {
                     *slot = Slot::Denied(Some(f));
                 }

@@ -47,6 +47,11 @@ pub(super) struct GpuReading {
 }
 
 impl Gpu {
+    /// 1 while `fd/` is refused (until a rescan succeeds).
+    pub(super) fn denied_files(&self) -> u32 {
+        u32::from(self.denied)
+    }
+
     pub(super) fn held_fds(&self) -> usize {
         self.fds.iter().filter(|d| d.info.holds_fd()).count()
     }
@@ -107,9 +112,6 @@ impl Gpu {
         rs: &mut ReadState,
         pid: u32,
     ) -> Result<GpuReading, Gone> {
-        if self.denied {
-            rs.denied += 1;
-        }
         let mut r = GpuReading::default();
         let mut i = 0;
         while i < self.fds.len() {

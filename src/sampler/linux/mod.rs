@@ -9,53 +9,62 @@
 //!   buffer.
 //! - Per process, `stat`, `schedstat`, `io` and `status` are opened once (relative to the `/proc`
 //!   fd, `O_CLOEXEC`) and re-read with `pread` at offset 0. Costs measured on the 2-vCPU test VM
-//!   (µs per file, held fd vs. open+read+close): stat 3.6 vs 6.7, status 6.5 vs 9.9,
-//!   schedstat 0.5 vs 4.7, io 1.2 vs 5.5. A held fd stays bound to its task: once the process is
-//!   reaped it answers ESRCH, so a reused pid is never read through it. Files are parsed in
-//!   place from one reused buffer; nothing is allocated per line.
-//! - `status` (the expensive one) is read on a process's first sighting and then every
-//!   `[sampler] status_interval_samples` passes, staggered by pid: it gives `mem` (RssAnon +
-//!   RssShmem + VmSwap), `mem_peak` (VmHWM), `uid` (effective) and voluntary switches.
-//! - RLIMIT_NOFILE is raised to the hard limit. Held fds are kept within the soft limit minus a
-//!   reserve for the rest of the daemon; beyond that, files are opened and closed per read
-//!   (slower, still correct).
+//!   at ~600 processes (µs per file, held fd vs. open+read+close): stat 6.5 vs 9.2, status 10.7
+//!   vs 17.0, schedstat 0.8 vs 4.3, io 2.0 vs 8.8. A held fd stays bound to its task: once the
+//!   process is reaped it answers ESRCH, so a reused pid is never read through it. Files are
+//!   parsed in place from one reused buffer; nothing is allocated per line.
+//! - **Only what can have changed is read** (details in `process`): every pass reads each
+//!   process's `schedstat` (and its other threads'); a process whose CPU time and switch counts
+//!   did not grow has not run, and a process that has not run cannot have changed its faults,
+//!   I/O, threads, command, memory or state, so nothing else of it is read. A process that ran
+//!   gets `stat` and `io`, and `status` every `[sampler] status_interval_samples` passes
+//!   (staggered by pid); a process that has not run is still fully re-read every 10 status
+//!   intervals for what others can change (priority, parent, memory reclaimed from it).
+//!   Most processes sleep most of the time, so a typical pass costs well under the
+//!   one-`stat`-per-process floor (BENCHMARKS.md).
+//! - RLIMIT_NOFILE is raised to the hard limit. Held fds (about 4 per process, 2 per extra
+//!   thread) are kept within the soft limit minus a reserve for the rest of the daemon; beyond
+//!   that, files are opened and closed per read (slower, still correct).
 //!
 //! # Process-wide values of multi-threaded processes
-//! `schedstat` and the switch counts in `status` cover the thread-group leader only, so:
-//! - **CPU time**: the process CPU clock, `clock_gettime(MAKE_PROCESS_CPUCLOCK(pid,
-//!   CPUCLOCK_SCHED))`: exact ns summed by the kernel over every thread, *including exited
-//!   ones*, in one syscall without text formatting (0.3 µs) and without permission checks.
-//!   `stat` utime+stime hold the same sum truncated to 10 ms ticks (±3 % per 333 ms sample); they
-//!   are the fallback when the root is not our own procfs (fake trees in tests) or the clock
-//!   fails.
-//! - **Context switches** (`csw`) and **run-queue time** (`runnable_time`): Σ of `schedstat`
-//!   fields 3 (times scheduled = voluntary + involuntary switches) and 2 (run_delay, ns) over
-//!   every thread. The leader comes from the process's own `schedstat`; other threads from
-//!   `task/T/schedstat` on held fds, 0.5 µs per thread per pass. `task/` is listed again only
-//!   when `num_threads` changes or a thread fd reports ESRCH.
-//! - **Wakeups** (`wakeups`): no Linux counter exists (nr_wakeups needs schedstats enabled);
-//!   the proxy is Σ voluntary switches over threads (each voluntary switch is a sleep that
-//!   ends in a wakeup), from `status` and `task/T/status` on status passes only (6.5 µs per
-//!   thread, divided by the status interval).
-//! - Totals are accumulated from per-thread growth, so they never go backwards when threads
-//!   exit (see `threads`). taskstats would give these sums in one netlink round trip but needs
-//!   CAP_NET_ADMIN, which a user daemon lacks.
+//! `schedstat` and the switch counts in `status` cover the thread-group leader only, so the
+//! leader is read through the process's own files and every other thread through
+//! `task/T/schedstat` (0.5–0.8 µs per thread per pass) and `task/T/status` (status passes), on
+//! held fds; `task/` is listed again only when `num_threads` changes or a thread's fd reports it
+//! gone. Totals are accumulated from per-thread growth, so they never go backwards when threads
+//! exit (see `threads`).
+//! - **CPU time**: Σ `schedstat` field 1 (on-CPU ns) over threads. Threads that start and end
+//!   between two passes are never seen, so whenever `stat` is read, its utime+stime (the
+//!   kernel's exact whole-process sum including exited threads, truncated to 10 ms ticks) is
+//!   compared with the accumulated growth: beyond two ticks of truncation, the ticks win.
+//! - **Context switches** (`csw`) and **run-queue time** (`runnable_time`): Σ `schedstat`
+//!   fields 3 (times scheduled = voluntary + involuntary switches) and 2 (run_delay, ns).
+//! - **Wakeups** (`wakeups`): Linux has no per-process wakeup counter (nr_wakeups needs
+//!   schedstats enabled); the proxy is Σ voluntary switches over threads (each voluntary switch
+//!   is a sleep that ends in a wakeup), from `status` on status passes.
+//! - Not chosen: the process CPU clock (`clock_gettime` on `MAKE_PROCESS_CPUCLOCK(pid)`) is
+//!   exact but costs a syscall per process per pass that `schedstat` + the tick guard make
+//!   unnecessary; taskstats (netlink, one round trip per process) sums everything over threads
+//!   but needs CAP_NET_ADMIN, which a user daemon lacks.
 //!
 //! # Other fields
 //! `pageins` = majflt, `faults` = minflt + majflt, `threads`, `state`, `priority`, `ppid` from
-//! `stat` (whole process). `disk_io` = read_bytes + write_bytes and `syscalls` = syscr + syscw
+//! `stat` (whole process). `mem` = RssAnon + RssShmem + VmSwap, `mem_peak` = VmHWM, `uid`
+//! (effective) from `status`. `disk_io` = read_bytes + write_bytes and `syscalls` = syscr + syscw
 //! (read/write-family calls only) from `io`, which needs ptrace access: EACCES/EPERM (another
 //! user's process, PID 1 in some containers) make only those fields 0 and are counted in
-//! `Sample::access_denied`; the refusal is retried on status passes. `gpu_time` from DRM fdinfo
-//! (see `gpu`). `start_time` = boot time (`btime` of `/proc/stat`, read once) + start ticks.
-//! `command` is the kernel's 15-character comm: `cmdline` is never read, because reading it
-//! takes the target's mmap lock and can block behind a stuck process. `mach_msgs`,
-//! `qos_interactive`, `energy`, `instructions`, `cycles` and `ipc` have no Linux source and are 0.
+//! `Sample::access_denied` (every pass while refused; retried on status passes). `gpu_time` from
+//! DRM fdinfo (see `gpu`). `start_time` = boot time (`btime` of `/proc/stat`, read once, since
+//! it moves when the wall clock is set) + start ticks. `command` is the kernel's 15-character
+//! comm: `cmdline` is never read, because reading it takes the target's mmap lock and can block
+//! behind a stuck process. `mach_msgs`, `qos_interactive`, `energy`, `instructions`, `cycles`
+//! and `ipc` have no Linux source and are 0.
 //!
 //! # Robustness
 //! A process that exits mid-read is dropped from the pass. A pid whose start time changed is a
 //! new process (fresh baselines). Kernel threads (PF_KTHREAD) are sampled unless
 //! `include_kernel_threads = false`, in which case only a liveness probe is kept for them.
+//! `Err` from a pass only when the proc root itself cannot be listed.
 
 mod files;
 mod gpu;
@@ -85,10 +94,13 @@ pub struct LinuxSampler {
     root: File,
     root_path: PathBuf,
     rs: ReadState,
-    /// Known processes, sorted by pid.
-    table: Vec<Proc>,
+    /// Known processes, sorted by pid. Boxed on purpose: the table is rebuilt every pass by
+    /// moving pointers, and the spare storage costs 8 bytes per process, not a whole `Proc`.
+    #[allow(clippy::vec_box)]
+    table: Vec<Box<Proc>>,
     /// The previous table's storage, reused.
-    spare: Vec<Proc>,
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Proc>>,
     /// Pids listed in this pass.
     pids: Vec<u32>,
     seq: u64,
@@ -111,7 +123,7 @@ impl LinuxSampler {
         let reserve = FD_RESERVE_MIN.max(limit / 8);
         let ticks_per_s = sys::clock_ticks_per_second();
         let rs = ReadState {
-            buf: vec![0; 8 * 1024],
+            buf: vec![0; 4096],
             dirents: Vec::new(),
             scratch: Vec::new(),
             fd_budget: usize::try_from(limit.saturating_sub(reserve)).unwrap_or(usize::MAX),
@@ -119,7 +131,6 @@ impl LinuxSampler {
             denied: 0,
             opened_by_path: false,
             seq: 0,
-            live,
             ns_per_tick: 1_000_000_000 / ticks_per_s,
             ticks_per_s,
             btime,
@@ -148,7 +159,7 @@ impl LinuxSampler {
 
     /// Fds the sampler holds open.
     pub fn held_fds(&self) -> usize {
-        1 + self.table.iter().map(Proc::held_fds).sum::<usize>()
+        1 + self.table.iter().map(|p| p.held_fds()).sum::<usize>()
     }
 }
 
@@ -176,7 +187,7 @@ impl Sampler for LinuxSampler {
         *seq += 1;
         rs.seq = *seq;
         rs.denied = 0;
-        rs.fds_in_use = 1 + table.iter().map(Proc::held_fds).sum::<usize>();
+        rs.fds_in_use = 1 + table.iter().map(|p| p.held_fds()).sum::<usize>();
 
         std::mem::swap(table, spare);
         table.clear();
@@ -196,7 +207,7 @@ impl Sampler for LinuxSampler {
                 let mut proc = match known.take() {
                     Some(p) => p,
                     None => match Proc::open(root, rs, pid) {
-                        Ok(p) => p,
+                        Ok(p) => Box::new(p),
                         Err(_) => break,
                     },
                 };

@@ -149,8 +149,8 @@ pub(super) fn pread_all(file: &File, buf: &mut Vec<u8>) -> Result<usize, Fail> {
 /// Lists the numeric entries of a held directory (pids in `/proc`, tids in `task/`), from the
 /// start, with `getdents64` into `buf`. Appends to `out`.
 pub(super) fn list_numeric(dir: &File, buf: &mut Vec<u8>, out: &mut Vec<u32>) -> Result<(), Fail> {
-    if buf.len() < 32 * 1024 {
-        buf.resize(32 * 1024, 0);
+    if buf.len() < 8 * 1024 {
+        buf.resize(8 * 1024, 0);
     }
     // SAFETY: lseek on a directory fd we own; rewinding makes getdents start over.
     if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
@@ -218,25 +218,8 @@ pub(super) fn read_link_at<'a>(
     Ok(&buf[..n as usize])
 }
 
-/// CPU time of a whole process (every thread, live and exited) in ns, from its process CPU
-/// clock: `clock_gettime(MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED))`. One syscall, no text
-/// formatting, and no permission check beyond seeing the pid.
-pub(super) fn process_cpu_ns(pid: u32) -> Option<u64> {
-    const CPUCLOCK_SCHED: i32 = 2;
-    let clock: libc::clockid_t = ((!(pid as i32)) << 3) | CPUCLOCK_SCHED;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid out-pointer.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return None;
-    }
-    Some((ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64)
-}
-
-/// Whether `root` is the procfs of our own pid namespace (so pids there are pids here and the
-/// process CPU clock may be used): its filesystem is procfs and its `self` names us.
+/// Whether `root` is the procfs of our own pid namespace (the live system, as opposed to a fake
+/// tree): its filesystem is procfs and its `self` names us.
 pub(super) fn is_own_procfs(root: &File) -> bool {
     const PROC_SUPER_MAGIC: i64 = 0x9fa0;
     // SAFETY: zeroed statfs is a valid out-value; the fd is open.

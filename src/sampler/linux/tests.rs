@@ -29,6 +29,7 @@ struct P {
     stime: u64,
     threads: u32,
     start: u64,
+    priority: i64,
     /// schedstat: cpu ns, run delay ns, pcount.
     sched: (u64, u64, u64),
     /// io: read_bytes, write_bytes, syscr, syscw; `None`: no io file.
@@ -52,12 +53,24 @@ fn p(pid: u32, comm: &str) -> P {
         stime: 50,
         threads: 1,
         start: 5000,
+        priority: 20,
         sched: (1_500_000_000, 2_000_000, 40),
         io: Some((4096, 8192, 30, 20)),
         uid: 1000,
         rss_anon_kb: 20_000,
         hwm_kb: 30_000,
         voluntary: 25,
+    }
+}
+
+impl P {
+    /// The process runs for `ms` of CPU (seen by its schedstat and by its stat ticks), as
+    /// any process must before its counters, threads or command can change.
+    fn run(&mut self, ms: u64) -> &mut Self {
+        self.sched.0 += ms * 1_000_000;
+        self.sched.2 += 1;
+        self.utime += ms * sys::clock_ticks_per_second() / 1000;
+        self
     }
 }
 
@@ -126,7 +139,7 @@ impl Tree {
         self.write(
             &format!("{pid}/stat"),
             &format!(
-                "{pid} ({}) {} {} {pid} {pid} 0 -1 {} {} 0 {} 0 {} {} 0 0 20 0 {} 0 {} 123456 789 \
+                "{pid} ({}) {} {} {pid} {pid} 0 -1 {} {} 0 {} 0 {} {} 0 0 {} 0 {} 0 {} 123456 789 \
                  18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
                 p.comm,
                 p.state,
@@ -136,6 +149,7 @@ impl Tree {
                 p.majflt,
                 p.utime,
                 p.stime,
+                p.priority,
                 p.threads,
                 p.start
             ),
@@ -262,12 +276,11 @@ fn rates_are_growth_over_measured_time() {
     let mut s = t.sampler();
     let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
     std::thread::sleep(std::time::Duration::from_millis(50));
-    a.utime += 40;
-    a.stime += 10;
+    a.run(500);
     a.minflt += 100;
     a.majflt += 10;
     a.io = Some((4096 + 1000, 8192 + 3000, 30 + 7, 20 + 13));
-    a.sched = (a.sched.0 + 1, a.sched.1 + 3_000_000, a.sched.2 + 30);
+    a.sched = (a.sched.0, a.sched.1 + 3_000_000, a.sched.2 + 29);
     a.voluntary += 15;
     t.put(&a);
     let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
@@ -276,8 +289,8 @@ fn rates_are_growth_over_measured_time() {
         outer: (t3 - t0).as_secs_f64(),
     };
     let x = get(&s2, 50);
-    // 50 ticks of CPU time, as % of one core.
-    assert_rate("cpu", x.cpu, 100.0 * 50.0 * tick(), &w);
+    // 0.5 s of CPU time, as % of one core.
+    assert_rate("cpu", x.cpu, 50.0, &w);
     assert_rate("faults_rate", x.faults_rate, 110.0, &w);
     assert_rate("pageins_rate", x.pageins_rate, 10.0, &w);
     assert_rate("disk_io_rate", x.disk_io_rate, 4000.0, &w);
@@ -297,6 +310,7 @@ fn a_counter_going_backwards_gives_rate_zero() {
     s.sample().expect("pass 1");
     a.io = Some((0, 0, 0, 0));
     a.minflt = 0;
+    a.run(1);
     t.put(&a);
     let s2 = s.sample().expect("pass 2");
     let x = get(&s2, 51);
@@ -323,7 +337,7 @@ fn odd_commands_are_cut_at_the_last_paren() {
     assert_eq!(get(&s1, 63).command, "(((");
     // An exec changes the command under the same identity.
     let mut e = p(61, "renamed");
-    e.utime += 10;
+    e.run(100);
     t.put(&e);
     let s2 = s.sample().expect("pass");
     let x = get(&s2, 61);
@@ -430,7 +444,7 @@ fn a_reused_pid_with_a_new_start_time_resets_the_rates() {
     new.utime = old.utime + 500; // would be a huge bogus rate against the old baseline
     new.sched.2 = old.sched.2 + 1000;
     t.put(&new);
-    steady.utime += 5;
+    steady.run(50);
     t.put(&steady);
     let s2 = s.sample().expect("pass 2");
     let x = get(&s2, 30);
@@ -449,7 +463,7 @@ fn a_reused_pid_with_a_new_start_time_resets_the_rates() {
         get(&s2, 31).cpu > 0.0,
         "the control process keeps its baseline"
     );
-    new.utime += 5;
+    new.run(50);
     t.put(&new);
     let s3 = s.sample().expect("pass 3");
     assert!(get(&s3, 30).cpu > 0.0, "the new process has a baseline now");
@@ -493,34 +507,101 @@ fn switches_and_run_delay_are_summed_over_threads_and_never_go_backwards() {
     assert_eq!(x.wakeups, 14 + 1 + 4);
     assert!(x.csw_rate > 0.0 && x.wakeups_rate > 0.0);
 
-    // A new thread 43 brings its whole count (it started since the last pass).
+    // The leader creates thread 43, which brings its whole count (it started since the last
+    // pass).
     a.threads = 3;
+    a.sched.2 += 1;
     t.put(&a);
     t.thread(40, 43, (0, 0, 6), 6);
     let s3 = s.sample().expect("pass 3");
-    assert_eq!(get(&s3, 40).csw, 45 + 6);
+    assert_eq!(get(&s3, 40).csw, 45 + 1 + 6);
     assert_eq!(get(&s3, 40).wakeups, 19 + 6);
 }
 
 #[test]
-fn status_is_read_on_first_sighting_then_every_interval() {
+fn cpu_is_schedstat_ns_unless_stat_ticks_show_unseen_threads() {
     let t = Tree::new();
-    let mut a = p(10, "x"); // pid 10, interval 3: status passes 1, 3, 6, 9 …
+    let mut precise = p(90, "precise");
+    let mut churn = p(91, "churn");
+    t.put(&precise);
+    t.put(&churn);
+    let mut s = t.sampler();
+    let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    // 90: 480 ms by schedstat, 490 ms by ticks: truncation noise, the ns figure stands.
+    precise.sched.0 += 480_000_000;
+    precise.sched.2 += 5;
+    precise.utime += 49 * sys::clock_ticks_per_second() / 100;
+    // 91: its seen threads ran 100 ms but stat counts 600 ms: threads that came and went
+    // between the passes ran the rest.
+    churn.sched.0 += 100_000_000;
+    churn.sched.2 += 5;
+    churn.utime += 60 * sys::clock_ticks_per_second() / 100;
+    t.put(&precise);
+    t.put(&churn);
+    let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
+    let w = Window {
+        inner: (t2 - t1).as_secs_f64(),
+        outer: (t3 - t0).as_secs_f64(),
+    };
+    assert_rate("cpu from schedstat", get(&s2, 90).cpu, 48.0, &w);
+    assert_rate("cpu from ticks", get(&s2, 91).cpu, 60.0, &w);
+}
+
+#[test]
+fn an_idle_process_is_only_probed_until_its_idle_refresh() {
+    let t = Tree::new();
+    let mut a = p(10, "idle"); // pid 10, interval 3: status due at passes 1, 3, 6, 9 …
+    t.put(&a);
+    let mut config = t.config();
+    config.sampler.status_interval_samples = 3;
+    let mut s = LinuxSampler::new(&config).expect("sampler");
+    assert_eq!(get(&s.sample().expect("pass 1"), 10).priority, 20);
+    // Reniced by someone else while it sleeps: its schedstat does not move, so nothing it
+    // could have changed is read again until the idle refresh, 10 status intervals after its
+    // last status read: the first due pass at or after 1 + 30.
+    a.priority = 39;
+    a.rss_anon_kb = 1;
+    t.put(&a);
+    for pass in 2..=32 {
+        let x = s.sample().expect("pass");
+        assert_eq!(get(&x, 10).priority, 20, "pass {pass}: it did not run");
+        assert_eq!(get(&x, 10).cpu, 0.0);
+    }
+    let p33 = s.sample().expect("pass 33");
+    assert_eq!(get(&p33, 10).priority, 39, "refreshed");
+    assert_eq!(get(&p33, 10).mem, (1 + 100) * 1024);
+    // Once it runs, its counters are read at once.
+    a.run(10);
+    a.majflt += 3;
+    t.put(&a);
+    let p34 = s.sample().expect("pass 34");
+    assert_eq!(get(&p34, 10).pageins, 13);
+    assert!(get(&p34, 10).cpu > 0.0 && get(&p34, 10).pageins_rate > 0.0);
+}
+
+#[test]
+fn status_is_read_on_first_sighting_then_every_interval_after_running() {
+    let t = Tree::new();
+    let mut a = p(10, "x"); // pid 10, interval 3: status due at passes 1, 3, 6, 9 …
     t.put(&a);
     let mut config = t.config();
     config.sampler.status_interval_samples = 3;
     let mut s = LinuxSampler::new(&config).expect("sampler");
     let mem = |s: &Sample| get(s, 10).mem;
     assert_eq!(mem(&s.sample().expect("pass 1")), (20_000 + 100) * 1024);
+    // It runs and grows before pass 2, then sleeps: read at its next due pass, 3.
     a.rss_anon_kb = 50_000;
+    a.run(5);
     t.put(&a);
     assert_eq!(
         mem(&s.sample().expect("pass 2")),
         (20_000 + 100) * 1024,
-        "not a status pass"
+        "not due"
     );
     assert_eq!(mem(&s.sample().expect("pass 3")), (50_000 + 100) * 1024);
     a.rss_anon_kb = 60_000;
+    a.run(5);
     t.put(&a);
     for _ in 4..=5 {
         assert_eq!(mem(&s.sample().expect("pass")), (50_000 + 100) * 1024);
@@ -605,6 +686,39 @@ fn processes_are_sorted_by_score_and_the_rogues_counted() {
         s.processes[0].dominant_resource,
         crate::model::Resource::Memory
     );
+}
+
+#[test]
+fn over_the_fd_budget_files_are_read_per_call_with_the_same_results() {
+    let t = Tree::new();
+    let mut a = p(10, "a");
+    let mut m = p(11, "threaded");
+    m.threads = 2;
+    t.put(&a);
+    t.put(&m);
+    t.thread(11, 12, (0, 0, 5), 1);
+    let mut s = t.sampler();
+    s.rs.fd_budget = 0;
+    let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    a.run(100);
+    a.io = Some((4096 + 500, 8192, 30, 20));
+    t.put(&a);
+    // Only thread 12 of 11 runs; it cannot be seen without fds, so 11 is read in full every
+    // pass and its CPU comes from stat ticks.
+    m.utime += 10 * sys::clock_ticks_per_second() / 100;
+    t.put(&m);
+    let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
+    let w = Window {
+        inner: (t2 - t1).as_secs_f64(),
+        outer: (t3 - t0).as_secs_f64(),
+    };
+    assert_eq!(s.held_fds(), 1, "only the proc root");
+    assert_rate("cpu", get(&s2, 10).cpu, 10.0, &w);
+    assert_rate("disk", get(&s2, 10).disk_io_rate, 500.0, &w);
+    assert_rate("cpu of the unseen thread", get(&s2, 11).cpu, 10.0, &w);
+    assert_eq!(get(&s2, 11).threads, 2);
+    assert_eq!(get(&s2, 10).mem, (20_000 + 100) * 1024);
 }
 
 #[test]
