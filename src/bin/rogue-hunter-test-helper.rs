@@ -9,7 +9,8 @@
 //! - `threads --count N`: N threads that each sleep 2 ms in a loop (voluntary switches); the main
 //!   thread sleeps, so the process has N + 1 threads.
 //! - `sleep`: does nothing.
-//! - `sleepers --count N`: N child processes that sleep (they exit when this process dies).
+//! - `sleepers --count N [--wake-ms M]`: N child processes that sleep, waking every M ms when M is
+//!   given (they exit when this process dies).
 //! - `fork-loop`: spawns short-lived children back to back.
 //!
 //! Standard library only, so it builds with no dependency of its own.
@@ -19,7 +20,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: rogue-hunter-test-helper <busy --threads N | mem --mib N | \
-fsync-writer --dir D | threads --count N | sleep | sleepers --count N | fork-loop> [--timeout S]";
+fsync-writer --dir D | threads --count N | sleep | sleepers --count N [--wake-ms M] | fork-loop> \
+[--timeout S]";
 
 struct Opts {
     mode: String,
@@ -27,6 +29,7 @@ struct Opts {
     mib: usize,
     count: usize,
     dir: Option<String>,
+    wake_ms: u64,
     timeout: Duration,
 }
 
@@ -39,6 +42,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         mib: 0,
         count: 1,
         dir: None,
+        wake_ms: 0,
         timeout: Duration::from_secs(600),
     };
     while let Some(flag) = it.next() {
@@ -53,6 +57,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--mib" => o.mib = num()?,
             "--count" => o.count = num()?,
             "--dir" => o.dir = Some(value.clone()),
+            "--wake-ms" => o.wake_ms = num()? as u64,
             "--timeout" => o.timeout = Duration::from_secs(num()? as u64),
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -127,11 +132,20 @@ fn main() -> ExitCode {
             ready();
             wait_until(deadline)
         }
-        "sleepers" => sleepers(opts.count, deadline),
+        "sleepers" => sleepers(opts.count, opts.wake_ms, deadline),
         "sleep-child" => {
-            // Internal: sleeps until the parent's end of stdin closes (the parent exited).
-            let mut sink = [0u8; 64];
-            while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+            // Internal: lives until its parent does.
+            if opts.wake_ms == 0 {
+                // Blocks until the parent's end of stdin closes.
+                let mut sink = [0u8; 64];
+                while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+            } else {
+                // Wakes every `wake_ms`; exits once reparented (the parent died).
+                let parent = std::os::unix::process::parent_id();
+                while std::os::unix::process::parent_id() == parent && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(opts.wake_ms));
+                }
+            }
             ExitCode::SUCCESS
         }
         "fork-loop" => {
@@ -190,7 +204,7 @@ fn fsync_writer(dir: &str, deadline: Instant) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn sleepers(count: usize, deadline: Instant) -> ExitCode {
+fn sleepers(count: usize, wake_ms: u64, deadline: Instant) -> ExitCode {
     let Ok(me) = std::env::current_exe() else {
         return ExitCode::FAILURE;
     };
@@ -199,7 +213,7 @@ fn sleepers(count: usize, deadline: Instant) -> ExitCode {
     let mut children = Vec::with_capacity(count);
     for _ in 0..count {
         match Command::new(&me)
-            .arg("sleep-child")
+            .args(["sleep-child", "--wake-ms", &wake_ms.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -216,6 +230,7 @@ fn sleepers(count: usize, deadline: Instant) -> ExitCode {
     let code = wait_until(deadline);
     for mut c in children {
         drop(c.stdin.take());
+        let _ = c.kill();
         let _ = c.wait();
     }
     code

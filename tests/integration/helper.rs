@@ -18,7 +18,29 @@ pub struct Helper {
 impl Helper {
     /// Starts `rogue-hunter-test-helper ARGS…` and waits until it prints `ready`.
     pub fn spawn(args: &[&str]) -> Helper {
-        let mut child = Command::new(HELPER)
+        Helper::start(Command::new(HELPER), args)
+    }
+
+    /// Like `spawn`, but in a session of its own: with scheduler autogroups (one CPU share per
+    /// session) its scheduling can then be set apart from the tests' (see `boost` in the sampler
+    /// tests).
+    pub fn spawn_in_own_session(args: &[&str]) -> Helper {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(HELPER);
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Helper::start(cmd, args)
+    }
+
+    fn start(mut cmd: Command, args: &[&str]) -> Helper {
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
