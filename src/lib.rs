@@ -17,6 +17,8 @@ pub mod model;
 pub mod paths;
 pub mod privileges;
 pub mod ring;
+pub mod sampler;
+pub mod score;
 pub mod service;
 pub mod store;
 pub mod sys;

@@ -310,8 +310,9 @@ impl Default for RogueSelectionConfig {
 pub struct SamplerConfig {
     /// Sample kernel threads too (kswapd at 40 % CPU is a real culprit).
     pub include_kernel_threads: bool,
-    /// Read the expensive `status` file of every process every N samples (memory, peak memory,
-    /// voluntary switches); 1 reads it on every sample.
+    /// Read the expensive `status` file (memory, peak memory, voluntary switches) of a process
+    /// that ran every N samples; 1 reads it on every sample. A process that has not run since
+    /// its last read cannot have changed it and is re-read only every 10 × N samples.
     pub status_interval_samples: u32,
     /// The procfs mount to read (tests point this at fake trees).
     pub proc_root: String,

@@ -3,7 +3,9 @@
 mod common;
 mod config_cli;
 mod export;
+mod helper;
 mod ipc;
 mod perms;
+mod sampler;
 mod service;
 mod store;

@@ -1,0 +1,76 @@
+//! The test helper program (`rogue-hunter-test-helper`): processes with known behaviour, killed
+//! when the handle drops. Shared by the integration tests and the benchmarks.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Path of the helper binary Cargo built for these tests.
+pub const HELPER: &str = env!("CARGO_BIN_EXE_rogue-hunter-test-helper");
+
+/// A running helper; killed and reaped on drop.
+pub struct Helper {
+    child: Child,
+    pub pid: u32,
+}
+
+impl Helper {
+    /// Starts `rogue-hunter-test-helper ARGS…` and waits until it prints `ready`.
+    pub fn spawn(args: &[&str]) -> Helper {
+        Helper::start(Command::new(HELPER), args)
+    }
+
+    /// Like `spawn`, but in a session of its own: with scheduler autogroups (one CPU share per
+    /// session) its scheduling can then be set apart from the tests' (see `boost` in the sampler
+    /// tests).
+    pub fn spawn_in_own_session(args: &[&str]) -> Helper {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(HELPER);
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Helper::start(cmd, args)
+    }
+
+    fn start(mut cmd: Command, args: &[&str]) -> Helper {
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {HELPER} {args:?}: {e}"));
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("helper stdout");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        if !matches!(read, Ok(n) if n > 0) || line.trim() != "ready" {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!(
+                "helper {args:?} did not get ready: read {read:?} line {line:?} status {status:?}"
+            );
+        }
+        Helper { child, pid }
+    }
+
+    /// Kills the helper and waits for it (it is reaped, so its pid is free afterwards).
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
