@@ -356,8 +356,16 @@ fn refused_io_is_counted_and_the_process_stays() {
         unprivileged_checks();
         return;
     }
+    let exe = std::env::current_exe().expect("test binary");
+    if let Some(private) = closed_to_others(&exe) {
+        eprintln!(
+            "skipped: {} is not reachable by other users, so the check cannot run as nobody",
+            private.display()
+        );
+        return;
+    }
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+    let out = std::process::Command::new(exe)
         .args([
             "sampler::unprivileged_child",
             "--exact",
@@ -376,6 +384,15 @@ fn refused_io_is_counted_and_the_process_stays() {
         out.status.success() && stdout.contains("1 passed"),
         "unprivileged child failed:\n{stdout}\n{stderr}"
     );
+}
+
+/// The first directory above `path` that other users cannot enter (mode bits only), if any.
+fn closed_to_others(path: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().skip(1).find_map(|dir| {
+        let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+        (mode & 0o001 == 0).then(|| dir.to_path_buf())
+    })
 }
 
 /// Run only by `refused_io_is_counted_and_the_process_stays`, as uid 65534.

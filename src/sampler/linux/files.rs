@@ -18,7 +18,7 @@ pub(super) enum Slot {
     /// permission; reads as "no value".
     Absent,
     /// Refused with EACCES/EPERM (the fd, if the refusal came at read time); retried only when
-    /// the caller asks (at status passes).
+    /// the caller asks (when the process's status pass is due).
     Denied(Option<File>),
 }
 

@@ -177,9 +177,11 @@ impl Sampler for LinuxSampler {
             ..
         } = self;
         pids.clear();
-        sys::list_numeric(root, &mut rs.dirents, pids).map_err(|fail| SamplerError::ProcRoot {
-            path: root_path.clone(),
-            source: std::io::Error::other(format!("listing failed: {fail:?}")),
+        sys::list_numeric(root, &mut rs.dirents, pids).map_err(|source| {
+            SamplerError::ProcRoot {
+                path: root_path.clone(),
+                source,
+            }
         })?;
         pids.sort_unstable();
         pids.dedup();

@@ -114,7 +114,11 @@ impl Proc {
     pub(super) fn open(root: &File, rs: &mut ReadState, pid: u32) -> Result<Proc, Gone> {
         let stat = rs.open(root, &RelPath::pid(pid, "stat"), true)?;
         if matches!(stat, Slot::Denied(_) | Slot::Absent) {
-            // Without `stat` there is no identity to key anything on.
+            // Without `stat` there is no identity to key anything on (hidepid, an LSM): the
+            // process is left out, and a refusal is counted.
+            if matches!(stat, Slot::Denied(_)) {
+                rs.denied += 1;
+            }
             return Err(Gone);
         }
         let schedstat = rs.open(root, &RelPath::pid(pid, "schedstat"), false)?;

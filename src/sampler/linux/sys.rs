@@ -148,13 +148,13 @@ pub(super) fn pread_all(file: &File, buf: &mut Vec<u8>) -> Result<usize, Fail> {
 
 /// Lists the numeric entries of a held directory (pids in `/proc`, tids in `task/`), from the
 /// start, with `getdents64` into `buf`. Appends to `out`.
-pub(super) fn list_numeric(dir: &File, buf: &mut Vec<u8>, out: &mut Vec<u32>) -> Result<(), Fail> {
+pub(super) fn list_numeric(dir: &File, buf: &mut Vec<u8>, out: &mut Vec<u32>) -> io::Result<()> {
     if buf.len() < 8 * 1024 {
         buf.resize(8 * 1024, 0);
     }
     // SAFETY: lseek on a directory fd we own; rewinding makes getdents start over.
     if unsafe { libc::lseek(dir.as_raw_fd(), 0, libc::SEEK_SET) } < 0 {
-        return Err(Fail::from_io(&io::Error::last_os_error()));
+        return Err(io::Error::last_os_error());
     }
     loop {
         // SAFETY: the buffer is valid for `buf.len()` bytes; the kernel writes at most that.
@@ -171,7 +171,7 @@ pub(super) fn list_numeric(dir: &File, buf: &mut Vec<u8>, out: &mut Vec<u32>) ->
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(Fail::from_io(&e));
+            return Err(e);
         }
         if n == 0 {
             return Ok(());

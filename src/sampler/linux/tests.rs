@@ -751,23 +751,36 @@ fn a_root_that_disappears_fails_the_pass_not_the_sampler() {
 
 const REFUSED_ENV: &str = "ROGUE_HUNTER_TEST_FAKE_ROOT";
 
-/// EACCES on `io` and `status` zeroes only their fields and is counted; the process stays. As
-/// root, file modes do not stop reads, so the check runs in a copy of this test binary as uid
-/// 65534 (nobody).
+/// EACCES on `io` and `status` zeroes only their fields and is counted; the process stays. A
+/// refused `stat` (hidepid, an LSM) leaves its process out, counted. As root, file modes do not
+/// stop reads, so the check runs in a copy of this test binary as uid 65534 (nobody).
 #[test]
 fn refused_files_zero_only_their_fields() {
     let t = Tree::new();
     t.put(&p(100, "secret"));
     t.put(&p(101, "open"));
+    t.put(&p(102, "hidden"));
     t.chmod("100/io", 0o000);
     t.chmod("100/status", 0o000);
+    t.chmod("102/stat", 0o000);
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         refused_checks(t.path());
         return;
     }
+    let exe = std::env::current_exe().expect("test binary");
+    if let Some(private) = [exe.as_path(), t.path()]
+        .into_iter()
+        .find_map(closed_to_others)
+    {
+        eprintln!(
+            "skipped: {} is not reachable by other users, so the check cannot run as nobody",
+            private.display()
+        );
+        return;
+    }
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+    let out = std::process::Command::new(exe)
         .args([
             "sampler::linux::tests::refused_files_child",
             "--exact",
@@ -788,6 +801,14 @@ fn refused_files_zero_only_their_fields() {
     );
 }
 
+/// The first directory above `path` that other users cannot enter (mode bits only), if any.
+fn closed_to_others(path: &Path) -> Option<std::path::PathBuf> {
+    path.ancestors().skip(1).find_map(|dir| {
+        let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+        (mode & 0o001 == 0).then(|| dir.to_path_buf())
+    })
+}
+
 /// Run only by `refused_files_zero_only_their_fields`, as uid 65534.
 #[test]
 #[ignore = "entry point of a child process started by refused_files_zero_only_their_fields"]
@@ -804,8 +825,13 @@ fn refused_checks(root: &Path) {
     for pass in 1..=2 {
         let sample = s.sample().expect("pass");
         assert_eq!(
-            sample.access_denied, 2,
-            "pass {pass}: io and status of pid 100"
+            sample.access_denied, 3,
+            "pass {pass}: io and status of pid 100, stat of 102"
+        );
+        assert_eq!(
+            pids(&sample),
+            vec![100, 101],
+            "no identity without stat: 102 is left out"
         );
         let x = get(&sample, 100);
         assert_eq!(
