@@ -143,6 +143,12 @@ impl RotatingFileHandle {
     }
 }
 
+/// Colours only for a terminal (and never with `NO_COLOR` set), not for files and journals.
+fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(default))
 }
@@ -151,6 +157,7 @@ fn filter(default: &str) -> EnvFilter {
 pub fn init_cli() {
     let layer = fmt::layer()
         .with_writer(io::stderr)
+        .with_ansi(stderr_is_terminal())
         .with_target(false)
         .without_time();
     let _ = tracing_subscriber::registry()
@@ -167,6 +174,7 @@ pub fn init_daemon(
     let handle = RotatingFileHandle(Arc::new(RotatingFile::open(log_file, max_bytes, backups)?));
     let console = fmt::layer()
         .with_writer(io::stderr)
+        .with_ansi(stderr_is_terminal())
         .with_target(false)
         .with_timer(ClockTime);
     let json = fmt::layer()

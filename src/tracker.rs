@@ -18,7 +18,7 @@
 
 use crate::config::Config;
 use crate::model::{Band, ExitReason, ProcessKey, ProcessScore, Sample, SnapshotType};
-use crate::store::{NewEvent, NewSnapshot, Op};
+use crate::store::{NewEvent, NewSnapshot, NextIds, Op};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -91,13 +91,6 @@ impl TrackerParams {
     }
 }
 
-/// The next ids to hand out (from `MAX(id)+1` in the database at start).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NextIds {
-    pub event: i64,
-    pub snapshot: i64,
-}
-
 /// What the tracker remembers about one open event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenEvent {
@@ -162,7 +155,7 @@ impl Tracker {
         self.open.is_empty()
     }
 
-    /// The ids the next open/snapshot will get.
+    /// The ids the next open/snapshot will get (the capture id is not the tracker's to use).
     pub fn next_ids(&self) -> NextIds {
         self.next
     }

@@ -43,6 +43,8 @@ pub struct Cli {
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon in the foreground until SIGINT/SIGTERM (SIGHUP reopens the log).
+    Daemon,
     /// Show, edit, reset or check the config file.
     #[command(subcommand, arg_required_else_help = true)]
     Config(config_cmd::ConfigAction),
@@ -70,6 +72,7 @@ impl Command {
     /// that use or report them do; decide for every new command (no wildcard on purpose).
     pub fn keeps_capabilities(&self) -> bool {
         match self {
+            Command::Daemon => true,
             Command::Perms(action) => perms::keeps_capabilities(action),
             Command::Config(_)
             | Command::Completions { .. }
@@ -109,7 +112,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_failure(e),
     };
-    restore_default_sigpipe();
+    let long_running = matches!(cli.command, Command::Daemon);
+    if !long_running {
+        // The daemon writes to sockets and must see EPIPE as an error, not die of SIGPIPE.
+        restore_default_sigpipe();
+    }
     if !cli.command.keeps_capabilities() {
         drop_file_capabilities();
     }
@@ -118,16 +125,35 @@ pub fn main() -> ExitCode {
             "Error: internal error: {info}. This is a bug in rogue-hunter; please report it."
         );
     }));
-    crate::logging::init_cli();
+    if !long_running {
+        crate::logging::init_cli();
+    }
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", error_text(&e));
             ExitCode::from(exit_code(&e))
         }
         // The panic hook already printed the message; never show a backtrace as the result.
         Err(_) => ExitCode::from(1),
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message already
+/// includes (many errors quote their source).
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Maps an error to the documented exit code.
@@ -192,6 +218,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config_flag: cli.config,
     };
     match cli.command {
+        Command::Daemon => {
+            let config = load_config_as_invoker(&ctx)?;
+            crate::daemon::run(&ctx.paths, config)
+        }
         Command::Config(action) => config_cmd::run(&ctx, action),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();
@@ -202,6 +232,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Perms(action) => perms::run(&ctx, action),
         Command::Man { out_dir } => man::run(out_dir.as_deref()),
     }
+}
+
+/// Loads the config for a command that keeps file capabilities (which can include
+/// CAP_DAC_READ_SEARCH): the file must be readable by the invoking user's own (real) ids, so the
+/// capabilities cannot be used to read someone else's file through `--config`.
+fn load_config_as_invoker(ctx: &Context) -> anyhow::Result<Config> {
+    let path = &ctx.paths.config_file;
+    if path.exists() {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| UsageError(format!("invalid config path {}", path.display())))?;
+        // SAFETY: access(2) with a NUL-terminated path; it checks with the real uid and gid.
+        if unsafe { libc::access(c.as_ptr(), libc::R_OK) } != 0 {
+            return Err(UsageError(format!(
+                "cannot read config file {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ))
+            .into());
+        }
+    }
+    Ok(ctx.load_config()?)
 }
 
 fn usage_if_paths(e: PathsError) -> anyhow::Error {
@@ -235,6 +286,20 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(PathsError::Create {
+            path: "/x".into(),
+            source: io,
+        })
+        .context("cannot prepare the runtime directory");
+        assert_eq!(
+            error_text(&e),
+            "cannot prepare the runtime directory: cannot create /x: No such file"
+        );
     }
 
     #[test]

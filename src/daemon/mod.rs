@@ -1,5 +1,277 @@
 //! The daemon: single instance, the sampler thread on its ticker, the pipeline, the writer and
 //! the socket server, and an orderly shutdown.
+//!
+//! Threads: the sampler (dedicated, raised priority), the writer and its checkpointer (owned by
+//! the store), and a small tokio runtime for the pipeline, the socket server, forensics, the
+//! metrics endpoint, pruning and signals.
+//!
+//! Shutdown (SIGINT/SIGTERM, within ~5 s): stop the sampler, let the pipeline finish what it
+//! holds, close open events as `daemon_stopped`, give a capture in flight
+//! `[forensics] shutdown_wait_s`, stop the socket server, flush the writer. A second signal
+//! exits at once. SIGHUP reopens the log file. After a crash (kill -9), the next start closes the
+//! events left open at the last sample time the daemon recorded.
 
+pub mod bandlog;
 pub mod lock;
+pub mod pipeline;
+pub mod sampling;
 pub mod ticker;
+
+use crate::config::Config;
+use crate::export::MetricsState;
+use crate::forensics::Settings as ForensicsSettings;
+use crate::forensics::worker::{Deps, Forensics};
+use crate::ipc::{Hello, Server};
+use crate::logging::RotatingFileHandle;
+use crate::model::ExitReason;
+use crate::paths::Paths;
+use crate::sampler::platform_sampler;
+use crate::store::startup;
+use crate::store::{PrunePolicy, Writer, WriterConfig, WriterHandle};
+use crate::tracker::{Tracker, TrackerParams};
+use anyhow::{Context, bail};
+use lock::InstanceLock;
+use pipeline::{Outputs, Pipeline};
+use sampling::SamplerThread;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Runs the daemon in the foreground until SIGINT or SIGTERM.
+pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
+    paths
+        .ensure_runtime_dir()
+        .context("cannot prepare the runtime directory")?;
+    let _lock = InstanceLock::acquire(&paths.lock_file)?;
+    crate::paths::ensure_dir(&paths.data_dir)?;
+    crate::paths::ensure_dir(&paths.state_dir)?;
+    let log = crate::logging::init_daemon(
+        &paths.log_file,
+        config.system.log_max_bytes,
+        config.system.log_backup_count,
+    )
+    .with_context(|| format!("cannot open the log file {}", paths.log_file.display()))?;
+
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        pid = std::process::id(),
+        db = %paths.db_file.display(),
+        socket = %paths.socket.display(),
+        interval_s = config.system.sample_interval,
+        ring = config.system.ring_buffer_size,
+        tracking_threshold = config.bands.tracking_threshold(),
+        forensics_threshold = config.bands.forensics_threshold(),
+        "rogue-hunter daemon starting"
+    );
+    match crate::sys::raise_nofile_limit() {
+        Ok(n) => tracing::debug!(limit = n, "open-files limit"),
+        Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
+    }
+    if !paths.config_file.exists() {
+        match config.save(&paths.config_file) {
+            Ok(()) => {
+                tracing::info!(path = %paths.config_file.display(), "wrote the default config file")
+            }
+            Err(e) => tracing::warn!("cannot write the default config file: {e}"),
+        }
+    }
+
+    let (writer, ids) = open_store(paths)?;
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("rh-runtime")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(paths, config, writer.handle(), ids, log));
+    // Whatever happened, everything queued reaches the database.
+    let stats = writer.shutdown();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    tracing::info!(
+        batches = stats.batches_written,
+        rows = stats.rows_written,
+        write_errors = stats.write_errors,
+        "daemon stopped"
+    );
+    result
+}
+
+/// Opens (creating or migrating) the database, closes what a crash left open, starts the writer.
+fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> {
+    let now = crate::sys::now_epoch();
+    let (conn, report) = crate::store::open_writer(&paths.db_file, now)
+        .with_context(|| format!("cannot open the database {}", paths.db_file.display()))?;
+    if report.created {
+        tracing::info!(path = %paths.db_file.display(), "created the database");
+    }
+    if let Some(m) = &report.migration {
+        tracing::info!(migration = ?m, "migrated the database");
+    }
+    let last = startup::last_sample_time(&conn)?;
+    let closed = startup::close_open_events(&conn, last.unwrap_or(now), ExitReason::DaemonStopped)?;
+    if closed > 0 {
+        tracing::info!(
+            closed,
+            at = last.unwrap_or(now),
+            "closed events left open by the previous run, at its last sample time"
+        );
+    }
+    if let Some(boot) = crate::sys::boot_time() {
+        startup::set_state(&conn, startup::BOOT_TIME_KEY, &boot.to_string(), now)?;
+    }
+    let ids = startup::next_ids(&conn)?;
+    let writer = Writer::spawn(conn, WriterConfig::default()).context("cannot start the writer")?;
+    Ok((writer, ids))
+}
+
+async fn serve(
+    paths: &Paths,
+    config: Arc<Config>,
+    writer: WriterHandle,
+    ids: crate::store::NextIds,
+    log: RotatingFileHandle,
+) -> anyhow::Result<()> {
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+
+    let hello = Hello::for_this_process(
+        config.system.sample_period(),
+        config.system.ring_buffer_size,
+    );
+    let (server, mut requests) = Server::bind(&paths.socket, hello).await?;
+
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = match config.metrics.listen_addr() {
+        None => None,
+        Some(addr) => {
+            let state = Arc::new(MetricsState::new(config.metrics.top_n as usize)?);
+            let addr = addr
+                .parse()
+                .with_context(|| format!("invalid [metrics] listen address '{addr}'"))?;
+            let srv = crate::export::serve(addr, state.clone(), async {
+                let _ = metrics_stopped.await;
+            })
+            .await;
+            match srv {
+                Ok(s) => {
+                    tracing::info!(addr = %s.local_addr, "serving Prometheus metrics at /metrics");
+                    Some(state)
+                }
+                Err(e) => {
+                    server.shutdown().await;
+                    bail!(e);
+                }
+            }
+        }
+    };
+
+    let forensics = Forensics::spawn(
+        ForensicsSettings::from_config(&config, paths),
+        Deps {
+            writer: writer.clone(),
+            server: Some(server.clone()),
+            metrics: metrics.clone(),
+        },
+        ids.capture,
+    );
+
+    let sampler = match platform_sampler(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            forensics.shutdown().await;
+            server.shutdown().await;
+            bail!(e);
+        }
+    };
+    let (sample_tx, mut sample_rx) = tokio::sync::mpsc::channel(16);
+    let mut sampler_thread =
+        SamplerThread::spawn(sampler, config.system.sample_period(), sample_tx)
+            .context("cannot start the sampler thread")?;
+
+    let tracker = Tracker::new(
+        TrackerParams::from_config(&config),
+        crate::sys::boot_time().unwrap_or(0),
+        ids,
+    );
+    let mut pipeline = Pipeline::new(
+        config.clone(),
+        tracker,
+        Outputs {
+            writer: writer.clone(),
+            server: Some(server.clone()),
+            metrics,
+            forensics: Some(forensics),
+        },
+        sampler_thread.stats.clone(),
+        paths.db_file.clone(),
+    );
+    let pruner = tokio::spawn(auto_prune(writer.clone(), config.clone()));
+    tracing::info!("daemon started");
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break; }
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
+            _ = sighup.recv() => {
+                match log.reopen() {
+                    Ok(()) => tracing::info!("SIGHUP: log file reopened"),
+                    Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
+                }
+            }
+            msg = sample_rx.recv() => match msg {
+                Some(m) => pipeline.on_sample(m),
+                None => { tracing::error!("the sampler thread ended"); break; }
+            },
+            Some(req) = requests.recv() => pipeline.on_client_request(req),
+        }
+    }
+
+    // A second signal while stopping exits at once.
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+        eprintln!("second signal: exiting now");
+        std::process::exit(1);
+    });
+
+    sampler_thread.request_stop();
+    let _ = tokio::task::spawn_blocking(move || sampler_thread.join()).await;
+    while let Ok(m) = sample_rx.try_recv() {
+        pipeline.on_sample(m);
+    }
+    pruner.abort();
+    if let Some(forensics) = pipeline.close() {
+        forensics.shutdown().await;
+    }
+    server.shutdown().await;
+    let _ = metrics_stop.send(());
+    if let Err(e) = writer.flush().await {
+        tracing::error!("final flush failed: {e}");
+    }
+    Ok(())
+}
+
+/// Prunes at start and then every `auto_prune_interval_hours`.
+async fn auto_prune(writer: WriterHandle, config: Arc<Config>) {
+    let every = Duration::from_secs_f64(config.system.auto_prune_interval_hours * 3600.0);
+    loop {
+        let policy = PrunePolicy::from(&config.retention);
+        match writer.prune(policy, crate::sys::now_epoch()).await {
+            Ok(rx) => match rx.await {
+                Ok(Ok(counts)) => tracing::info!(?counts, "🧹 auto-prune done"),
+                Ok(Err(e)) => tracing::error!("auto-prune failed: {e}"),
+                Err(_) => return,
+            },
+            Err(e) => {
+                tracing::error!("auto-prune could not be queued: {e}");
+                return;
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
+}

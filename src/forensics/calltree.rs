@@ -100,6 +100,47 @@ pub fn parse_eu_stack(text: &str) -> BTreeMap<i64, Vec<RawFrame>> {
     out
 }
 
+/// `gdb -batch -ex 'thread apply all bt'` output: user frames per thread id, innermost first.
+pub fn parse_gdb_bt(text: &str) -> BTreeMap<i64, Vec<RawFrame>> {
+    let mut out: BTreeMap<i64, Vec<RawFrame>> = BTreeMap::new();
+    let mut current: Option<i64> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with("Thread ") {
+            current = t
+                .split("(LWP ")
+                .nth(1)
+                .and_then(|r| r.split(')').next())
+                .and_then(|n| n.trim().parse().ok());
+            if let Some(tid) = current {
+                out.entry(tid).or_default();
+            }
+            continue;
+        }
+        let (Some(tid), Some(rest)) = (current, t.strip_prefix('#')) else {
+            continue;
+        };
+        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim();
+        let (address, rest) = match rest.split_once(" in ") {
+            Some((a, r)) if a.starts_with("0x") => (a.to_ascii_lowercase(), r),
+            _ => ("0x0".to_string(), rest),
+        };
+        let symbol = rest.split(" (").next().unwrap_or(rest).trim();
+        let library = rest
+            .rsplit_once(" from ")
+            .map(|(_, lib)| lib.trim().rsplit('/').next().unwrap_or(lib).to_string());
+        out.entry(tid).or_default().push(RawFrame {
+            is_kernel: false,
+            symbol: (!symbol.is_empty() && symbol != "??").then(|| symbol.to_string()),
+            symbol_offset: None,
+            library,
+            library_offset: None,
+            address,
+        });
+    }
+    out
+}
+
 /// Merges stack samples (each outermost first) into a pre-order frame list with counts.
 #[derive(Debug, Default)]
 pub struct CallTree {
@@ -249,6 +290,22 @@ mod tests {
         assert_eq!(t[1].library_offset, Some(0x64ae));
         assert_eq!(u[&742][0].symbol.as_deref(), Some("worker_loop"));
         assert_eq!(u[&742][0].library, None);
+    }
+
+    #[test]
+    fn gdb_backtraces() {
+        let text = "\nThread 2 (Thread 0x7f00 (LWP 1235) \"worker\"):\n\
+            #0  0x00007f3e8779c503 in __GI___clock_nanosleep (clockid=0) at ../sysdeps/nanosleep.c:78\n\
+            #1  0x00007f3e877a0e53 in __nanosleep () from /lib/x86_64-linux-gnu/libc.so.6\n\
+            \nThread 1 (Thread 0x7f01 (LWP 1234) \"main\"):\n#0  main () at x.c:5\n";
+        let g = parse_gdb_bt(text);
+        assert_eq!(g.keys().copied().collect::<Vec<_>>(), [1234, 1235]);
+        let w = &g[&1235];
+        assert_eq!(w[0].symbol.as_deref(), Some("__GI___clock_nanosleep"));
+        assert_eq!(w[0].address, "0x00007f3e8779c503");
+        assert_eq!(w[1].library.as_deref(), Some("libc.so.6"));
+        assert_eq!(g[&1234][0].symbol.as_deref(), Some("main"));
+        assert_eq!(g[&1234][0].address, "0x0");
     }
 
     #[test]

@@ -6,6 +6,12 @@
 pub use crate::store::LogEntry;
 use serde_json::{Map, Value};
 
+/// What the logs part of a capture produced.
+pub struct LogsResult {
+    pub entries: Vec<LogEntry>,
+    pub outcome: crate::store::PartOutcome,
+}
+
 const LEVELS: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];

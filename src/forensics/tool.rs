@@ -67,9 +67,28 @@ pub async fn run(
     timeout: Duration,
     ok_codes: &[i32],
 ) -> Result<ToolOutput, ToolError> {
+    run_sharing(program, args, timeout, ok_codes, None).await
+}
+
+/// Like [`run`], passing the capabilities in `share` (those this process holds) on to the tool
+/// as ambient capabilities, for ptrace-based tools such as eu-stack and gdb (Linux).
+pub async fn run_sharing(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+    ok_codes: &[i32],
+    share: Option<crate::privileges::caps::CapSet>,
+) -> Result<ToolOutput, ToolError> {
     let exe = find_on_path(program).ok_or_else(|| ToolError::NotFound(program.to_string()))?;
     let tool = program.to_string();
     let mut cmd = tokio::process::Command::new(&exe);
+    #[cfg(target_os = "linux")]
+    if let Some(wanted) = share {
+        let how = crate::privileges::linux::share_with_child(&mut cmd, &exe, wanted);
+        tracing::debug!(tool = %tool, privilege = ?how, "starting forensic tool");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = share;
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 /// One part of a forensic capture; each has a status and an error column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CapturePart {
     /// The frozen ring buffer (`buffer_status`).

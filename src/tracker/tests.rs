@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::model::Resource;
-use crate::store::{NewSnapshot, Op};
+use crate::store::{NewSnapshot, NextIds, Op};
 use std::collections::BTreeMap;
 
 const BOOT: i64 = 1_706_000_000;
@@ -166,6 +166,7 @@ impl Rig {
                 NextIds {
                     event: 1,
                     snapshot: 1,
+                    capture: 1,
                 },
             ),
             ledger: Ledger::default(),
@@ -526,6 +527,7 @@ fn ids_continue_from_the_database_and_never_repeat() {
         NextIds {
             event: 41,
             snapshot: 900,
+            capture: 7,
         },
     );
     let u = t.update_with(&[p(1, 50), p(2, 70)], T0);
@@ -542,7 +544,8 @@ fn ids_continue_from_the_database_and_never_repeat() {
         t.next_ids(),
         NextIds {
             event: 43,
-            snapshot: 902
+            snapshot: 902,
+            capture: 7,
         }
     );
     let Op::OpenEvent(event) = &u.ops[0] else {

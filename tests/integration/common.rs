@@ -11,9 +11,10 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        TestEnv {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        // XDG_RUNTIME_DIR exists on a real system (the login manager creates it).
+        std::fs::create_dir(dir.path().join("run")).expect("runtime dir");
+        TestEnv { dir }
     }
 
     pub fn root(&self) -> &Path {

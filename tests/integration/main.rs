@@ -2,6 +2,8 @@
 
 mod common;
 mod config_cli;
+mod daemon;
+mod daemon_fixture;
 mod export;
 mod helper;
 mod ipc;

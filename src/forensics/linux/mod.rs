@@ -3,4 +3,5 @@
 
 pub mod images;
 pub mod kmsg;
+pub mod parts;
 pub mod threads;

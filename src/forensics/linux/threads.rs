@@ -41,6 +41,8 @@ pub struct ProcessStacks {
     pub process: StackProcess,
     /// Kernel stacks were refused (needs root / CAP_SYS_ADMIN and ptrace access).
     pub kernel_denied: bool,
+    /// The process exited before every sample was taken.
+    pub ended_early: bool,
 }
 
 fn read_trim(p: &Path) -> std::io::Result<String> {
@@ -61,14 +63,30 @@ fn ppid_of(stat: &str) -> Option<i64> {
         .ok()
 }
 
-/// Samples every thread `samples` times, `interval` apart; `user` adds user stacks per tid.
+/// Everything sampled from one process, before user stacks are added.
+#[derive(Debug, Clone)]
+pub struct ProcessSampling {
+    pid: u32,
+    name: String,
+    path: Option<String>,
+    parent: Option<NamedPid>,
+    footprint_mb: Option<f64>,
+    rounds: u32,
+    /// Fewer rounds were completed than asked: the process exited mid-capture.
+    pub ended_early: bool,
+    threads: BTreeMap<i64, ThreadSamples>,
+    kernel_denied: bool,
+}
+
+/// Samples every thread `samples` times, `interval` apart. Kernel stacks are taken first (user
+/// stack tools attach with ptrace, which would disturb them) and user stacks added by
+/// [`ProcessSampling::with_user_stacks`].
 pub fn sample_process(
     proc_root: &Path,
     pid: u32,
     samples: u32,
     interval: Duration,
-    user: &BTreeMap<i64, Vec<RawFrame>>,
-) -> Result<ProcessStacks, ThreadsError> {
+) -> Result<ProcessSampling, ThreadsError> {
     let dir = proc_root.join(pid.to_string());
     let io = |source: std::io::Error| {
         if source.kind() == ErrorKind::NotFound || source.raw_os_error() == Some(libc::ESRCH) {
@@ -82,6 +100,7 @@ pub fn sample_process(
     let mut threads: BTreeMap<i64, ThreadSamples> = BTreeMap::new();
     let mut kernel_denied = false;
     let rounds = samples.max(1);
+    let mut completed = 0;
     for round in 0..rounds {
         if round > 0 {
             std::thread::sleep(interval);
@@ -121,6 +140,7 @@ pub fn sample_process(
                 Err(_) => {}
             }
         }
+        completed += 1;
     }
     if threads.is_empty() {
         return Err(ThreadsError::Gone(pid));
@@ -133,39 +153,64 @@ pub fn sample_process(
         pid: ppid,
     });
     let footprint_mb = status_kb(&dir, "VmRSS:").map(|kb| kb as f64 / 1024.0);
-    let thread_count = threads.len();
-    let threads: Vec<StackThread> = threads
-        .into_iter()
-        .map(|(tid, s)| {
-            let empty = Vec::new();
-            let frames = thread_tree(user.get(&tid).unwrap_or(&empty), &s.kernel);
-            StackThread {
-                thread_id: tid.to_string(),
-                thread_name: s.name,
-                num_samples: Some(s.states.len() as i64),
-                state: most_common(&s.states)
-                    .map(|c| ProcState::from_linux_code(c as u8).to_string()),
-                wchan: s.wchan,
-                syscall: s.syscall,
-                frames,
-                ..Default::default()
-            }
-        })
-        .collect();
-    Ok(ProcessStacks {
-        process: StackProcess {
-            pid: i64::from(pid),
-            name,
-            path: exe,
-            parent,
-            footprint_mb,
-            num_samples: Some(i64::from(rounds)),
-            num_threads: Some(thread_count as i64),
-            threads,
-            ..Default::default()
-        },
+    let ended_early = completed < rounds || !dir.join("stat").exists();
+    Ok(ProcessSampling {
+        pid,
+        name,
+        path: exe,
+        parent,
+        footprint_mb,
+        rounds,
+        ended_early,
+        threads,
         kernel_denied,
     })
+}
+
+impl ProcessSampling {
+    /// Threads seen.
+    pub fn tids(&self) -> Vec<i64> {
+        self.threads.keys().copied().collect()
+    }
+
+    /// The call trees, with the user stacks (per tid, innermost first) above the kernel ones.
+    pub fn with_user_stacks(self, user: &BTreeMap<i64, Vec<RawFrame>>) -> ProcessStacks {
+        let thread_count = self.threads.len();
+        let threads: Vec<StackThread> = self
+            .threads
+            .into_iter()
+            .map(|(tid, s)| {
+                let empty = Vec::new();
+                let frames = thread_tree(user.get(&tid).unwrap_or(&empty), &s.kernel);
+                StackThread {
+                    thread_id: tid.to_string(),
+                    thread_name: s.name,
+                    num_samples: Some(s.states.len() as i64),
+                    state: most_common(&s.states)
+                        .map(|c| ProcState::from_linux_code(c as u8).to_string()),
+                    wchan: s.wchan,
+                    syscall: s.syscall,
+                    frames,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        ProcessStacks {
+            process: StackProcess {
+                pid: i64::from(self.pid),
+                name: self.name,
+                path: self.path,
+                parent: self.parent,
+                footprint_mb: self.footprint_mb,
+                num_samples: Some(i64::from(self.rounds)),
+                num_threads: Some(thread_count as i64),
+                threads,
+                ..Default::default()
+            },
+            kernel_denied: self.kernel_denied,
+            ended_early: self.ended_early,
+        }
+    }
 }
 
 fn list_tids(task_dir: &PathBuf) -> std::io::Result<Vec<i64>> {
@@ -227,7 +272,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let stack = "[<0>] hrtimer_nanosleep+0x8d/0x120\n[<0>] do_syscall_64+0x82/0x190\n";
         fake_proc(t.path(), 50, &[(50, 'S', stack), (51, 'R', "")]);
-        let r = sample_process(t.path(), 50, 3, Duration::ZERO, &BTreeMap::new()).unwrap();
+        let r = sample_process(t.path(), 50, 3, Duration::ZERO)
+            .unwrap()
+            .with_user_stacks(&BTreeMap::new());
         let p = &r.process;
         assert_eq!((p.pid, p.name.as_str()), (50, "my (odd) app"));
         assert_eq!(
@@ -256,12 +303,13 @@ mod tests {
             "a running thread shows an empty kernel stack"
         );
         assert!(!r.kernel_denied);
+        assert!(!r.ended_early);
     }
 
     #[test]
     fn a_vanished_process_is_gone() {
         let t = tempfile::tempdir().unwrap();
-        let e = sample_process(t.path(), 4242, 2, Duration::ZERO, &BTreeMap::new()).unwrap_err();
+        let e = sample_process(t.path(), 4242, 2, Duration::ZERO).unwrap_err();
         assert!(matches!(e, ThreadsError::Gone(4242)), "{e}");
         assert!(e.to_string().contains("exited"));
     }

@@ -414,7 +414,10 @@ impl Proc {
             syscalls: syscalls.unwrap_or(0),
             syscalls_rate: r_opt(|p| p.syscalls, syscalls),
             threads: st.num_threads,
-            wakeups: t.voluntary,
+            // `status` is read after `schedstat` in a pass, so a thread switching fast can show
+            // a few more voluntary switches than all switches read a moment earlier; voluntary
+            // switches are a subset by definition.
+            wakeups: t.voluntary.min(t.csw),
             wakeups_rate: self.wakeups_rate,
             runnable_time: t.runq_ns,
             runnable_time_rate: r(|p| p.runq_ns, t.runq_ns) / 1e6,

@@ -1,0 +1,611 @@
+//! The forensics worker: one capture in flight, `min_interval` between automatic captures, at
+//! most one automatic capture per event. Triggers that cannot start a capture are coalesced —
+//! joined to the running capture when they come within the debounce window, otherwise queued
+//! and attached to the next one — and every such decision is logged; nothing is dropped
+//! silently. A capture row appears at once with its parts `pending`; each part then ends in a
+//! final status with its reason, written through the writer.
+
+use super::Settings;
+use super::culprits;
+use crate::export::MetricsState;
+use crate::ipc::{CaptureAnswer, CaptureNotice, CaptureState, ServerHandle};
+use crate::model::Sample;
+use crate::store::{
+    BufferCapture, BulkWrite, CapturePart, NewCapture, Op, PartOutcome, PartStatus, WriterHandle,
+};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// A request for a capture.
+#[derive(Debug)]
+pub struct Request {
+    pub event_id: i64,
+    /// The event's process: its stacks are always taken.
+    pub pid: u32,
+    /// `band_entry_critical`, `peak_escalation_critical`, `manual`, `pressure`, …
+    pub trigger: String,
+    pub automatic: bool,
+    /// Wall time of the trigger (the log window ends here minus nothing, starts
+    /// `forensics_log_seconds` before).
+    pub at: f64,
+    /// The ring buffer frozen when the trigger fired.
+    pub buffer: Arc<[Arc<Sample>]>,
+    /// For manual requests: where to say which capture took it.
+    pub reply: Option<oneshot::Sender<CaptureAnswer>>,
+}
+
+/// Counters for the heartbeat and metrics.
+#[derive(Debug, Default)]
+pub struct ForensicsStats {
+    pub started: AtomicU64,
+    pub finished: AtomicU64,
+    pub coalesced: AtomicU64,
+    pub skipped: AtomicU64,
+}
+
+/// What the worker writes to and tells.
+#[derive(Clone)]
+pub struct Deps {
+    pub writer: WriterHandle,
+    pub server: Option<ServerHandle>,
+    pub metrics: Option<Arc<MetricsState>>,
+}
+
+enum Msg {
+    Request(Request),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Handle to the running worker.
+pub struct Forensics {
+    tx: mpsc::UnboundedSender<Msg>,
+    task: JoinHandle<()>,
+    pub stats: Arc<ForensicsStats>,
+}
+
+impl Forensics {
+    /// Starts the worker on the current tokio runtime; capture ids start at `next_capture_id`.
+    pub fn spawn(settings: Settings, deps: Deps, next_capture_id: i64) -> Forensics {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(ForensicsStats::default());
+        let worker = Worker {
+            settings,
+            deps,
+            next_id: next_capture_id,
+            last_start: None,
+            in_flight: None,
+            pending: VecDeque::new(),
+            auto_done: HashSet::new(),
+            stats: stats.clone(),
+        };
+        let task = tokio::spawn(worker.run(rx));
+        Forensics { tx, task, stats }
+    }
+
+    /// Hands a request to the worker; never waits.
+    pub fn request(&self, r: Request) {
+        if let Err(mpsc::error::SendError(Msg::Request(r))) = self.tx.send(Msg::Request(r)) {
+            tracing::warn!(event_id = r.event_id, trigger = %r.trigger, "capture not taken: forensics worker stopped");
+            if let Some(reply) = r.reply {
+                let _ = reply.send(CaptureAnswer::Refused {
+                    reason: "the daemon is stopping".into(),
+                });
+            }
+        }
+    }
+
+    /// Stops taking requests, waits for a capture in flight up to `shutdown_wait`, then marks
+    /// whatever it has not finished `failed: daemon stopped`.
+    pub async fn shutdown(self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(done_tx)).is_ok() {
+            let _ = done_rx.await;
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// A capture being taken.
+struct InFlight {
+    capture_id: i64,
+    event_id: i64,
+    started: Instant,
+    parts: Arc<Mutex<BTreeMap<CapturePart, PartStatus>>>,
+    handle: JoinHandle<()>,
+}
+
+struct Worker {
+    settings: Settings,
+    deps: Deps,
+    next_id: i64,
+    last_start: Option<Instant>,
+    in_flight: Option<InFlight>,
+    pending: VecDeque<Request>,
+    auto_done: HashSet<i64>,
+    stats: Arc<ForensicsStats>,
+}
+
+async fn join_in_flight(f: &mut Option<InFlight>) {
+    match f {
+        Some(inf) => {
+            let _ = (&mut inf.handle).await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Request(r)) => self.accept(r),
+                    Some(Msg::Shutdown(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.shutdown().await;
+                        return;
+                    }
+                },
+                _ = join_in_flight(&mut self.in_flight) => {
+                    if let Some(done) = self.in_flight.take() {
+                        self.stats.finished.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(capture_id = done.capture_id, "capture finished");
+                    }
+                }
+                _ = sleep_until(wake), if wake.is_some() => {}
+            }
+            self.try_start();
+        }
+    }
+
+    /// When a queued automatic request may start (after `min_interval`).
+    fn next_wake(&self) -> Option<Instant> {
+        if self.in_flight.is_some() || self.pending.is_empty() {
+            return None;
+        }
+        self.last_start.map(|t| t + self.settings.min_interval)
+    }
+
+    fn accept(&mut self, r: Request) {
+        if !self.settings.enabled {
+            tracing::info!(event_id = r.event_id, trigger = %r.trigger, "capture not taken: forensics is disabled ([forensics] enabled = false)");
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            refuse(
+                r,
+                "forensics is disabled in the config ([forensics] enabled = false)",
+            );
+            return;
+        }
+        if r.automatic && self.auto_done.contains(&r.event_id) {
+            tracing::info!(event_id = r.event_id, trigger = %r.trigger, "capture skipped: this event already has its automatic capture");
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(inf) = &self.in_flight
+            && inf.started.elapsed() <= self.settings.debounce
+        {
+            self.join_running(r);
+            return;
+        }
+        tracing::info!(event_id = r.event_id, trigger = %r.trigger, "capture queued");
+        self.pending.push_back(r);
+    }
+
+    /// Attaches a request to the capture in flight.
+    fn join_running(&mut self, r: Request) {
+        let Some(inf) = &self.in_flight else { return };
+        let capture_id = inf.capture_id;
+        self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(event_id = r.event_id, trigger = %r.trigger, capture_id, "trigger joined the running capture");
+        if r.automatic {
+            self.auto_done.insert(r.event_id);
+        }
+        let _ = self.deps.writer.submit(vec![Op::AddCaptureTriggers {
+            capture_id,
+            triggers: vec![describe(&r)],
+        }]);
+        if let Some(reply) = r.reply {
+            let _ = reply.send(CaptureAnswer::Accepted { capture_id });
+        }
+    }
+
+    fn try_start(&mut self) {
+        if self.in_flight.is_some() || self.pending.is_empty() {
+            return;
+        }
+        // Manual requests go first and do not wait for min_interval.
+        let manual = self.pending.iter().position(|r| !r.automatic);
+        let index = match manual {
+            Some(i) => i,
+            None => {
+                if let Some(last) = self.last_start
+                    && last.elapsed() < self.settings.min_interval
+                {
+                    return;
+                }
+                // The newest automatic trigger has the freshest buffer.
+                self.pending.len() - 1
+            }
+        };
+        let Some(chosen) = self.pending.remove(index) else {
+            return;
+        };
+        // Automatic requests still queued ride along with this capture.
+        let (riders, keep): (Vec<Request>, Vec<Request>) =
+            self.pending.drain(..).partition(|r| r.automatic);
+        self.pending = keep.into();
+        self.start(chosen, riders);
+    }
+
+    fn start(&mut self, r: Request, riders: Vec<Request>) {
+        let capture_id = self.next_id;
+        self.next_id += 1;
+        self.last_start = Some(Instant::now());
+        self.stats.started.fetch_add(1, Ordering::Relaxed);
+        if r.automatic {
+            self.auto_done.insert(r.event_id);
+        }
+        let mut triggers = Vec::new();
+        for rider in &riders {
+            if rider.automatic {
+                self.auto_done.insert(rider.event_id);
+            }
+            triggers.push(describe(rider));
+            tracing::info!(event_id = rider.event_id, trigger = %rider.trigger, capture_id, "trigger coalesced into the next capture");
+        }
+        self.stats
+            .coalesced
+            .fetch_add(riders.len() as u64, Ordering::Relaxed);
+        tracing::info!(capture_id, event_id = r.event_id, pid = r.pid, trigger = %r.trigger, "capture started");
+
+        let has_decode = cfg!(target_os = "macos");
+        let mut ops = vec![Op::CreateCapture(NewCapture {
+            id: capture_id,
+            event_id: r.event_id,
+            captured_at: r.at,
+            trigger: r.trigger.clone(),
+            has_decode_step: has_decode,
+        })];
+        if !triggers.is_empty() {
+            ops.push(Op::AddCaptureTriggers {
+                capture_id,
+                triggers,
+            });
+        }
+        let _ = self.deps.writer.submit(ops);
+        if let Some(server) = &self.deps.server {
+            server.notify_capture(&CaptureNotice {
+                capture_id,
+                event_id: Some(r.event_id),
+                trigger: r.trigger.clone(),
+                state: CaptureState::Started,
+                statuses: BTreeMap::new(),
+            });
+        }
+        let mut r = r;
+        if let Some(reply) = r.reply.take() {
+            let _ = reply.send(CaptureAnswer::Accepted { capture_id });
+        }
+        for rider in riders {
+            if let Some(reply) = rider.reply {
+                let _ = reply.send(CaptureAnswer::Accepted { capture_id });
+            }
+        }
+
+        let mut parts = BTreeMap::from([
+            (CapturePart::Buffer, PartStatus::Pending),
+            (CapturePart::Stacks, PartStatus::Pending),
+            (CapturePart::Logs, PartStatus::Pending),
+        ]);
+        if has_decode {
+            parts.insert(CapturePart::Decode, PartStatus::Pending);
+        }
+        let parts = Arc::new(Mutex::new(parts));
+        let job = Job {
+            capture_id,
+            request: r,
+            settings: self.settings.clone(),
+            deps: self.deps.clone(),
+            parts: parts.clone(),
+        };
+        let event_id = job.request.event_id;
+        self.in_flight = Some(InFlight {
+            capture_id,
+            event_id,
+            started: Instant::now(),
+            parts,
+            handle: tokio::spawn(job.run()),
+        });
+    }
+
+    async fn shutdown(&mut self) {
+        for r in self.pending.drain(..) {
+            tracing::warn!(event_id = r.event_id, trigger = %r.trigger, "capture not taken: the daemon is stopping");
+            if let Some(reply) = r.reply {
+                let _ = reply.send(CaptureAnswer::Refused {
+                    reason: "the daemon is stopping".into(),
+                });
+            }
+        }
+        let Some(mut inf) = self.in_flight.take() else {
+            return;
+        };
+        let finished = tokio::time::timeout(self.settings.shutdown_wait, &mut inf.handle)
+            .await
+            .is_ok();
+        if finished {
+            return;
+        }
+        inf.handle.abort();
+        let unfinished: Vec<CapturePart> = lock(&inf.parts)
+            .iter()
+            .filter(|(_, s)| **s == PartStatus::Pending)
+            .map(|(p, _)| *p)
+            .collect();
+        tracing::warn!(
+            capture_id = inf.capture_id,
+            event_id = inf.event_id,
+            ?unfinished,
+            "capture cut short: the daemon is stopping"
+        );
+        let now = crate::sys::now_epoch();
+        let ops = unfinished
+            .into_iter()
+            .map(|part| Op::SetCapturePart {
+                capture_id: inf.capture_id,
+                part,
+                status: PartStatus::Failed,
+                error: Some("daemon stopped".into()),
+                at: now,
+            })
+            .collect();
+        let _ = self.deps.writer.submit(ops);
+        if let Some(m) = &self.deps.metrics {
+            m.inc_capture("failed");
+        }
+    }
+}
+
+fn refuse(r: Request, reason: &str) {
+    if let Some(reply) = r.reply {
+        let _ = reply.send(CaptureAnswer::Refused {
+            reason: reason.to_string(),
+        });
+    }
+}
+
+fn describe(r: &Request) -> String {
+    format!("{} (event {}, pid {})", r.trigger, r.event_id, r.pid)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One capture's work.
+struct Job {
+    capture_id: i64,
+    request: Request,
+    settings: Settings,
+    deps: Deps,
+    parts: Arc<Mutex<BTreeMap<CapturePart, PartStatus>>>,
+}
+
+impl Job {
+    async fn run(self) {
+        let culprits = culprits::identify(&self.request.buffer);
+        let mut pids = vec![self.request.pid];
+        for c in &culprits {
+            if pids.len() > self.settings.stack_culprits {
+                break; // the event's process plus `stack_culprits` others
+            }
+            if !pids.contains(&c.pid) {
+                pids.push(c.pid);
+            }
+        }
+        let buffer = self.store_buffer(culprits);
+        let stacks = self.store_stacks(&pids);
+        let logs = self.store_logs();
+        tokio::join!(buffer, stacks, logs);
+
+        let statuses: BTreeMap<String, String> = lock(&self.parts)
+            .iter()
+            .map(|(p, s)| (part_name(*p).to_string(), s.as_str().to_string()))
+            .collect();
+        let overall = overall_status(statuses.values().map(String::as_str));
+        tracing::info!(
+            capture_id = self.capture_id,
+            event_id = self.request.event_id,
+            ?statuses,
+            "capture done"
+        );
+        if let Some(m) = &self.deps.metrics {
+            m.inc_capture(overall);
+        }
+        if let Some(server) = &self.deps.server {
+            server.notify_capture(&CaptureNotice {
+                capture_id: self.capture_id,
+                event_id: Some(self.request.event_id),
+                trigger: self.request.trigger.clone(),
+                state: CaptureState::Done,
+                statuses,
+            });
+        }
+    }
+
+    fn set(&self, part: CapturePart, status: PartStatus) {
+        lock(&self.parts).insert(part, status);
+    }
+
+    /// Records a final status without data.
+    fn finish_empty(&self, part: CapturePart, outcome: PartOutcome) {
+        self.set(part, outcome.status);
+        let _ = self.deps.writer.submit(vec![Op::SetCapturePart {
+            capture_id: self.capture_id,
+            part,
+            status: outcome.status,
+            error: outcome.error,
+            at: crate::sys::now_epoch(),
+        }]);
+    }
+
+    async fn send(&self, part: CapturePart, bulk: BulkWrite) {
+        let status = match self.deps.writer.send_bulk(bulk).await {
+            Ok(rx) => match rx.await {
+                Ok(outcome) => outcome.status,
+                Err(_) => PartStatus::Failed,
+            },
+            Err(e) => {
+                tracing::error!(
+                    capture_id = self.capture_id,
+                    "cannot store a capture part: {e}"
+                );
+                PartStatus::Failed
+            }
+        };
+        self.set(part, status);
+    }
+
+    async fn store_buffer(&self, culprits: Vec<crate::store::Culprit>) {
+        let bulk = BulkWrite::Buffer(BufferCapture {
+            capture_id: self.capture_id,
+            culprits,
+            samples: self.request.buffer.clone(),
+        });
+        self.send(CapturePart::Buffer, bulk).await;
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn store_stacks(&self, pids: &[u32]) {
+        let r = super::linux::parts::stacks(&self.settings, pids, &self.request.trigger).await;
+        self.store_stack_result(r.data, r.source, r.outcome).await;
+    }
+
+    #[cfg(target_os = "macos")]
+    async fn store_stacks(&self, _pids: &[u32]) {
+        let r = super::macos::stacks(&self.settings, self.capture_id).await;
+        self.finish_empty(CapturePart::Decode, r.decode);
+        self.store_stack_result(r.data, "tailspin".into(), r.outcome)
+            .await;
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    async fn store_stacks(&self, _pids: &[u32]) {
+        self.finish_empty(
+            CapturePart::Stacks,
+            PartOutcome {
+                status: PartStatus::Skipped,
+                error: Some("stacks are not supported on this operating system".into()),
+            },
+        );
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    async fn store_stack_result(
+        &self,
+        data: crate::store::CaptureData,
+        source: String,
+        outcome: PartOutcome,
+    ) {
+        if data.processes.is_empty() && outcome.status != PartStatus::Success {
+            self.finish_empty(CapturePart::Stacks, outcome);
+            return;
+        }
+        let bulk = BulkWrite::Stacks(Box::new(crate::store::StackCapture {
+            capture_id: self.capture_id,
+            source,
+            data,
+            outcome,
+        }));
+        self.send(CapturePart::Stacks, bulk).await;
+    }
+
+    async fn store_logs(&self) {
+        let from = self.request.at - f64::from(self.settings.log_seconds);
+        #[cfg(target_os = "linux")]
+        let r = super::linux::parts::logs(&self.settings, from).await;
+        #[cfg(target_os = "macos")]
+        let r = super::macos::logs(&self.settings, from).await;
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+        {
+            let _ = from;
+            self.finish_empty(
+                CapturePart::Logs,
+                PartOutcome {
+                    status: PartStatus::Skipped,
+                    error: Some("logs are not supported on this operating system".into()),
+                },
+            );
+        }
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        {
+            if r.entries.is_empty() && r.outcome.status != PartStatus::Success {
+                self.finish_empty(CapturePart::Logs, r.outcome);
+                return;
+            }
+            let bulk = BulkWrite::Logs(crate::store::LogCapture {
+                capture_id: self.capture_id,
+                entries: r.entries,
+                outcome: r.outcome,
+            });
+            self.send(CapturePart::Logs, bulk).await;
+        }
+    }
+}
+
+/// The part names clients see.
+pub fn part_name(p: CapturePart) -> &'static str {
+    match p {
+        CapturePart::Buffer => "buffer",
+        CapturePart::Stacks => "stacks",
+        CapturePart::Decode => "decode",
+        CapturePart::Logs => "logs",
+    }
+}
+
+/// One word for a whole capture: `success` when every part succeeded, `failed` when none did,
+/// otherwise `partial`.
+pub fn overall_status<'a>(statuses: impl Iterator<Item = &'a str>) -> &'static str {
+    let v: Vec<&str> = statuses.collect();
+    if v.iter().all(|s| *s == "success") {
+        "success"
+    } else if v.iter().all(|s| *s == "failed") {
+        "failed"
+    } else {
+        "partial"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overall_status_words() {
+        assert_eq!(
+            overall_status(["success", "success"].into_iter()),
+            "success"
+        );
+        assert_eq!(overall_status(["failed", "failed"].into_iter()), "failed");
+        assert_eq!(
+            overall_status(["success", "skipped"].into_iter()),
+            "partial"
+        );
+    }
+}
