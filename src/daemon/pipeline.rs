@@ -40,10 +40,24 @@ pub struct Pipeline {
     heartbeat: Heartbeat,
     last_timestamp: f64,
     events_opened: u64,
+    /// Manual captures of a pid not yet in a sample (it may have just started): retried on the
+    /// next samples before being refused.
+    waiting_captures: Vec<WaitingCapture>,
 }
+
+struct WaitingCapture {
+    pid: u32,
+    reply: tokio::sync::oneshot::Sender<CaptureAnswer>,
+    samples_left: u32,
+}
+
+/// Samples a manual capture of an unseen pid waits for its process to appear.
+const CAPTURE_WAIT_SAMPLES: u32 = 5;
 
 #[derive(Default)]
 struct Heartbeat {
+    /// Tick lateness of each pass since the last heartbeat, microseconds.
+    late_us: Vec<u64>,
     samples: u64,
     score_sum: u64,
     score_max: u8,
@@ -73,6 +87,7 @@ impl Pipeline {
             heartbeat: Heartbeat::default(),
             last_timestamp: 0.0,
             events_opened: 0,
+            waiting_captures: Vec::new(),
         }
     }
 
@@ -125,7 +140,15 @@ impl Pipeline {
         for line in self.band_log.update(sample.rogues()) {
             tracing::info!("{line}");
         }
-        self.beat(&sample, msg.missed);
+        self.beat(&sample, msg.missed, msg.late);
+        self.retry_waiting_captures();
+    }
+
+    fn retry_waiting_captures(&mut self) {
+        for mut w in std::mem::take(&mut self.waiting_captures) {
+            w.samples_left = w.samples_left.saturating_sub(1);
+            self.capture(Some(w.pid), w.reply, w.samples_left);
+        }
     }
 
     fn tracked_per_band(&self) -> Vec<(Band, usize)> {
@@ -177,9 +200,11 @@ impl Pipeline {
         }
     }
 
-    fn beat(&mut self, sample: &Sample, missed: u64) {
+    fn beat(&mut self, sample: &Sample, missed: u64, late: Duration) {
         let h = &mut self.heartbeat;
         h.samples += 1;
+        h.late_us
+            .push(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
         h.score_sum += u64::from(sample.max_score);
         h.score_max = h.score_max.max(sample.max_score);
         h.cost_ms_sum += sample.elapsed_ms;
@@ -194,6 +219,7 @@ impl Pipeline {
         let dropped_total = self.sampler_stats.dropped_samples.load(Ordering::Relaxed);
         let ws = self.out.writer.stats();
         let clients = self.out.server.as_ref().map_or(0, |s| s.client_count());
+        let (late_p50, late_p99, late_max) = percentiles(&mut h.late_us);
         tracing::info!(
             samples = h.samples,
             seq = sample.seq,
@@ -204,6 +230,9 @@ impl Pipeline {
             clients,
             sampler_ms = format!("{:.2}", h.cost_ms_sum / h.samples as f64),
             overruns = h.missed,
+            late_p50_ms = format!("{:.2}", late_p50 as f64 / 1000.0),
+            late_p99_ms = format!("{:.2}", late_p99 as f64 / 1000.0),
+            late_max_ms = format!("{:.2}", late_max as f64 / 1000.0),
             dropped = dropped_total - h.dropped_before,
             writer_queue = ws.queue_depth,
             writer_errors = ws.write_errors - h.writer_errors_before,
@@ -221,19 +250,42 @@ impl Pipeline {
     /// A request from a socket client.
     pub fn on_client_request(&mut self, req: ClientRequest) {
         let ClientRequest::Capture { pid, reply, .. } = req;
-        let Some(latest) = self.ring.latest().cloned() else {
-            let _ = reply.send(CaptureAnswer::Refused {
-                reason: "no sample has been taken yet; try again in a moment".into(),
+        self.capture(pid, reply, CAPTURE_WAIT_SAMPLES);
+    }
+
+    /// A manual capture of `pid` (or of the top process); a pid not sampled yet waits for up
+    /// to `samples_left` samples.
+    fn capture(
+        &mut self,
+        pid: Option<u32>,
+        reply: tokio::sync::oneshot::Sender<CaptureAnswer>,
+        samples_left: u32,
+    ) {
+        let latest = self.ring.latest().cloned();
+        let target: Option<ProcessScore> = latest.as_ref().and_then(|s| match pid {
+            Some(pid) => s.processes.iter().find(|p| p.pid == pid).cloned(),
+            None => s.rogues().first().cloned(),
+        });
+        let Some(target) = target else {
+            let alive = pid.is_some_and(|p| {
+                std::path::Path::new(&self.config.sampler.proc_root)
+                    .join(p.to_string())
+                    .exists()
             });
-            return;
-        };
-        let target: Option<&ProcessScore> = match pid {
-            Some(pid) => latest.processes.iter().find(|p| p.pid == pid),
-            None => latest.rogues().first(),
-        };
-        let Some(target) = target.cloned() else {
+            if (latest.is_none() || alive)
+                && samples_left > 0
+                && let Some(pid) = pid
+            {
+                self.waiting_captures.push(WaitingCapture {
+                    pid,
+                    reply,
+                    samples_left,
+                });
+                return;
+            }
             let reason = match pid {
-                Some(pid) => format!("no process with pid {pid} in the latest sample"),
+                Some(pid) => format!("no process with pid {pid} is running"),
+                None if latest.is_none() => "no sample has been taken yet; try again".into(),
                 None => "no process to capture".into(),
             };
             let _ = reply.send(CaptureAnswer::Refused { reason });
@@ -279,5 +331,28 @@ impl Pipeline {
     /// The frozen ring buffer (for tests and captures).
     pub fn ring(&self) -> &Ring {
         &self.ring
+    }
+}
+
+/// (p50, p99, max) of the values (sorted in place); zeros when empty.
+fn percentiles(v: &mut [u64]) -> (u64, u64, u64) {
+    if v.is_empty() {
+        return (0, 0, 0);
+    }
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99), v[v.len() - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentiles;
+
+    #[test]
+    fn percentiles_of_lateness() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(percentiles(&mut v), (51, 99, 100));
+        assert_eq!(percentiles(&mut []), (0, 0, 0));
+        assert_eq!(percentiles(&mut [7]), (7, 7, 7));
     }
 }

@@ -18,6 +18,8 @@ pub struct Sampled {
     pub sample: Arc<Sample>,
     /// Ticks skipped just before this pass (it overran the previous interval).
     pub missed: u64,
+    /// How long after its deadline this pass started.
+    pub late: Duration,
 }
 
 /// Counters the heartbeat and metrics read.
@@ -61,9 +63,9 @@ impl SamplerThread {
                 let mut ticker = Ticker::new(period);
                 let mut failures_in_row = 0u32;
                 loop {
-                    let missed = match ticker.wait(&stop_rx) {
+                    let (missed, late) = match ticker.wait(&stop_rx) {
                         Tick::Stop => break,
-                        Tick::Due { missed } => missed,
+                        Tick::Due { missed, late } => (missed, late),
                     };
                     if missed > 0 {
                         st.missed_ticks.fetch_add(missed, Ordering::Relaxed);
@@ -80,6 +82,7 @@ impl SamplerThread {
                             let msg = Sampled {
                                 sample: Arc::new(sample),
                                 missed,
+                                late,
                             };
                             match out.try_send(msg) {
                                 Ok(()) => {}

@@ -419,10 +419,12 @@ impl Job {
                 pids.push(c.pid);
             }
         }
-        let buffer = self.store_buffer(culprits);
-        let stacks = self.store_stacks(&pids);
-        let logs = self.store_logs();
-        tokio::join!(buffer, stacks, logs);
+        let started = Instant::now();
+        let (buffer_s, stacks_s, logs_s) = tokio::join!(
+            timed(self.store_buffer(culprits)),
+            timed(self.store_stacks(&pids)),
+            timed(self.store_logs()),
+        );
 
         let statuses: BTreeMap<String, String> = lock(&self.parts)
             .iter()
@@ -433,6 +435,10 @@ impl Job {
             capture_id = self.capture_id,
             event_id = self.request.event_id,
             ?statuses,
+            total_ms = ms(started.elapsed().as_secs_f64()),
+            buffer_ms = ms(buffer_s),
+            stacks_ms = ms(stacks_s),
+            logs_ms = ms(logs_s),
             "capture done"
         );
         if let Some(m) = &self.deps.metrics {
@@ -567,6 +573,17 @@ impl Job {
             self.send(CapturePart::Logs, bulk).await;
         }
     }
+}
+
+/// Runs a part, returning how long it took in seconds.
+async fn timed(part: impl std::future::Future<Output = ()>) -> f64 {
+    let t = Instant::now();
+    part.await;
+    t.elapsed().as_secs_f64()
+}
+
+fn ms(seconds: f64) -> String {
+    format!("{:.1}", seconds * 1000.0)
 }
 
 /// The part names clients see.

@@ -100,3 +100,18 @@ impl TestEnv {
         std::os::unix::fs::chown(self.root(), Some(65534), Some(65534)).unwrap();
     }
 }
+
+/// One machine for all tests of this binary: tests that load the CPU hard (busy loops, some
+/// boosted to nice -20) share it; tests that judge timing (the sampler never stalls) take it
+/// alone, so a neighbour's busy loop cannot pass for a stall.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test that puts heavy CPU load on the machine.
+pub fn heavy_load() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Held by a timing-sensitive test: no heavy test runs meanwhile.
+pub fn machine_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    MACHINE.write().unwrap_or_else(|p| p.into_inner())
+}

@@ -17,6 +17,7 @@ fn open_event_of(d: &Daemon, pid: u32) -> Option<(i64, Option<f64>, Option<Strin
 
 #[test]
 fn a_busy_helper_gets_an_event_that_closes_as_process_gone() {
+    let _load = crate::common::heavy_load();
     let d = Daemon::start(TEST_CONFIG);
     let hog = Helper::spawn(&["busy", "--threads", "1"]);
     let pid = hog.pid;
@@ -57,6 +58,7 @@ fn a_busy_helper_gets_an_event_that_closes_as_process_gone() {
 
 #[test]
 fn sigterm_exits_0_and_closes_open_events_as_daemon_stopped() {
+    let _load = crate::common::heavy_load();
     let mut d = Daemon::start(TEST_CONFIG);
     let hog = Helper::spawn(&["busy", "--threads", "1"]);
     d.wait_until(
@@ -84,6 +86,7 @@ fn sigterm_exits_0_and_closes_open_events_as_daemon_stopped() {
 
 #[test]
 fn after_kill_9_the_leftover_event_closes_at_the_last_sample_time() {
+    let _load = crate::common::heavy_load();
     let mut d = Daemon::start(TEST_CONFIG);
     let hog = Helper::spawn(&["busy", "--threads", "1"]);
     d.wait_until(

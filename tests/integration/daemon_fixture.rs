@@ -44,7 +44,20 @@ impl Daemon {
 
     /// Starts a daemon in an existing environment (e.g. after a previous one).
     pub fn start_in(env: TestEnv) -> Daemon {
-        let child = Daemon::command(&env).spawn().expect("start the daemon");
+        Daemon::spawn(env, None)
+    }
+
+    /// Starts a daemon whose tools are looked up on `path` only.
+    pub fn start_with_path(env: TestEnv, path: &str) -> Daemon {
+        Daemon::spawn(env, Some(path))
+    }
+
+    fn spawn(env: TestEnv, path: Option<&str>) -> Daemon {
+        let mut cmd = Daemon::command(&env);
+        if let Some(p) = path {
+            cmd.env("PATH", p);
+        }
+        let child = cmd.spawn().expect("start the daemon");
         let pid = child.id();
         let mut d = Daemon {
             env,

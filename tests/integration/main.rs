@@ -5,6 +5,7 @@ mod config_cli;
 mod daemon;
 mod daemon_fixture;
 mod export;
+mod forensics;
 mod helper;
 mod ipc;
 mod perms;

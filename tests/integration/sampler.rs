@@ -85,6 +85,7 @@ fn two_passes(s: &mut LinuxSampler, window: Duration) -> Sample {
 
 #[test]
 fn busy_loop_reads_one_core() {
+    let _load = crate::common::heavy_load();
     let _cpu = cpu_lock();
     let h = Helper::spawn_in_own_session(&["busy", "--threads", "1"]);
     boost(h.pid);
@@ -101,6 +102,7 @@ fn busy_loop_reads_one_core() {
 
 #[test]
 fn four_busy_threads_read_up_to_the_cores_available() {
+    let _load = crate::common::heavy_load();
     let _cpu = cpu_lock();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let busy = cores.min(4) as f64;
@@ -124,6 +126,7 @@ fn four_busy_threads_read_up_to_the_cores_available() {
 
 #[test]
 fn memory_of_200_mib_reads_within_10_percent() {
+    let _load = crate::common::heavy_load();
     let h = Helper::spawn(&["mem", "--mib", "200"]);
     let mut s = sampler_with(|_| {});
     // `status` is read on a process's first sighting, so the first pass already has it.
@@ -146,6 +149,7 @@ fn memory_of_200_mib_reads_within_10_percent() {
 
 #[test]
 fn fsync_writer_has_disk_io_rate() {
+    let _load = crate::common::heavy_load();
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir on disk");
     let h = Helper::spawn(&[
         "fsync-writer",
@@ -166,6 +170,7 @@ fn fsync_writer_has_disk_io_rate() {
 
 #[test]
 fn sixteen_threads_are_counted_and_their_switches_summed() {
+    let _load = crate::common::heavy_load();
     let h = Helper::spawn(&["threads", "--count", "16"]);
     let mut s = sampler_with(|c| c.sampler.status_interval_samples = 1);
     let sample = two_passes(&mut s, Duration::from_millis(300));
@@ -202,6 +207,7 @@ fn sixteen_threads_are_counted_and_their_switches_summed() {
 
 #[test]
 fn a_new_process_starts_with_zero_rates_and_its_real_start_time() {
+    let _load = crate::common::heavy_load();
     let _cpu = cpu_lock();
     let mut s = sampler_with(|_| {});
     s.sample().expect("pass before the process exists");
@@ -286,6 +292,7 @@ fn an_exited_process_disappears_and_a_zombie_is_counted_by_its_parent() {
 
 #[test]
 fn passes_survive_a_fork_storm() {
+    let _load = crate::common::heavy_load();
     let _h = Helper::spawn(&["fork-loop"]);
     let mut s = sampler_with(|c| c.sampler.status_interval_samples = 1);
     for i in 1..=40u64 {

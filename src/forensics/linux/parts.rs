@@ -104,7 +104,11 @@ pub async fn stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult {
                 continue;
             }
         };
-        let (user, note, timeout) = user_stacks(s, pid).await;
+        let (user, note, timeout) = if is_kernel_thread(&s.proc_root, pid) {
+            (BTreeMap::new(), None, false) // no user space to unwind
+        } else {
+            user_stacks(s, pid).await
+        };
         timed_out |= timeout;
         any_user |= !user.is_empty();
         if let Some(n) = note
@@ -173,6 +177,18 @@ pub async fn stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult {
         source,
         outcome,
     }
+}
+
+/// PF_KTHREAD in `stat` field 9.
+fn is_kernel_thread(proc_root: &std::path::Path, pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
+        .ok()
+        .and_then(|s| {
+            let tail = s.rsplit_once(')')?.1.to_string();
+            tail.split_whitespace().nth(6)?.parse::<u64>().ok()
+        })
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 fn with_notes(main: String, notes: &[String]) -> String {
