@@ -114,6 +114,9 @@ struct InFlight {
     capture_id: i64,
     event_id: i64,
     started: Instant,
+    /// Set by the capture just before it announces `done`: from then on nothing may join it
+    /// (a joiner would wait for a `done` already sent).
+    finishing: Arc<std::sync::atomic::AtomicBool>,
     parts: Arc<Mutex<BTreeMap<CapturePart, PartStatus>>>,
     handle: JoinHandle<()>,
 }
@@ -192,6 +195,7 @@ impl Worker {
         }
         if let Some(inf) = &self.in_flight
             && inf.started.elapsed() <= self.settings.debounce
+            && !inf.finishing.load(Ordering::SeqCst)
         {
             self.join_running(r);
             return;
@@ -310,18 +314,21 @@ impl Worker {
             parts.insert(CapturePart::Decode, PartStatus::Pending);
         }
         let parts = Arc::new(Mutex::new(parts));
+        let finishing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let job = Job {
             capture_id,
             request: r,
             settings: self.settings.clone(),
             deps: self.deps.clone(),
             parts: parts.clone(),
+            finishing: finishing.clone(),
         };
         let event_id = job.request.event_id;
         self.in_flight = Some(InFlight {
             capture_id,
             event_id,
             started: Instant::now(),
+            finishing,
             parts,
             handle: tokio::spawn(job.run()),
         });
@@ -405,6 +412,7 @@ struct Job {
     settings: Settings,
     deps: Deps,
     parts: Arc<Mutex<BTreeMap<CapturePart, PartStatus>>>,
+    finishing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Job {
@@ -444,6 +452,7 @@ impl Job {
         if let Some(m) = &self.deps.metrics {
             m.inc_capture(overall);
         }
+        self.finishing.store(true, Ordering::SeqCst);
         if let Some(server) = &self.deps.server {
             server.notify_capture(&CaptureNotice {
                 capture_id: self.capture_id,

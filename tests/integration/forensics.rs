@@ -390,7 +390,10 @@ fn captures_back_to_back_never_stall_the_samples() {
                     other => panic!("capture not accepted: {other:?}"),
                 };
                 loop {
-                    match control.next().await {
+                    let msg = tokio::time::timeout(Duration::from_secs(30), control.next())
+                        .await
+                        .unwrap_or_else(|_| panic!("capture {id} never announced done"));
+                    match msg {
                         Ok(ServerMessage::Capture(n))
                             if n.capture_id == id && n.state == CaptureState::Done =>
                         {
