@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Daemon benchmarks (BENCHMARKS.md): measures the real release binary from the outside.
+
+  python3 scripts/bench_daemon.py cost      # issue 5: daemon CPU and RSS at 3 Hz and 10 Hz
+  python3 scripts/bench_daemon.py captures  # issue 7: tick lateness with and without captures,
+                                            # capture wall time per part
+
+Build first: cargo build --release (the script uses target/release/rogue-hunter and
+target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/rogue-hunter")
+HELPER = os.path.join(ROOT, "target/release/rogue-hunter-test-helper")
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def env_for(tmp):
+    e = dict(os.environ)
+    for k, sub in [("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                   ("XDG_STATE_HOME", "state"), ("XDG_RUNTIME_DIR", "run")]:
+        e[k] = os.path.join(tmp, sub)
+    e["HOME"] = tmp
+    e.pop("ROGUE_HUNTER_CONFIG", None)
+    os.makedirs(os.path.join(tmp, "run"), exist_ok=True)
+    return e
+
+
+def start_helper(*args):
+    p = subprocess.Popen([HELPER, *args], stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+    line = p.stdout.readline().decode().strip()
+    assert line == "ready", f"helper {args}: {line!r}"
+    return p
+
+
+def start_daemon(tmp, config):
+    env = env_for(tmp)
+    cfg = os.path.join(tmp, "config/rogue-hunter/config.toml")
+    os.makedirs(os.path.dirname(cfg), exist_ok=True)
+    with open(cfg, "w") as f:
+        f.write(config)
+    out = open(os.path.join(tmp, "daemon.out"), "w")
+    p = subprocess.Popen([BIN, "daemon"], env=env, stdout=out, stderr=out)
+    sock = os.path.join(tmp, "run/rogue-hunter/daemon.sock")
+    for _ in range(200):
+        if os.path.exists(sock):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sock)
+                s.close()
+                return p, sock
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise SystemExit("daemon did not start: " + open(os.path.join(tmp, "daemon.out")).read())
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def proc_rss(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def cost(interval, seconds, sleepers):
+    tmp = tempfile.mkdtemp(prefix="rh-bench-")
+    crowd = start_helper("sleepers", "--count", str(sleepers))
+    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n")
+    try:
+        # Fill the ring buffer (90 samples) before measuring.
+        time.sleep(90 * interval + 2)
+        c0, t0 = proc_cpu_seconds(d.pid), time.monotonic()
+        rss = []
+        while time.monotonic() - t0 < seconds:
+            time.sleep(1)
+            rss.append(proc_rss(d.pid))
+        c1, t1 = proc_cpu_seconds(d.pid), time.monotonic()
+        procs = len([x for x in os.listdir("/proc") if x.isdigit()])
+        return {
+            "hz": round(1 / interval, 2),
+            "processes": procs,
+            "cpu_pct_of_one_core": round(100 * (c1 - c0) / (t1 - t0), 2),
+            "rss_mib_median": round(statistics.median(rss) / 2**20, 1),
+            "rss_mib_max": round(max(rss) / 2**20, 1),
+        }
+    finally:
+        stop(d)
+        crowd.kill()
+        crowd.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def heartbeats(tmp):
+    out = []
+    with open(os.path.join(tmp, "state/rogue-hunter/daemon.log")) as f:
+        for line in f:
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            out.append(j)
+    return out
+
+
+def lateness(lines, since):
+    beats = [j for j in lines if j.get("message") == "♡ heartbeat" and j["timestamp"] >= since]
+    if not beats:
+        return None
+    p50 = statistics.median(float(b["late_p50_ms"]) for b in beats)
+    p99 = max(float(b["late_p99_ms"]) for b in beats)
+    mx = max(float(b["late_max_ms"]) for b in beats)
+    overruns = sum(int(b["overruns"]) for b in beats)
+    dropped = sum(int(b["dropped"]) for b in beats)
+    return {"windows": len(beats), "p50_ms": p50, "p99_ms_worst_window": p99, "max_ms": mx,
+            "overruns": overruns, "dropped": dropped}
+
+
+def capture_loop(sock, pid, seconds):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    f = s.makefile("rwb")
+    done = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        f.write(json.dumps({"type": "capture", "pid": pid}).encode() + b"\n")
+        f.flush()
+        cid = None
+        while True:
+            m = json.loads(f.readline())
+            if m["type"] == "capture_accepted":
+                cid = m["capture_id"]
+            elif m["type"] == "capture_refused":
+                raise SystemExit("capture refused: " + m["reason"])
+            elif m["type"] == "capture" and m["capture_id"] == cid and m["state"] == "done":
+                done += 1
+                break
+    s.close()
+    return done
+
+
+def captures(seconds, sleepers):
+    tmp = tempfile.mkdtemp(prefix="rh-bench-")
+    crowd = start_helper("sleepers", "--count", str(sleepers))
+    target = start_helper("threads", "--count", "8")
+    config = ("[system]\nsample_interval = 0.1\nheartbeat_samples = 100\n"
+              "[bands]\ncritical = 99\n[forensics]\nmin_interval_s = 0\n")
+    d, sock = start_daemon(tmp, config)
+    try:
+        time.sleep(12)  # fill the ring buffer (90 samples at 10 Hz) and settle
+        quiet_from = time.strftime("%Y-%m-%dT%H:%M:%S")
+        time.sleep(seconds)
+        busy_from = time.strftime("%Y-%m-%dT%H:%M:%S")
+        n = capture_loop(sock, target.pid, seconds)
+        time.sleep(11)
+        lines = heartbeats(tmp)
+        quiet = lateness([j for j in lines if j["timestamp"] < busy_from], quiet_from)
+        busy = lateness(lines, busy_from)
+        parts = {}
+        for j in lines:
+            if j.get("message") == "capture done":
+                for k in ("total_ms", "buffer_ms", "stacks_ms", "logs_ms"):
+                    parts.setdefault(k, []).append(float(j[k]))
+        rows = subprocess.run(["sqlite3", os.path.join(tmp, "data/rogue-hunter/data.db"),
+                               "SELECT COUNT(*) FROM buffer_sample_processes"],
+                              capture_output=True, text=True).stdout.strip()
+        return {
+            "captures": n,
+            "buffer_rows_stored": rows,
+            "without_captures": quiet,
+            "with_captures": busy,
+            "part_ms_median": {k: round(statistics.median(v), 1) for k, v in parts.items()},
+            "part_ms_max": {k: round(max(v), 1) for k, v in parts.items()},
+        }
+    finally:
+        stop(d)
+        crowd.kill()
+        target.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    for b in (BIN, HELPER):
+        if not os.path.exists(b):
+            raise SystemExit(f"{b} missing: run `cargo build --release` first")
+    what = sys.argv[1] if len(sys.argv) > 1 else "cost"
+    if what == "cost":
+        for interval in (1 / 3, 0.1):
+            print(json.dumps(cost(interval, 60, 500)))
+    elif what == "captures":
+        print(json.dumps(captures(60, 300), indent=2))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
