@@ -143,6 +143,8 @@ fn more_note(shown: usize, total: u64) -> String {
 
 const HEADER: &str =
     "   ID  Command                   PID    Duration   Peak Band   Score  Started";
+/// The header and the widest row: the start time is 19 characters, its title 7.
+const TABLE_WIDTH: usize = HEADER.len() + 12;
 
 /// The event table (the original's columns and widths, plus the start time), with a note when
 /// the limit left events out.
@@ -170,7 +172,7 @@ pub fn render_table(
     let mut out = String::new();
     out.push_str(HEADER);
     out.push('\n');
-    out.push_str(&"-".repeat(HEADER.len()));
+    out.push_str(&"-".repeat(TABLE_WIDTH));
     out.push('\n');
     for e in rows {
         out.push_str(&format!(
@@ -230,7 +232,8 @@ mod tests {
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("   ID  Command"));
         assert!(lines[1].chars().all(|c| c == '-'));
-        assert_eq!(lines[1].len(), HEADER.len());
+        assert_eq!(lines[1].len(), TABLE_WIDTH);
+        assert_eq!(lines[2].len(), TABLE_WIDTH);
         assert!(
             lines[2].starts_with(
                 "   12  a-very-long-command-     1234       47.8s        high      65  "

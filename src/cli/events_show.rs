@@ -7,8 +7,8 @@ use super::Context;
 use super::database;
 use super::events::EventJson;
 use super::output::{
-    cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural, print_json,
-    printable, rfc3339, seconds3,
+    and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
+    print_json, printable, rfc3339, seconds3,
 };
 use crate::model::{ProcessScore, Resource};
 use crate::store::capture_data::{Frame, StackProcess, StackThread};
@@ -560,8 +560,12 @@ fn render_buffer(b: &BufferJson, out: &mut Vec<String>) {
     }
     if b.culprits.len() > MAX_CULPRITS {
         out.push(format!(
-            "      … and {} more (--json lists them all)",
-            b.culprits.len() - MAX_CULPRITS
+            "      {} (--json lists them all)",
+            and_more(
+                (b.culprits.len() - MAX_CULPRITS) as u64,
+                "culprit",
+                "culprits"
+            )
         ));
     }
     if b.unreadable_culprits > 0 {
@@ -621,15 +625,15 @@ fn render_stacks(processes: &[StackProcessJson], out: &mut Vec<String>) {
         }
         if p.threads.len() > MAX_THREADS {
             out.push(format!(
-                "        … and {} more (--json lists them all)",
-                plural((p.threads.len() - MAX_THREADS) as u64, "thread", "threads")
+                "        {} (--json lists them all)",
+                and_more((p.threads.len() - MAX_THREADS) as u64, "thread", "threads")
             ));
         }
     }
     if processes.len() > MAX_STACK_PROCESSES {
         out.push(format!(
-            "      … and {} more (--json lists them all)",
-            plural(
+            "      {} (--json lists them all)",
+            and_more(
                 (processes.len() - MAX_STACK_PROCESSES) as u64,
                 "process",
                 "processes"

@@ -6,7 +6,7 @@ use super::Context;
 use super::database::{self, NOT_FOUND};
 use super::events::EventJson;
 use super::output::{
-    self, csv_record, cut, duration_raw, local_minutes, plural, print_json, rfc3339,
+    self, and_more, csv_record, cut, duration_raw, local_minutes, plural, print_json, rfc3339,
 };
 use crate::model::Band;
 use crate::store::queries::{self, EventFilter, EventRow};
@@ -100,9 +100,10 @@ pub(super) fn run(ctx: &Context, args: HistoryArgs) -> anyhow::Result<()> {
     }
     let after = u64::from(args.offset) + rows.len() as u64;
     if total > after {
+        let left = total - after;
         eprintln!(
-            "{} more in the last {}: use --offset {after} for the next page.",
-            plural(total - after, "event", "events"),
+            "{left} more {} in the last {}: use --offset {after} for the next page.",
+            if left == 1 { "event" } else { "events" },
             plural(u64::from(args.hours), "hour", "hours")
         );
     }
@@ -218,8 +219,8 @@ pub fn summary(rows: &[EventRow], hours: u32) -> String {
     }
     if top.len() > TOP_COMMANDS {
         out.push(format!(
-            "  … and {} more",
-            plural((top.len() - TOP_COMMANDS) as u64, "command", "commands")
+            "  {}",
+            and_more((top.len() - TOP_COMMANDS) as u64, "command", "commands")
         ));
     }
 

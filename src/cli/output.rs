@@ -183,6 +183,11 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `… and 3 more threads`.
+pub fn and_more(n: u64, one: &str, many: &str) -> String {
+    format!("… and {n} more {}", if n == 1 { one } else { many })
+}
+
 /// Pretty JSON (two-space indent) and a newline on stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
@@ -259,6 +264,7 @@ mod tests {
         assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
         assert_eq!(plural(1, "event", "events"), "1 event");
         assert_eq!(plural(0, "event", "events"), "0 events");
+        assert_eq!(and_more(3, "thread", "threads"), "… and 3 more threads");
         assert_eq!(seconds3(47.800000000001), 47.8);
     }
 

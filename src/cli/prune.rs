@@ -15,7 +15,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Delete closed events older than this many days (default: `[retention] events_days`).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_days)]
     pub events_days: Option<u32>,
     /// Only count what would be deleted.
     #[arg(long)]
@@ -23,6 +23,20 @@ pub struct PruneArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+/// Days of retention: a whole number of at least 1 (0 would mean "delete every closed event",
+/// which the original silently did by treating 0 as "unset").
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) => Err("must be at least 1 day".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a whole number of days")),
+    }
+}
+
+fn days(n: u32) -> String {
+    plural(u64::from(n), "day", "days")
 }
 
 pub(super) fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
@@ -49,8 +63,8 @@ pub(super) fn run(ctx: &Context, args: PruneArgs) -> anyhow::Result<()> {
     }
     if !args.yes
         && !confirm(&format!(
-            "Delete closed events older than {} days?",
-            policy.events_days
+            "Delete closed events older than {}?",
+            days(policy.events_days)
         ))?
     {
         return Err(Aborted.into());
@@ -81,13 +95,13 @@ fn explain_busy(e: StoreError) -> anyhow::Error {
 /// What would go, one line per retention rule (the dry run, and the preview before asking).
 pub fn render_plan(p: &PrunePolicy, c: &PruneCounts) -> String {
     let mut out = format!(
-        "Would prune closed events older than {} days: {}\n",
-        p.events_days,
+        "Would prune closed events older than {}: {}\n",
+        days(p.events_days),
         plural(c.events, "event", "events")
     );
     out.push_str(&format!(
-        "Would prune captures older than {} days, and those of pruned events: {}\n",
-        p.captures_days,
+        "Would prune captures older than {}, and those of pruned events: {}\n",
+        days(p.captures_days),
         plural(c.captures, "capture", "captures")
     ));
     out.push_str(&format!(
@@ -157,5 +171,17 @@ mod tests {
                 .ends_with("Would remove 3 rows left without a parent by the original\n")
         );
         assert!(render_done(&orphans).ends_with(", 3 orphan rows"));
+        let one = PrunePolicy {
+            events_days: 1,
+            ..p
+        };
+        assert!(render_plan(&one, &c).starts_with("Would prune closed events older than 1 day: "));
+    }
+
+    #[test]
+    fn zero_days_is_refused() {
+        assert_eq!(parse_days("7"), Ok(7));
+        assert!(parse_days("0").unwrap_err().contains("at least 1"));
+        assert!(parse_days("-1").unwrap_err().contains("whole number"));
     }
 }

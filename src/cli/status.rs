@@ -159,9 +159,16 @@ fn daemon_json(socket: &Path, probe: &Result<Live, ClientError>) -> DaemonJson {
                 .then(|| (10_000.0 / h.sample_interval_ms as f64).round() / 10.0);
             d.ring_buffer_size = Some(h.ring_buffer_size);
         }
-        Err(e) if e.is_not_running() => {
+        Err(ClientError::NoSocket { path }) => {
             d.state = "stopped";
-            d.detail = Some(e.to_string());
+            d.detail = Some(format!("no socket at {}", path.display()));
+        }
+        Err(ClientError::Refused { path }) => {
+            d.state = "stopped";
+            d.detail = Some(format!(
+                "stale socket at {}: nothing listens on it",
+                path.display()
+            ));
         }
         Err(e) => {
             d.state = "unknown";
