@@ -4,7 +4,7 @@
 //! Everything here is pure except [`now`] and [`print_json`].
 
 use crate::model::Resource;
-use chrono::{DateTime, Local, TimeZone};
+use chrono::{DateTime, Local, SecondsFormat};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::io::Write;
@@ -62,14 +62,14 @@ pub fn ago(seconds: f64) -> String {
     }
 }
 
+/// Epoch seconds as a local time, rounded to the millisecond (47.8 is stored as
+/// 47.7999999…; truncating would print `.799`).
 fn local(epoch: f64) -> Option<DateTime<Local>> {
-    if !epoch.is_finite() {
+    let ms = (epoch * 1000.0).round();
+    if !ms.is_finite() || ms.abs() > 1e17 {
         return None;
     }
-    let secs = epoch.floor();
-    let nanos = ((epoch - secs) * 1e9).round().clamp(0.0, 999_999_999.0) as u32;
-    let utc = DateTime::from_timestamp(secs as i64, nanos)?;
-    Some(Local.from_utc_datetime(&utc.naive_utc()))
+    Some(DateTime::from_timestamp_millis(ms as i64)?.with_timezone(&Local))
 }
 
 /// Local time with milliseconds: `2026-02-01 10:11:12.345`.
@@ -103,7 +103,10 @@ pub fn local_clock(epoch: f64) -> String {
 
 /// RFC 3339 with the local offset and milliseconds, for JSON and CSV.
 pub fn rfc3339(epoch: f64) -> String {
-    crate::store::time::rfc3339(epoch)
+    local(epoch).map_or_else(
+        || crate::store::time::rfc3339(epoch),
+        |t| t.to_rfc3339_opts(SecondsFormat::Millis, false),
+    )
 }
 
 /// A number of seconds rounded to milliseconds, so JSON shows `47.8`, not `47.80000000000001`.
@@ -279,5 +282,12 @@ mod tests {
         assert!(local_seconds(t).ends_with(&local_clock(t)));
         assert_eq!(local_datetime(f64::NAN), "NaN");
         assert!(rfc3339(t).contains('T'));
+        // Rounded, not truncated: 47.8 is 47.7999999… as a double.
+        assert!(local_datetime(1_763_982_047.8).ends_with(":47.800"));
+        assert!(
+            rfc3339(1_763_982_047.8).contains(":47.800"),
+            "{}",
+            rfc3339(1_763_982_047.8)
+        );
     }
 }

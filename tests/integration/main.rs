@@ -1,5 +1,6 @@
 //! Integration tests: the real `rogue-hunter` binary with temporary XDG directories.
 
+mod cli_snapshots;
 mod common;
 mod config_cli;
 mod daemon;
