@@ -75,6 +75,8 @@ pub struct DatabaseJson {
     pub exists: bool,
     /// With its WAL file.
     pub size_bytes: Option<u64>,
+    /// Why it could not be read (not a rogue-hunter database, a newer schema, …).
+    pub error: Option<String>,
 }
 
 /// An open event with how long it has lasted so far.
@@ -233,36 +235,42 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
         Err(_) => None,
     };
     let db_path = &ctx.paths.db_file;
-    let conn = database::open(db_path)?;
     let boot = database::current_boot();
-    let (open_events, last_event) = match &conn {
-        Some(conn) => {
-            let open = queries::events(
-                conn,
-                &EventFilter {
-                    open_only: true,
-                    boot_time: boot,
-                    ..EventFilter::default()
-                },
-            )?;
-            let last = queries::events(
-                conn,
-                &EventFilter {
-                    limit: Some(1),
-                    ..EventFilter::default()
-                },
-            )?;
-            (open, last.into_iter().next())
-        }
-        None => (Vec::new(), None),
+    // A database that cannot be read does not hide the daemon's state: it is reported, and
+    // the exit code says something is wrong.
+    let read = database::open(db_path).and_then(|conn| {
+        let Some(conn) = conn else {
+            return Ok((false, Vec::new(), None));
+        };
+        let open = queries::events(
+            &conn,
+            &EventFilter {
+                open_only: true,
+                boot_time: boot,
+                ..EventFilter::default()
+            },
+        )?;
+        let last = queries::events(
+            &conn,
+            &EventFilter {
+                limit: Some(1),
+                ..EventFilter::default()
+            },
+        )?;
+        Ok((true, open, last.into_iter().next()))
+    });
+    let (exists, open_events, last_event, db_error) = match read {
+        Ok((exists, open, last)) => (exists, open, last, None),
+        Err(e) => (db_path.exists(), Vec::new(), None, Some(e)),
     };
     let status = StatusJson {
         daemon: daemon_json(socket, &probe),
         current,
         database: DatabaseJson {
             path: db_path.display().to_string(),
-            exists: conn.is_some(),
-            size_bytes: conn.as_ref().and_then(|_| database::size_on_disk(db_path)),
+            exists,
+            size_bytes: exists.then(|| database::size_on_disk(db_path)).flatten(),
+            error: db_error.as_ref().map(super::error_text),
         },
         boot_time: boot,
         open_events: open_events
@@ -275,13 +283,17 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
         last_event: last_event.as_ref().map(EventJson::from_row),
     };
     if args.json {
-        return print_json(&status);
+        print_json(&status)?;
+    } else {
+        print!(
+            "{}",
+            render(&status, &open_events, last_event.as_ref(), now)
+        );
     }
-    print!(
-        "{}",
-        render(&status, &open_events, last_event.as_ref(), now)
-    );
-    Ok(())
+    match db_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The text form.
@@ -339,6 +351,13 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         )),
     }
 
+    if s.database.error.is_some() {
+        out.push(format!(
+            "Database: {} (unreadable, see below)",
+            s.database.path
+        ));
+        return finish(out);
+    }
     if !s.database.exists {
         out.push(String::new());
         out.push(NOT_FOUND.to_string());

@@ -3,7 +3,16 @@
 
 use crate::daemon_fixture::{Daemon, TEST_CONFIG};
 use crate::helper::Helper;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// One busy helper from this file at a time: the machine has two cores, and other tests
+/// (`daemon.rs`) assert on a helper's CPU share.
+static ONE_HOG: Mutex<()> = Mutex::new(());
+
+fn one_hog() -> std::sync::MutexGuard<'static, ()> {
+    ONE_HOG.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// TEST_CONFIG with forensics on and no pause between captures.
 fn forensics_config() -> String {
@@ -41,6 +50,7 @@ fn open_event_of(d: &Daemon, pid: u32) -> Option<i64> {
 
 #[test]
 fn status_of_a_live_daemon_shows_it_and_what_it_tracks() {
+    let _hog = one_hog();
     let d = Daemon::start(TEST_CONFIG);
     let hog = Helper::spawn(&["busy", "--threads", "1"]);
     d.wait_until(Duration::from_secs(20), "an event for the helper", || {
@@ -123,6 +133,7 @@ fn a_socket_left_by_a_killed_daemon_reads_as_stopped_and_a_new_daemon_starts() {
 
 #[test]
 fn capture_wait_reports_the_status_of_every_part() {
+    let _hog = one_hog();
     let d = Daemon::start(&forensics_config());
     let hog = Helper::spawn(&["busy", "--threads", "1"]);
     d.wait_until(Duration::from_secs(20), "an event for the helper", || {

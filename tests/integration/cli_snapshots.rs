@@ -610,3 +610,51 @@ fn an_empty_database_has_nothing_to_show() {
         Some("Nothing to prune.")
     );
 }
+
+#[test]
+fn a_file_that_is_not_our_database_is_reported_and_left_alone() {
+    let env = TestEnv::new();
+    let path = env.root().join("data/rogue-hunter/data.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let junk = b"this is not a database, just some text that is longer than a header".repeat(4);
+    std::fs::write(&path, &junk).unwrap();
+    // `status` still says what it knows about the daemon, then fails on the file.
+    let status = rh(&env, &["status"], "");
+    assert_eq!(status.code, 1);
+    assert_eq!(
+        status.out,
+        "Daemon: stopped (no socket at [ROOT]/run/rogue-hunter/daemon.sock)\n\
+         Database: [ROOT]/data/rogue-hunter/data.db (unreadable, see below)\n"
+    );
+    assert!(
+        status
+            .err
+            .starts_with("Error: [ROOT]/data/rogue-hunter/data.db is not a SQLite database"),
+        "{}",
+        status.err
+    );
+    let json = rh(&env, &["status", "--json"], "");
+    assert_eq!(json.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json.out).unwrap();
+    assert!(
+        v["database"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a SQLite database")
+    );
+    for args in [
+        &["events"][..],
+        &["events", "show", "1"],
+        &["history", "-f", "csv"],
+        &["prune", "--yes"],
+    ] {
+        let r = rh(&env, args, "");
+        assert_eq!(r.code, 1, "{args:?}");
+        assert!(r.err.contains("left untouched"), "{args:?}: {}", r.err);
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        junk,
+        "the file was not modified"
+    );
+}
