@@ -210,7 +210,10 @@ fn main() {
     let cases: [(&str, Vec<&str>); 5] = [
         ("events", vec!["events"]),
         ("history_summary_100k", vec!["history", "-H", "168"]),
-        ("history_csv_100k", vec!["history", "-H", "168", "-f", "csv"]),
+        (
+            "history_csv_100k",
+            vec!["history", "-H", "168", "-f", "csv"],
+        ),
         (
             "events_show_ftl_json",
             vec!["events", "show", &event, "-f", "-t", "-l", "--json"],

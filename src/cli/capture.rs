@@ -60,13 +60,14 @@ pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
         .pid
         .map_or("the top process".to_string(), |p| format!("pid {p}"));
     let Some(notice) = notice else {
-        println!("Capture #{capture_id} requested ({target}).");
         if args.wait {
             anyhow::bail!(
-                "capture #{capture_id} did not finish within {} s",
+                "capture #{capture_id} did not finish within {} s; it goes on in the daemon",
                 args.timeout
             );
         }
+        // Queued behind a capture in progress: it starts when that one is done.
+        println!("Capture #{capture_id} requested ({target}).");
         return Ok(());
     };
     let event = notice
