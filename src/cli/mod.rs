@@ -3,11 +3,19 @@
 //! Exit codes: 0 ok, 1 runtime error, 2 usage or config error. Every failure prints one
 //! `Error: …` message on stderr; nothing panics at the user.
 
+mod capture;
 mod config_cmd;
+mod database;
+mod events;
+mod events_show;
 mod external;
+mod history;
 mod man;
+mod output;
 mod perms;
+mod prune;
 mod service;
+mod status;
 
 use crate::config::{Config, ConfigError};
 use crate::paths::{Paths, PathsError};
@@ -45,6 +53,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon in the foreground until SIGINT/SIGTERM (SIGHUP reopens the log).
     Daemon,
+    /// Is the daemon running, how stressed is the machine now, what is being tracked.
+    Status(status::StatusArgs),
+    /// List the events of the current boot; `events show ID` shows one in detail.
+    Events(events::EventsArgs),
+    /// Summary or export (JSON, CSV) of the events of the last hours.
+    History(history::HistoryArgs),
+    /// Ask the running daemon for a forensic capture now.
+    Capture(capture::CaptureArgs),
+    /// Delete old events, captures and machine snapshots.
+    Prune(prune::PruneArgs),
     /// Show, edit, reset or check the config file.
     #[command(subcommand, arg_required_else_help = true)]
     Config(config_cmd::ConfigAction),
@@ -74,7 +92,12 @@ impl Command {
         match self {
             Command::Daemon => true,
             Command::Perms(action) => perms::keeps_capabilities(action),
-            Command::Config(_)
+            Command::Status(_)
+            | Command::Events(_)
+            | Command::History(_)
+            | Command::Capture(_)
+            | Command::Prune(_)
+            | Command::Config(_)
             | Command::Completions { .. }
             | Command::Service(_)
             | Command::Man { .. } => false,
@@ -222,6 +245,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config_as_invoker(&ctx)?;
             crate::daemon::run(&ctx.paths, config)
         }
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Events(args) => events::run(&ctx, args),
+        Command::History(args) => history::run(&ctx, args),
+        Command::Capture(args) => capture::run(&ctx, args),
+        Command::Prune(args) => prune::run(&ctx, args),
         Command::Config(action) => config_cmd::run(&ctx, action),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();

@@ -193,7 +193,10 @@ impl Worker {
             self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // A manual request names the process whose stacks it wants, so it never rides along
+        // with a capture of someone else; it runs next instead.
         if let Some(inf) = &self.in_flight
+            && r.automatic
             && inf.started.elapsed() <= self.settings.debounce
             && !inf.finishing.load(Ordering::SeqCst)
         {

@@ -91,24 +91,48 @@ pub struct EventFilter {
     pub since: Option<f64>,
 }
 
+const EVENT_WHERE: &str = "(?1 = 0 OR e.exit_time IS NULL)
+           AND (?2 IS NULL OR e.boot_time = ?2)
+           AND (?3 IS NULL OR e.entry_time >= ?3)";
+
 /// Events, newest entry first.
 pub fn events(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
+    events_page(conn, f, 0)
+}
+
+/// Events, newest entry first, skipping the first `offset` (pagination: with
+/// [`count_events`], a caller can say how many it left out).
+pub fn events_page(conn: &Connection, f: &EventFilter, offset: u32) -> Result<Vec<EventRow>> {
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM process_events e
-         WHERE (?1 = 0 OR e.exit_time IS NULL)
-           AND (?2 IS NULL OR e.boot_time = ?2)
-           AND (?3 IS NULL OR e.entry_time >= ?3)
-         ORDER BY e.entry_time DESC, e.id DESC LIMIT ?4"
+        "SELECT {EVENT_COLUMNS} FROM process_events e WHERE {EVENT_WHERE}
+         ORDER BY e.entry_time DESC, e.id DESC LIMIT ?4 OFFSET ?5"
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("listing events")?;
     let rows = stmt
         .query_map(
-            params![f.open_only, f.boot_time, f.since, limit_value(f.limit)],
+            params![
+                f.open_only,
+                f.boot_time,
+                f.since,
+                limit_value(f.limit),
+                offset
+            ],
             event_row,
         )
         .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
         .ctx("listing events")?;
     Ok(rows)
+}
+
+/// How many events match `f`, ignoring its `limit`.
+pub fn count_events(conn: &Connection, f: &EventFilter) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM process_events e WHERE {EVENT_WHERE}"
+        ))
+        .and_then(|mut s| s.query_row(params![f.open_only, f.boot_time, f.since], |r| r.get(0)))
+        .ctx("counting events")?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// A process snapshot of an event; `process.pid` and `process.command` come from the event.

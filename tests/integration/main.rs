@@ -1,5 +1,7 @@
 //! Integration tests: the real `rogue-hunter` binary with temporary XDG directories.
 
+mod cli_daemon;
+mod cli_snapshots;
 mod common;
 mod config_cli;
 mod daemon;
@@ -11,4 +13,5 @@ mod ipc;
 mod perms;
 mod sampler;
 mod service;
+mod socket;
 mod store;

@@ -113,6 +113,25 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
         }),
         vec![3]
     );
+    // Pages: the count ignores the limit, the offset skips the newest.
+    let page = EventFilter {
+        limit: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(queries::count_events(&r, &page).unwrap(), 3);
+    let second: Vec<i64> = queries::events_page(&r, &page, 1)
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(second, vec![2]);
+    assert!(queries::events_page(&r, &page, 3).unwrap().is_empty());
+    let open_of_boot = EventFilter {
+        open_only: true,
+        boot_time: Some(200),
+        ..Default::default()
+    };
+    assert_eq!(queries::count_events(&r, &open_of_boot).unwrap(), 2);
 
     let snaps = queries::snapshots_of_event(&r, 3).unwrap();
     assert_eq!(

@@ -1,0 +1,416 @@
+//! `status [--json]`: is the daemon alive (it answers on its socket, not merely "a socket file
+//! exists"), what it reports right now (max score and band, sample rate), the open events of
+//! the current boot, the database's size and the last event.
+
+use super::Context;
+use super::database::{self, NOT_FOUND};
+use super::events::EventJson;
+use super::output::{self, ago, bytes, cut, local_seconds, print_json, rfc3339};
+use crate::ipc::protocol::{InitialState, SampleMessage};
+use crate::ipc::{Client, ClientError, Hello, ServerMessage, client};
+use crate::model::Band;
+use crate::store::queries::{self, EventFilter, EventRow};
+use clap::Args;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Duration;
+
+/// How long connecting and the daemon's `hello` may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest `status` waits for a live sample.
+const SAMPLE_WAIT_MAX: Duration = Duration::from_secs(5);
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The daemon as seen through its socket.
+#[derive(Debug, Serialize)]
+pub struct DaemonJson {
+    /// `running`, `stopped`, or `unknown` (it could not be asked: permission, timeout, …).
+    pub state: &'static str,
+    pub socket: String,
+    /// Why it is not `running`.
+    pub detail: Option<String>,
+    pub pid: Option<u32>,
+    pub version: Option<String>,
+    pub protocol: Option<u32>,
+    pub sample_interval_ms: Option<u64>,
+    pub samples_per_second: Option<f64>,
+    pub ring_buffer_size: Option<u32>,
+}
+
+/// The latest sample the daemon sent.
+#[derive(Debug, Serialize)]
+pub struct CurrentJson {
+    pub max_score: u8,
+    pub band: Band,
+    /// Highest `max_score` in the daemon's recent history (its ring buffer).
+    pub recent_peak: Option<u8>,
+    pub seq: Option<u64>,
+    pub time: Option<String>,
+    pub process_count: Option<usize>,
+    /// How long the daemon's last pass over every process took.
+    pub sampler_ms: Option<f64>,
+    /// The process with the top score.
+    pub top_process: Option<TopProcessJson>,
+}
+
+/// The top process of the latest sample.
+#[derive(Debug, Serialize)]
+pub struct TopProcessJson {
+    pub pid: u32,
+    pub command: String,
+    pub score: u8,
+}
+
+/// The database file.
+#[derive(Debug, Serialize)]
+pub struct DatabaseJson {
+    pub path: String,
+    pub exists: bool,
+    /// With its WAL file.
+    pub size_bytes: Option<u64>,
+    /// Why it could not be read (not a rogue-hunter database, a newer schema, …).
+    pub error: Option<String>,
+}
+
+/// An open event with how long it has lasted so far.
+#[derive(Debug, Serialize)]
+pub struct OpenEventJson {
+    #[serde(flatten)]
+    pub event: EventJson,
+    pub open_for_sec: f64,
+}
+
+/// Everything `status --json` prints.
+#[derive(Debug, Serialize)]
+pub struct StatusJson {
+    pub daemon: DaemonJson,
+    pub current: Option<CurrentJson>,
+    pub database: DatabaseJson,
+    pub boot_time: Option<i64>,
+    /// Open events of the current boot.
+    pub open_events: Vec<OpenEventJson>,
+    /// The most recent event of any boot.
+    pub last_event: Option<EventJson>,
+}
+
+/// What a connection to the daemon returned.
+struct Live {
+    hello: Hello,
+    history: Option<InitialState>,
+    sample: Option<SampleMessage>,
+}
+
+/// Connects, reads `hello` (that is the liveness probe), `initial_state` and, if one comes in
+/// time, one live sample.
+fn ask_daemon(socket: &Path) -> Result<Live, ClientError> {
+    client::block_on(async {
+        let mut c = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(socket)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ClientError::Timeout("connecting")),
+        };
+        let hello = c.hello().clone();
+        let interval = Duration::from_millis(hello.sample_interval_ms);
+        let wait = (interval * 2 + Duration::from_millis(500)).min(SAMPLE_WAIT_MAX);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut live = Live {
+            hello,
+            history: None,
+            sample: None,
+        };
+        // Whatever arrives first, up to the deadline; a daemon that says hello is running even
+        // if it sends nothing else.
+        while live.sample.is_none() {
+            match tokio::time::timeout_at(deadline, c.next()).await {
+                Ok(Ok(ServerMessage::InitialState(s))) => live.history = Some(s),
+                Ok(Ok(ServerMessage::Sample(s))) => live.sample = Some(s),
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        Ok(live)
+    })?
+}
+
+fn daemon_json(socket: &Path, probe: &Result<Live, ClientError>) -> DaemonJson {
+    let mut d = DaemonJson {
+        state: "running",
+        socket: socket.display().to_string(),
+        detail: None,
+        pid: None,
+        version: None,
+        protocol: None,
+        sample_interval_ms: None,
+        samples_per_second: None,
+        ring_buffer_size: None,
+    };
+    match probe {
+        Ok(live) => {
+            let h = &live.hello;
+            d.pid = Some(h.pid);
+            d.version = Some(h.version.clone());
+            d.protocol = Some(h.protocol);
+            d.sample_interval_ms = Some(h.sample_interval_ms);
+            d.samples_per_second = (h.sample_interval_ms > 0)
+                .then(|| (10_000.0 / h.sample_interval_ms as f64).round() / 10.0);
+            d.ring_buffer_size = Some(h.ring_buffer_size);
+        }
+        Err(ClientError::NoSocket { path }) => {
+            d.state = "stopped";
+            d.detail = Some(format!("no socket at {}", path.display()));
+        }
+        Err(ClientError::Refused { path }) => {
+            d.state = "stopped";
+            d.detail = Some(format!(
+                "stale socket at {}: nothing listens on it",
+                path.display()
+            ));
+        }
+        Err(e) => {
+            d.state = "unknown";
+            d.detail = Some(e.to_string());
+        }
+    }
+    d
+}
+
+fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson>> {
+    let recent_peak = live
+        .history
+        .as_ref()
+        .and_then(|h| h.history.iter().max().copied());
+    if let Some(s) = &live.sample {
+        let top = s.rogues.first();
+        let band = match top {
+            Some(p) if p.score == s.max_score => p.band,
+            _ => ctx.load_config()?.bands.band_for(s.max_score),
+        };
+        return Ok(Some(CurrentJson {
+            max_score: s.max_score,
+            band,
+            recent_peak,
+            seq: Some(s.seq),
+            time: Some(rfc3339(s.timestamp)),
+            process_count: Some(s.process_count),
+            sampler_ms: Some((s.elapsed_ms * 100.0).round() / 100.0),
+            top_process: top.map(|p| TopProcessJson {
+                pid: p.pid,
+                command: p.command.clone(),
+                score: p.score,
+            }),
+        }));
+    }
+    // No sample in time: the newest score of the history, if any.
+    let Some(last) = live
+        .history
+        .as_ref()
+        .and_then(|h| h.history.last().copied())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentJson {
+        max_score: last,
+        band: ctx.load_config()?.bands.band_for(last),
+        recent_peak,
+        seq: live.history.as_ref().map(|h| h.last_seq),
+        time: None,
+        process_count: None,
+        sampler_ms: None,
+        top_process: None,
+    }))
+}
+
+pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
+    let socket = &ctx.paths.socket;
+    let probe = ask_daemon(socket);
+    let now = output::now();
+    let current = match &probe {
+        Ok(live) => current_json(ctx, live)?,
+        Err(_) => None,
+    };
+    let db_path = &ctx.paths.db_file;
+    let boot = database::current_boot();
+    // A database that cannot be read does not hide the daemon's state: it is reported, and
+    // the exit code says something is wrong.
+    let read = database::open(db_path).and_then(|conn| {
+        let Some(conn) = conn else {
+            return Ok((false, Vec::new(), None));
+        };
+        let open = queries::events(
+            &conn,
+            &EventFilter {
+                open_only: true,
+                boot_time: boot,
+                ..EventFilter::default()
+            },
+        )?;
+        let last = queries::events(
+            &conn,
+            &EventFilter {
+                limit: Some(1),
+                ..EventFilter::default()
+            },
+        )?;
+        Ok((true, open, last.into_iter().next()))
+    });
+    let (exists, open_events, last_event, db_error) = match read {
+        Ok((exists, open, last)) => (exists, open, last, None),
+        Err(e) => (db_path.exists(), Vec::new(), None, Some(e)),
+    };
+    let status = StatusJson {
+        daemon: daemon_json(socket, &probe),
+        current,
+        database: DatabaseJson {
+            path: db_path.display().to_string(),
+            exists,
+            size_bytes: exists.then(|| database::size_on_disk(db_path)).flatten(),
+            error: db_error.as_ref().map(super::error_text),
+        },
+        boot_time: boot,
+        open_events: open_events
+            .iter()
+            .map(|e| OpenEventJson {
+                event: EventJson::from_row(e),
+                open_for_sec: ((now - e.entry_time).max(0.0) * 10.0).round() / 10.0,
+            })
+            .collect(),
+        last_event: last_event.as_ref().map(EventJson::from_row),
+    };
+    if args.json {
+        print_json(&status)?;
+    } else {
+        print!(
+            "{}",
+            render(&status, &open_events, last_event.as_ref(), now)
+        );
+    }
+    match db_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The text form.
+pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f64) -> String {
+    let mut out = Vec::<String>::new();
+    let d = &s.daemon;
+    match d.state {
+        "running" => {
+            out.push(format!(
+                "Daemon: running (pid {}, version {})",
+                d.pid.unwrap_or(0),
+                d.version.as_deref().unwrap_or("?")
+            ));
+            if let (Some(ms), Some(rate)) = (d.sample_interval_ms, d.samples_per_second) {
+                out.push(format!(
+                    "Sampling: every {ms} ms ({rate} per second), ring buffer {} samples",
+                    d.ring_buffer_size.unwrap_or(0)
+                ));
+            }
+            match &s.current {
+                Some(c) => {
+                    let mut line = format!("Current: max score {} ({})", c.max_score, c.band);
+                    if let Some(p) = &c.top_process {
+                        line.push_str(&format!(
+                            ", top process {} (PID {})",
+                            cut(&p.command, 30),
+                            p.pid
+                        ));
+                    }
+                    out.push(line);
+                    let mut detail = Vec::new();
+                    if let Some(n) = c.process_count {
+                        detail.push(format!("{n} processes"));
+                    }
+                    if let Some(ms) = c.sampler_ms {
+                        detail.push(format!("last pass {ms:.1} ms"));
+                    }
+                    if let Some(peak) = c.recent_peak {
+                        detail.push(format!("recent peak {peak}"));
+                    }
+                    if !detail.is_empty() {
+                        out.push(format!("         {}", detail.join(", ")));
+                    }
+                }
+                None => out.push("Current: no sample yet".to_string()),
+            }
+        }
+        "stopped" => out.push(format!(
+            "Daemon: stopped ({})",
+            d.detail.as_deref().unwrap_or("no answer")
+        )),
+        _ => out.push(format!(
+            "Daemon: unknown ({})",
+            d.detail.as_deref().unwrap_or("no answer")
+        )),
+    }
+
+    if s.database.error.is_some() {
+        out.push(format!(
+            "Database: {} (unreadable, see below)",
+            s.database.path
+        ));
+        return finish(out);
+    }
+    if !s.database.exists {
+        out.push(String::new());
+        out.push(NOT_FOUND.to_string());
+        return finish(out);
+    }
+    out.push(format!(
+        "Database: {} ({})",
+        s.database.path,
+        s.database.size_bytes.map_or("size unknown".into(), bytes)
+    ));
+    if let Some(e) = last {
+        let when = match e.exit_time {
+            None => format!("started {}, ongoing", ago(now - e.entry_time)),
+            Some(x) => format!("ended {}", ago(now - x)),
+        };
+        out.push(format!(
+            "Last event: #{} {} (PID {}) at {}, peak {} ({}), {when}",
+            e.id,
+            cut(&e.command, 30),
+            e.pid,
+            local_seconds(e.entry_time),
+            e.peak_score,
+            e.peak_band
+        ));
+    }
+
+    out.push(String::new());
+    if open.is_empty() {
+        out.push("No active process tracking.".to_string());
+        return finish(out);
+    }
+    out.push(format!("Active tracked processes: {}", open.len()));
+    for e in open {
+        out.push(format!(
+            "  - {} (PID {}): {:.0}s in {} (score {})",
+            cut(&e.command, 40),
+            e.pid,
+            (now - e.entry_time).max(0.0).floor(),
+            e.peak_band,
+            e.peak_score
+        ));
+    }
+    if d.state == "stopped" {
+        out.push(
+            "  (the daemon is not running: these close when it starts again, at its last sample)"
+                .to_string(),
+        );
+    }
+    finish(out)
+}
+
+fn finish(lines: Vec<String>) -> String {
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
