@@ -43,6 +43,8 @@ pub struct Pipeline {
     /// Manual captures of a pid not yet in a sample (it may have just started): retried on the
     /// next samples before being refused.
     waiting_captures: Vec<WaitingCapture>,
+    /// When the last `pressure` trigger fired.
+    last_pressure: Option<Instant>,
 }
 
 struct WaitingCapture {
@@ -88,6 +90,7 @@ impl Pipeline {
             last_timestamp: 0.0,
             events_opened: 0,
             waiting_captures: Vec::new(),
+            last_pressure: None,
         }
     }
 
@@ -142,6 +145,48 @@ impl Pipeline {
         }
         self.beat(&sample, msg.missed, msg.late);
         self.retry_waiting_captures();
+        self.check_pressure(&sample);
+    }
+
+    /// `[forensics] psi_trigger`: when the system-wide pressure (PSI some avg10) of cpu, memory
+    /// or io passes it, capture the top process (at most every `min_interval_s`, and at least
+    /// 10 s apart, since PSI averages move slowly).
+    fn check_pressure(&mut self, sample: &Sample) {
+        let limit = self.config.forensics.psi_trigger;
+        if limit <= 0.0 || self.out.forensics.is_none() {
+            return;
+        }
+        let every = Duration::from_secs_f64(self.config.forensics.min_interval_s.max(10.0));
+        if self.last_pressure.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        let root = std::path::Path::new(&self.config.sampler.proc_root);
+        let Some((resource, avg10)) = crate::sys::psi_some_avg10(root) else {
+            return;
+        };
+        if avg10 <= limit {
+            return;
+        }
+        let Some(top) = sample.rogues().first().cloned() else {
+            return;
+        };
+        self.last_pressure = Some(Instant::now());
+        let (event_id, update) = self.tracker.event_for_capture(&top);
+        if !update.ops.is_empty() {
+            let _ = self.out.writer.submit(update.ops);
+        }
+        tracing::info!(resource, avg10, limit, pid = top.pid, command = %top.command, "pressure above psi_trigger: capturing the top process");
+        if let Some(f) = &self.out.forensics {
+            f.request(Request {
+                event_id,
+                pid: top.pid,
+                trigger: format!("pressure_{resource}"),
+                automatic: true,
+                at: sample.timestamp,
+                buffer: self.ring.freeze(),
+                reply: None,
+            });
+        }
     }
 
     fn retry_waiting_captures(&mut self) {

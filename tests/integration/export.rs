@@ -275,3 +275,43 @@ fn label_set_stays_bounded_when_many_commands_pass_through() {
     assert_eq!(labels.len(), top_n, "{labels:?}");
     promtool_check(&body);
 }
+
+/// The exporter of a real daemon, scraped while it samples.
+#[test]
+fn a_running_daemon_serves_metrics_that_promtool_accepts() {
+    let config = format!(
+        "{}\n[metrics]\nlisten = \"127.0.0.1:0\"\ntop_n = 5\n",
+        crate::daemon_fixture::TEST_CONFIG
+    );
+    let d = crate::daemon_fixture::Daemon::start(&config);
+    let addr = || -> Option<SocketAddr> {
+        let out = d.output();
+        let line = out
+            .lines()
+            .find(|l| l.contains("serving Prometheus metrics"))?;
+        line.split("addr=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    d.wait_until(
+        std::time::Duration::from_secs(10),
+        "the metrics address",
+        || addr().is_some(),
+    );
+    let addr = addr().unwrap();
+    let first = scrape(addr);
+    promtool_check(&first);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let second = scrape(addr);
+    let samples = |t: &str| value(t, "rogue_hunter_samples_total").unwrap_or(0.0);
+    assert!(
+        samples(&second) > samples(&first),
+        "samples_total grows while the daemon samples"
+    );
+    assert!(value(&second, "rogue_hunter_processes").is_some_and(|n| n > 1.0));
+    assert!(value(&second, "process_resident_memory_bytes").is_some_and(|n| n > 1e6));
+    assert!(!second.contains("pid=\""), "no series is labelled by pid");
+}

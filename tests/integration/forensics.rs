@@ -427,3 +427,43 @@ fn captures_back_to_back_never_stall_the_samples() {
         );
     }
 }
+
+#[test]
+fn pressure_above_psi_trigger_captures_the_top_process() {
+    if !std::path::Path::new("/proc/pressure/cpu").exists() {
+        eprintln!("skipped: this kernel has no PSI (/proc/pressure)");
+        return;
+    }
+    let _load = crate::common::heavy_load();
+    let d = Daemon::start(&manual_config("psi_trigger = 0.01\n"));
+    // Three spinning threads on a 2-core machine make CPU pressure.
+    let _hog = Helper::spawn(&["busy", "--threads", "3"]);
+    let pressure_capture = || -> Option<(i64, String)> {
+        d.db()
+            .query_row(
+                "SELECT id, trigger FROM forensic_captures WHERE trigger LIKE 'pressure_%' LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok()
+    };
+    d.wait_until(Duration::from_secs(30), "a pressure capture", || {
+        pressure_capture().is_some()
+    });
+    let (id, trigger) = pressure_capture().unwrap();
+    assert!(
+        ["pressure_cpu", "pressure_memory", "pressure_io"].contains(&trigger.as_str()),
+        "{trigger}"
+    );
+    d.wait_until(
+        Duration::from_secs(30),
+        "the pressure capture to finish",
+        || {
+            count(
+                &d,
+                "SELECT COUNT(*) FROM forensic_captures WHERE id = ?1 AND completed_at IS NOT NULL",
+                id,
+            ) == 1
+        },
+    );
+}
