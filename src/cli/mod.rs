@@ -8,6 +8,7 @@ mod external;
 mod man;
 mod perms;
 mod service;
+mod tui;
 
 use crate::config::{Config, ConfigError};
 use crate::paths::{Paths, PathsError};
@@ -45,6 +46,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon in the foreground until SIGINT/SIGTERM (SIGHUP reopens the log).
     Daemon,
+    /// Live dashboard: stress, top processes, recent rogues and event history.
+    Tui(tui::TuiArgs),
     /// Show, edit, reset or check the config file.
     #[command(subcommand, arg_required_else_help = true)]
     Config(config_cmd::ConfigAction),
@@ -75,6 +78,7 @@ impl Command {
             Command::Daemon => true,
             Command::Perms(action) => perms::keeps_capabilities(action),
             Command::Config(_)
+            | Command::Tui(_)
             | Command::Completions { .. }
             | Command::Service(_)
             | Command::Man { .. } => false,
@@ -125,7 +129,8 @@ pub fn main() -> ExitCode {
             "Error: internal error: {info}. This is a bug in rogue-hunter; please report it."
         );
     }));
-    if !long_running {
+    // The dashboard owns the screen: console log lines would scribble over it.
+    if !long_running && !matches!(cli.command, Command::Tui(_)) {
         crate::logging::init_cli();
     }
     match std::panic::catch_unwind(|| run(cli)) {
@@ -222,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config_as_invoker(&ctx)?;
             crate::daemon::run(&ctx.paths, config)
         }
+        Command::Tui(args) => tui::run(&ctx, &args),
         Command::Config(action) => config_cmd::run(&ctx, action),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();
