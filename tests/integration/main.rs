@@ -11,3 +11,4 @@ mod perms;
 mod sampler;
 mod service;
 mod store;
+mod tui;
