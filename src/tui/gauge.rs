@@ -153,6 +153,30 @@ mod tests {
     }
 
     #[test]
+    fn shorter_bars_keep_the_same_rule() {
+        // 35/70 on 10 cells = 40 units = 5 full cells.
+        let b = bar_of(35.0, 70.0, 10);
+        assert_eq!(b.len(), 10);
+        assert_eq!(b.iter().filter(|c| **c == Cell::Full).count(), 5);
+        assert_eq!(b[5], Cell::Empty);
+        // 45/70 on 20 cells = 102 units: 12 full, then 6/8 → '▊'.
+        let b = bar_of(45.0, 70.0, 20);
+        assert_eq!(b.iter().filter(|c| **c == Cell::Full).count(), 12);
+        assert_eq!(b[12], Cell::Partial('▊'));
+        assert!(bar_of(10.0, 70.0, 0).is_empty());
+        assert!(bar_of(f64::NAN, 70.0, 5).iter().all(|c| *c == Cell::Empty));
+        assert!(bar_of(5.0, 0.0, 5).iter().all(|c| *c == Cell::Full));
+        // Without a gradient (NO_COLOR) the cells carry no colour.
+        let spans = bar_spans(70, 70, 4, None);
+        assert_eq!(spans.len(), 4);
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.style.fg.is_none() && s.content == "█")
+        );
+    }
+
+    #[test]
     fn tiers() {
         assert_eq!(tier(10, 50, 70), "NORMAL");
         assert_eq!(tier(50, 50, 70), "ELEVATED");
