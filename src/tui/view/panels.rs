@@ -30,18 +30,18 @@ pub fn draw_recent(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) 
     let spacing = fitted.spacing;
     let fitted = fitted.cols;
     let header = header_row(&RECENT_COLS, &fitted, theme);
-    let dim = Modifier::DIM;
     let rows: Vec<Row> = app
         .board()
         .recent
         .iter()
         .take(usize::from(inner.height.saturating_sub(1)))
         .map(|p| {
-            let st = theme.score(p.score).add_modifier(dim);
+            // The band colour, faded by `[tui.colors.trends] decayed` (dim by default).
+            let st = theme.score(p.score).patch(theme.decayed);
             Row::new(fitted.iter().map(|&(i, _)| match i {
                 0 => Cell::from(Span::styled(
                     format!("{:>7}", p.pid),
-                    theme.pid.add_modifier(dim),
+                    theme.pid.patch(theme.decayed),
                 )),
                 1 => Cell::from(Span::styled(p.command.clone(), st)),
                 _ => Cell::from(Span::styled(format!("{:>4}", p.score), st)),
