@@ -1,7 +1,6 @@
 //! `rogue-hunter tui`: the live dashboard.
 
 use super::Context;
-use anyhow::Context as _;
 
 /// Options of `tui`.
 #[derive(Debug, Clone, clap::Args)]
@@ -18,6 +17,6 @@ pub fn run(ctx: &Context, args: &TuiArgs) -> anyhow::Result<()> {
         db: ctx.paths.db_file.clone(),
         config,
         mono: args.no_color,
-    })
-    .context("the dashboard stopped")
+    })?;
+    Ok(())
 }

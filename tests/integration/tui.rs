@@ -248,3 +248,16 @@ fn without_a_daemon_the_dashboard_says_so_and_keeps_trying() {
     tmux.send(&["q"]);
     assert_restored(&tmux, &daemon, "third");
 }
+
+#[test]
+fn without_a_terminal_the_dashboard_refuses_clearly() {
+    let env = crate::common::TestEnv::new();
+    env.cmd()
+        .arg("tui")
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "Error: the dashboard needs a terminal",
+        ));
+}
