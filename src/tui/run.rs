@@ -23,6 +23,7 @@ use ratatui::layout::Rect;
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 use std::path::PathBuf;
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -183,10 +184,15 @@ fn spawn_input(tx: mpsc::Sender<Event>) -> io::Result<()> {
 /// after a panic.
 struct TerminalGuard;
 
+/// Whether the terminal is in the dashboard's modes, so it is restored exactly once (leaving
+/// the alternate screen twice would move the cursor back over a panic message).
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 impl TerminalGuard {
     fn enter() -> io::Result<TerminalGuard> {
         install_panic_restore();
         crossterm::terminal::enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
         let guard = TerminalGuard;
         crossterm::execute!(io::stdout(), EnterAlternateScreen, crossterm::cursor::Hide)?;
         Ok(guard)
@@ -199,10 +205,16 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves the alternate screen, shows the cursor and ends raw mode. Errors are ignored: on a
-/// hang-up there is no terminal left to restore.
+/// Leaves the alternate screen, shows the cursor and ends raw mode, once. Errors are ignored:
+/// on a hang-up there is no terminal left to restore.
 pub fn restore_terminal() {
-    let mut out = io::stdout();
+    restore_into(&mut io::stdout());
+}
+
+fn restore_into(out: &mut impl Write) {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = crossterm::execute!(out, LeaveAlternateScreen, crossterm::cursor::Show);
     let _ = out.flush();
     let _ = crossterm::terminal::disable_raw_mode();
@@ -218,4 +230,25 @@ fn install_panic_restore() {
             previous(info);
         }));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_terminal_is_restored_exactly_once() {
+        // A second "leave the alternate screen" would move the cursor back over whatever was
+        // printed after the first (a panic message): the guard's drop after the panic hook
+        // must write nothing.
+        ENTERED.store(true, Ordering::SeqCst);
+        let mut first = Vec::new();
+        restore_into(&mut first);
+        let text = String::from_utf8(first).unwrap();
+        assert!(text.contains("\x1b[?1049l"), "{text:?}");
+        assert!(text.contains("\x1b[?25h"), "{text:?}");
+        let mut second = Vec::new();
+        restore_into(&mut second);
+        assert!(second.is_empty());
+    }
 }
