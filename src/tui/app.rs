@@ -217,6 +217,9 @@ pub struct App {
     last_sample_at: Option<Instant>,
     sample_interval: Duration,
     pub history: HistoryPanel,
+    /// A history answer that arrived while paused.
+    history_pending: Option<DbState<Vec<EventRow>>>,
+    history_shown: bool,
     pub mode: Mode,
     pub focus: Focus,
     pub sort: Sort,
@@ -255,6 +258,8 @@ impl App {
                 capturing: HashSet::new(),
                 selected: 0,
             },
+            history_pending: None,
+            history_shown: true,
             mode: Mode::Dashboard,
             focus: Focus::Processes,
             sort: Sort::default(),
@@ -626,7 +631,10 @@ impl App {
                     Ok(rows) => DbState::Ready(rows),
                     Err(p) => DbState::Problem(p),
                 };
-                if state != self.history.state {
+                if self.paused() {
+                    // Shown when the display resumes.
+                    self.history_pending = Some(state);
+                } else if state != self.history.state {
                     self.history.state = state;
                     self.clamp_history_selection();
                     self.redraw = true;
@@ -716,8 +724,8 @@ impl App {
             }
             KeyCode::Tab | KeyCode::BackTab => {
                 self.focus = match self.focus {
-                    Focus::Processes => Focus::History,
-                    Focus::History => Focus::Processes,
+                    Focus::Processes if self.history_shown => Focus::History,
+                    _ => Focus::Processes,
                 };
             }
             KeyCode::Char('r') => {
@@ -871,6 +879,15 @@ impl App {
         }
     }
 
+    /// Whether EVENT HISTORY is on screen (small terminals drop it); focus cannot stay on a
+    /// panel that is not shown.
+    pub fn set_history_shown(&mut self, shown: bool) {
+        self.history_shown = shown;
+        if !shown {
+            self.focus = Focus::Processes;
+        }
+    }
+
     /// Keeps the selected row inside the visible window.
     fn fix_offset(&mut self) {
         let page = self.page.max(1);
@@ -889,6 +906,10 @@ impl App {
             self.frozen = Some(self.stream.board().clone());
         } else {
             self.after_stream_change();
+            if let Some(state) = self.history_pending.take() {
+                self.history.state = state;
+                self.clamp_history_selection();
+            }
         }
     }
 

@@ -158,6 +158,7 @@ fn draw(term: &mut Term, app: &mut App, theme: &Theme) -> Result<(), TuiError> {
     let area = Rect::new(0, 0, size.width, size.height);
     let spark = u16::try_from(app.config.tui.sparkline.height).unwrap_or(3);
     app.set_page(view::table_rows(area, spark));
+    app.set_history_shown(view::history_shown(area, spark));
     if let Some(max) = view::detail_scroll_max(area, app, theme) {
         app.clamp_detail_scroll(max);
     }

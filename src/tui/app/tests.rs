@@ -330,10 +330,15 @@ fn pause_freezes_the_display_while_samples_keep_arriving() {
     assert!(!app.take_redraw(), "nothing on screen changes");
     assert_eq!(app.board(), &before);
     assert_eq!(app.stream.board().seq, 103, "still receiving");
+    // EVENT HISTORY holds still too, and catches up on resume.
+    app.on_history(HistoryReply::Events(Ok(vec![])));
+    assert!(!app.take_redraw());
+    assert_eq!(app.history.state, DbState::Ready(events()));
     press(&mut app, &[KeyCode::Char('p')]);
     assert!(!app.paused());
     assert_eq!(app.board().seq, 103);
     assert_eq!(pids(&app), [1]);
+    assert_eq!(app.history.state, DbState::Ready(vec![]));
 }
 
 #[test]
@@ -609,6 +614,12 @@ fn tab_moves_to_event_history_where_enter_opens_an_event() {
         "open: capture its process"
     );
     press(&mut app, &[KeyCode::Esc, KeyCode::BackTab]);
+    assert_eq!(app.focus, Focus::Processes);
+    // A terminal too small for the panel: no focus on it.
+    press(&mut app, &[KeyCode::Tab]);
+    app.set_history_shown(false);
+    assert_eq!(app.focus, Focus::Processes);
+    press(&mut app, &[KeyCode::Tab]);
     assert_eq!(app.focus, Focus::Processes);
 }
 

@@ -99,6 +99,11 @@ pub fn table_rows(area: Rect, spark_height: u16) -> usize {
     areas(area, spark_height).map_or(1, |a| usize::from(a.table.height.saturating_sub(3)).max(1))
 }
 
+/// Whether EVENT HISTORY fits in a terminal of `area`.
+pub fn history_shown(area: Rect, spark_height: u16) -> bool {
+    areas(area, spark_height).is_some_and(|a| a.history.is_some())
+}
+
 /// The largest useful scroll of the detail view in a terminal of `area` (None without one).
 pub fn detail_scroll_max(area: Rect, app: &App, theme: &Theme) -> Option<usize> {
     let Mode::Detail(d) = &app.mode else {

@@ -25,6 +25,7 @@ fn render_with(app: &mut App, w: u16, h: u16, theme: &Theme) -> Terminal<TestBac
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     let area = Rect::new(0, 0, w, h);
     app.set_page(table_rows(area, 3));
+    app.set_history_shown(history_shown(area, 3));
     if let Some(max) = detail_scroll_max(area, app, theme) {
         app.clamp_detail_scroll(max);
     }
