@@ -16,6 +16,7 @@ mod perms;
 mod prune;
 mod service;
 mod status;
+mod tui;
 
 use crate::config::{Config, ConfigError};
 use crate::paths::{Paths, PathsError};
@@ -63,6 +64,8 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     /// Delete old events, captures and machine snapshots.
     Prune(prune::PruneArgs),
+    /// Live dashboard: stress, top processes, recent rogues and event history.
+    Tui(tui::TuiArgs),
     /// Show, edit, reset or check the config file.
     #[command(subcommand, arg_required_else_help = true)]
     Config(config_cmd::ConfigAction),
@@ -98,6 +101,7 @@ impl Command {
             | Command::Capture(_)
             | Command::Prune(_)
             | Command::Config(_)
+            | Command::Tui(_)
             | Command::Completions { .. }
             | Command::Service(_)
             | Command::Man { .. } => false,
@@ -135,9 +139,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return clap_failure(e),
     };
-    let long_running = matches!(cli.command, Command::Daemon);
+    let long_running = matches!(cli.command, Command::Daemon | Command::Tui(_));
     if !long_running {
-        // The daemon writes to sockets and must see EPIPE as an error, not die of SIGPIPE.
+        // The daemon and the dashboard write to sockets and must see EPIPE as an error, not die
+        // of SIGPIPE; short commands die quietly when their output pipe closes.
         restore_default_sigpipe();
     }
     if !cli.command.keeps_capabilities() {
@@ -148,6 +153,8 @@ pub fn main() -> ExitCode {
             "Error: internal error: {info}. This is a bug in rogue-hunter; please report it."
         );
     }));
+    // The daemon sets up its own logging; the dashboard owns the screen, where console log
+    // lines would scribble over it.
     if !long_running {
         crate::logging::init_cli();
     }
@@ -250,6 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History(args) => history::run(&ctx, args),
         Command::Capture(args) => capture::run(&ctx, args),
         Command::Prune(args) => prune::run(&ctx, args),
+        Command::Tui(args) => tui::run(&ctx, &args),
         Command::Config(action) => config_cmd::run(&ctx, action),
         Command::Completions { shell } => {
             let mut out = std::io::stdout();

@@ -20,21 +20,57 @@ pub enum Cell {
 
 /// The bar for a score: units = ⌊min(1, score/critical) × 240⌋, 8 per cell.
 pub fn bar(score: f64, critical: f64) -> [Cell; CELLS] {
+    let cells = bar_of(score, critical, CELLS);
+    std::array::from_fn(|i| cells[i])
+}
+
+/// The same rule for a bar of any width (narrow terminals shorten the bar).
+pub fn bar_of(score: f64, critical: f64, cells: usize) -> Vec<Cell> {
     let ratio = if critical > 0.0 {
         (score / critical).clamp(0.0, 1.0)
     } else {
         1.0
     };
-    let units = (ratio * (CELLS * 8) as f64).floor() as usize;
-    std::array::from_fn(|i| {
-        if units >= 8 * (i + 1) {
-            Cell::Full
-        } else if units <= 8 * i {
-            Cell::Empty
-        } else {
-            Cell::Partial(PARTIAL[units - 8 * i - 1])
-        }
-    })
+    let ratio = if ratio.is_nan() { 0.0 } else { ratio };
+    let units = (ratio * (cells * 8) as f64).floor() as usize;
+    (0..cells)
+        .map(|i| {
+            if units >= 8 * (i + 1) {
+                Cell::Full
+            } else if units <= 8 * i {
+                Cell::Empty
+            } else {
+                Cell::Partial(PARTIAL[units - 8 * i - 1])
+            }
+        })
+        .collect()
+}
+
+/// The bar as spans: filled cells coloured by the gradient at their position on the
+/// 0..critical scale (uncoloured without a gradient), empty cells dim.
+pub fn bar_spans(
+    score: u8,
+    critical: u8,
+    cells: usize,
+    gradient: Option<&Gradient>,
+) -> Vec<Span<'static>> {
+    let crit = f64::from(critical);
+    bar_of(f64::from(score), crit, cells)
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            let at = (i as f64 / cells.max(1) as f64) * crit;
+            let fg = match gradient {
+                Some(g) => Style::default().fg(colour(g.at(at))),
+                None => Style::default(),
+            };
+            match cell {
+                Cell::Full => Span::styled("█", fg),
+                Cell::Partial(c) => Span::styled(c.to_string(), fg),
+                Cell::Empty => Span::styled("░", Style::default().add_modifier(Modifier::DIM)),
+            }
+        })
+        .collect()
 }
 
 /// The tier word: CRITICAL, ELEVATED or NORMAL.
@@ -61,16 +97,7 @@ pub struct GaugeLine<'a> {
 /// The connected gauge as styled spans.
 pub fn spans(g: &GaugeLine<'_>) -> Vec<Span<'static>> {
     let mut out = vec![Span::raw("STRESS ")];
-    let critical = f64::from(g.critical);
-    for (i, cell) in bar(f64::from(g.score), critical).iter().enumerate() {
-        let at = (i as f64 / CELLS as f64) * critical;
-        let fg = Style::default().fg(colour(g.gradient.at(at)));
-        out.push(match cell {
-            Cell::Full => Span::styled("█", fg),
-            Cell::Partial(c) => Span::styled(c.to_string(), fg),
-            Cell::Empty => Span::styled("░", Style::default().add_modifier(Modifier::DIM)),
-        });
-    }
+    out.extend(bar_spans(g.score, g.critical, CELLS, Some(g.gradient)));
     if g.score > g.critical {
         out.push(Span::styled(
             ">>>",
@@ -123,6 +150,30 @@ mod tests {
         assert_eq!(b.iter().filter(|c| **c == Cell::Full).count(), 19);
         assert_eq!(b[19], Cell::Partial('▎'));
         assert_eq!(b[20], Cell::Empty);
+    }
+
+    #[test]
+    fn shorter_bars_keep_the_same_rule() {
+        // 35/70 on 10 cells = 40 units = 5 full cells.
+        let b = bar_of(35.0, 70.0, 10);
+        assert_eq!(b.len(), 10);
+        assert_eq!(b.iter().filter(|c| **c == Cell::Full).count(), 5);
+        assert_eq!(b[5], Cell::Empty);
+        // 45/70 on 20 cells = 102 units: 12 full, then 6/8 → '▊'.
+        let b = bar_of(45.0, 70.0, 20);
+        assert_eq!(b.iter().filter(|c| **c == Cell::Full).count(), 12);
+        assert_eq!(b[12], Cell::Partial('▊'));
+        assert!(bar_of(10.0, 70.0, 0).is_empty());
+        assert!(bar_of(f64::NAN, 70.0, 5).iter().all(|c| *c == Cell::Empty));
+        assert!(bar_of(5.0, 0.0, 5).iter().all(|c| *c == Cell::Full));
+        // Without a gradient (NO_COLOR) the cells carry no colour.
+        let spans = bar_spans(70, 70, 4, None);
+        assert_eq!(spans.len(), 4);
+        assert!(
+            spans
+                .iter()
+                .all(|s| s.style.fg.is_none() && s.content == "█")
+        );
     }
 
     #[test]

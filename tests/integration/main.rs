@@ -15,3 +15,4 @@ mod sampler;
 mod service;
 mod socket;
 mod store;
+mod tui;

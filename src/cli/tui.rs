@@ -1,0 +1,22 @@
+//! `rogue-hunter tui`: the live dashboard.
+
+use super::Context;
+
+/// Options of `tui`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TuiArgs {
+    /// Draw without colours (as when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+pub fn run(ctx: &Context, args: &TuiArgs) -> anyhow::Result<()> {
+    let config = ctx.load_config()?;
+    crate::tui::run(crate::tui::Options {
+        socket: ctx.paths.socket.clone(),
+        db: ctx.paths.db_file.clone(),
+        config,
+        mono: args.no_color,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! EVENT HISTORY and the detail views' database side: a worker thread with its own read-only
+//! connection, so a slow or locked database never holds up a frame.
+//!
+//! The connection is opened when the database file appears (the daemon creates it) and reopened
+//! after an error, so the panel starts working as soon as there is something to show.
+
+use crate::model::{ProcessKey, ProcessScore};
+use crate::store::queries::{self, CaptureRow, EventFilter, EventRow};
+use crate::store::{StoreError, open_reader};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::mpsc;
+
+/// How many recent events a process detail looks through for the process's last event.
+const PROCESS_LOOKBACK: u32 = 500;
+
+/// What the UI asks of the database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryRequest {
+    /// The newest `limit` events for the panel.
+    Events { limit: u32 },
+    /// The open (else the latest) event of one process, with its captures.
+    Process { key: ProcessKey, start_time: f64 },
+    /// One event with its captures.
+    Event { id: i64 },
+}
+
+/// Why the database could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbProblem {
+    /// No database yet: the daemon creates it on its first start.
+    Missing,
+    /// Anything else, in words.
+    Error(String),
+}
+
+impl DbProblem {
+    fn of(e: &StoreError) -> DbProblem {
+        match e {
+            StoreError::NotFound(_) => DbProblem::Missing,
+            other => DbProblem::Error(other.to_string()),
+        }
+    }
+}
+
+/// An event with its forensic captures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub event: EventRow,
+    /// The process at the event's peak (event details only).
+    pub peak: Option<ProcessScore>,
+    pub captures: Vec<CaptureRow>,
+}
+
+/// The database's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryReply {
+    Events(Result<Vec<EventRow>, DbProblem>),
+    Process {
+        key: ProcessKey,
+        result: Result<Option<EventRecord>, DbProblem>,
+    },
+    Event {
+        id: i64,
+        result: Result<Option<EventRecord>, DbProblem>,
+    },
+}
+
+/// The panel's order: open events first, then by peak score, then the newest.
+pub fn panel_order(mut rows: Vec<EventRow>) -> Vec<EventRow> {
+    rows.sort_by(|a, b| {
+        b.exit_time
+            .is_none()
+            .cmp(&a.exit_time.is_none())
+            .then(b.peak_score.cmp(&a.peak_score))
+            .then(b.entry_time.total_cmp(&a.entry_time))
+    });
+    rows
+}
+
+/// The event of a process among `rows` (newest first): its open event, else its latest one.
+/// Rows of the original carry no start time and match by pid alone.
+pub fn event_of_process(rows: &[EventRow], pid: u32, start_time: f64) -> Option<&EventRow> {
+    let same =
+        |e: &&EventRow| e.pid == pid && e.start_time.is_none_or(|s| (s - start_time).abs() < 1e-3);
+    rows.iter()
+        .filter(same)
+        .find(|e| e.exit_time.is_none())
+        .or_else(|| rows.iter().find(same))
+}
+
+/// Starts the worker; it stops when the request sender is dropped.
+pub fn spawn(
+    db_path: PathBuf,
+    replies: mpsc::UnboundedSender<HistoryReply>,
+) -> std::io::Result<std_mpsc::Sender<HistoryRequest>> {
+    let (tx, rx) = std_mpsc::channel::<HistoryRequest>();
+    std::thread::Builder::new()
+        .name("tui-history".into())
+        .spawn(move || {
+            let mut db = Db::new(db_path);
+            while let Ok(first) = rx.recv() {
+                // Answer only the newest of queued identical requests.
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                batch.dedup();
+                for req in batch {
+                    if replies.send(db.answer(req)).is_err() {
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// The worker's connection, opened on demand.
+struct Db {
+    path: PathBuf,
+    conn: Option<Connection>,
+}
+
+impl Db {
+    fn new(path: PathBuf) -> Db {
+        Db { path, conn: None }
+    }
+
+    fn conn(&mut self) -> Result<&Connection, DbProblem> {
+        if self.conn.is_none() {
+            self.conn = Some(open(&self.path)?);
+        }
+        self.conn
+            .as_ref()
+            .ok_or_else(|| DbProblem::Error("no connection".into()))
+    }
+
+    fn answer(&mut self, req: HistoryRequest) -> HistoryReply {
+        match req {
+            HistoryRequest::Events { limit } => HistoryReply::Events(self.run(|c| {
+                queries::events(
+                    c,
+                    &EventFilter {
+                        limit: Some(limit),
+                        ..Default::default()
+                    },
+                )
+                .map(panel_order)
+            })),
+            HistoryRequest::Process { key, start_time } => HistoryReply::Process {
+                key,
+                result: self.run(|c| process_record(c, key.pid, start_time)),
+            },
+            HistoryRequest::Event { id } => HistoryReply::Event {
+                id,
+                result: self.run(|c| event_record(c, id)),
+            },
+        }
+    }
+
+    /// Runs a query; an error drops the connection so the next request reopens the file.
+    fn run<T>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> crate::store::Result<T>,
+    ) -> Result<T, DbProblem> {
+        let conn = self.conn()?;
+        let out = f(conn).map_err(|e| DbProblem::of(&e));
+        if out.is_err() {
+            self.conn = None;
+        }
+        out
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, DbProblem> {
+    if !path.exists() {
+        return Err(DbProblem::Missing);
+    }
+    open_reader(path).map_err(|e| DbProblem::of(&e))
+}
+
+fn process_record(
+    c: &Connection,
+    pid: u32,
+    start_time: f64,
+) -> crate::store::Result<Option<EventRecord>> {
+    let open = queries::events(
+        c,
+        &EventFilter {
+            open_only: true,
+            ..Default::default()
+        },
+    )?;
+    let event = match event_of_process(&open, pid, start_time) {
+        Some(e) => Some(e.clone()),
+        None => {
+            let recent = queries::events(
+                c,
+                &EventFilter {
+                    limit: Some(PROCESS_LOOKBACK),
+                    ..Default::default()
+                },
+            )?;
+            event_of_process(&recent, pid, start_time).cloned()
+        }
+    };
+    match event {
+        Some(event) => {
+            let captures = queries::captures_of_event(c, event.id)?;
+            Ok(Some(EventRecord {
+                event,
+                peak: None,
+                captures,
+            }))
+        }
+        None => Ok(None),
+    }
+}
+
+fn event_record(c: &Connection, id: i64) -> crate::store::Result<Option<EventRecord>> {
+    match queries::event_detail(c, id)? {
+        Some(d) => {
+            let captures = queries::captures_of_event(c, id)?;
+            Ok(Some(EventRecord {
+                event: d.event,
+                peak: d.peak_snapshot.map(|s| s.process),
+                captures,
+            }))
+        }
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Band;
+
+    fn event(id: i64, pid: u32, peak: i64, open: bool, entry: f64) -> EventRow {
+        EventRow {
+            id,
+            pid,
+            command: format!("cmd{pid}"),
+            boot_time: 0,
+            entry_time: entry,
+            exit_time: if open { None } else { Some(entry + 10.0) },
+            entry_band: Band::Medium,
+            peak_band: Band::High,
+            peak_score: peak,
+            peak_snapshot_id: None,
+            start_time: Some(100.0 + f64::from(pid)),
+            exit_reason: None,
+            capture_count: 0,
+        }
+    }
+
+    #[test]
+    fn panel_shows_open_events_first_then_by_peak() {
+        let rows = vec![
+            event(1, 10, 90, false, 1.0),
+            event(2, 11, 45, true, 2.0),
+            event(3, 12, 70, false, 3.0),
+            event(4, 13, 60, true, 4.0),
+            event(5, 14, 70, false, 5.0),
+        ];
+        let ids: Vec<i64> = panel_order(rows).iter().map(|e| e.id).collect();
+        assert_eq!(ids, [4, 2, 1, 5, 3]);
+    }
+
+    #[test]
+    fn a_process_finds_its_open_event_by_pid_and_start_time() {
+        // Newest first, as the query returns them.
+        let mut reused = event(5, 10, 50, true, 50.0);
+        reused.start_time = Some(999.0); // same pid, another process
+        let rows = vec![
+            reused,
+            event(4, 10, 60, false, 40.0),
+            event(3, 10, 65, true, 30.0),
+            event(2, 11, 70, true, 20.0),
+        ];
+        assert_eq!(event_of_process(&rows, 10, 110.0).map(|e| e.id), Some(3));
+        assert_eq!(event_of_process(&rows, 10, 999.0).map(|e| e.id), Some(5));
+        let closed_only = vec![event(4, 10, 60, false, 40.0), event(1, 10, 60, false, 1.0)];
+        assert_eq!(
+            event_of_process(&closed_only, 10, 110.0).map(|e| e.id),
+            Some(4),
+            "the latest closed event when none is open"
+        );
+        assert_eq!(event_of_process(&rows, 12, 112.0), None);
+        let mut original = event(7, 20, 60, true, 1.0);
+        original.start_time = None;
+        assert_eq!(
+            event_of_process(&[original], 20, 5.0).map(|e| e.id),
+            Some(7),
+            "rows without a start time match by pid"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_is_reported_as_missing_and_found_once_it_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.db");
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let req = spawn(path.clone(), tx).unwrap();
+        req.send(HistoryRequest::Events { limit: 15 }).unwrap();
+        assert_eq!(
+            rx.blocking_recv().unwrap(),
+            HistoryReply::Events(Err(DbProblem::Missing))
+        );
+        // The daemon creates it.
+        let (conn, _) = crate::store::open_writer(&path, 1.0).unwrap();
+        drop(conn);
+        req.send(HistoryRequest::Events { limit: 15 }).unwrap();
+        assert_eq!(
+            rx.blocking_recv().unwrap(),
+            HistoryReply::Events(Ok(vec![]))
+        );
+        req.send(HistoryRequest::Event { id: 3 }).unwrap();
+        assert_eq!(
+            rx.blocking_recv().unwrap(),
+            HistoryReply::Event {
+                id: 3,
+                result: Ok(None)
+            }
+        );
+        std::fs::write(
+            dir.path().join("junk.db"),
+            b"not a database at all, clearly",
+        )
+        .unwrap();
+        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let req2 = spawn(dir.path().join("junk.db"), tx2).unwrap();
+        req2.send(HistoryRequest::Events { limit: 1 }).unwrap();
+        match rx2.blocking_recv().unwrap() {
+            HistoryReply::Events(Err(DbProblem::Error(msg))) => {
+                assert!(msg.contains("junk.db"), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
