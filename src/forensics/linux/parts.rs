@@ -91,7 +91,8 @@ pub async fn stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult {
             Ok(Err(e)) => {
                 if i == 0 {
                     event_process_lost = Some(e.to_string());
-                } else {
+                } else if !matches!(e, ThreadsError::Gone(_)) {
+                    // A culprit of the last 30 s that has exited since is no news.
                     notes.push(e.to_string());
                 }
                 if !matches!(e, ThreadsError::Gone(_)) {
