@@ -66,6 +66,16 @@ pub fn parse_psi_some_avg10(text: &str) -> Option<f64> {
         .ok()
 }
 
+/// The number after `key` in /proc text such as `status` or `meminfo` (`VmRSS:   2048 kB`).
+pub fn proc_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// This process's CPU time (user + system) and resident memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SelfUsage {

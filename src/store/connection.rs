@@ -183,27 +183,28 @@ fn apply_writer_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A schema newer than this build, or older than any migration, is refused (file untouched).
+fn refuse_unknown_version(path: &Path, state: &FileState) -> Result<()> {
+    match *state {
+        FileState::Version(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: v,
+            supported: SCHEMA_VERSION,
+        }),
+        FileState::Version(v) if v < OLDEST_MIGRATABLE => Err(StoreError::TooOld {
+            path: path.to_path_buf(),
+            found: v,
+            oldest: OLDEST_MIGRATABLE,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Opens the daemon's read-write connection, creating the schema in a new file or migrating an
 /// older one. Refuses (file untouched) a newer schema, a foreign database or a non-SQLite file.
 pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
     let state = inspect(path)?;
-    match state {
-        FileState::Version(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        FileState::Version(v) if v < OLDEST_MIGRATABLE => {
-            return Err(StoreError::TooOld {
-                path: path.to_path_buf(),
-                found: v,
-                oldest: OLDEST_MIGRATABLE,
-            });
-        }
-        _ => {}
-    }
+    refuse_unknown_version(path, &state)?;
     if state == FileState::Missing
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
     {
@@ -245,23 +246,11 @@ pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
 /// Opens a read-only connection (`query_only`, foreign keys on, busy timeout) for the CLI and
 /// TUI. The database must exist and be at [`SCHEMA_VERSION`].
 pub fn open_reader(path: &Path) -> Result<Connection> {
-    match inspect(path)? {
+    let state = inspect(path)?;
+    refuse_unknown_version(path, &state)?;
+    match state {
         FileState::Missing | FileState::Empty => {
             return Err(StoreError::NotFound(path.to_path_buf()));
-        }
-        FileState::Version(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        FileState::Version(v) if v < OLDEST_MIGRATABLE => {
-            return Err(StoreError::TooOld {
-                path: path.to_path_buf(),
-                found: v,
-                oldest: OLDEST_MIGRATABLE,
-            });
         }
         FileState::Version(v) if v < SCHEMA_VERSION => {
             return Err(StoreError::NeedsMigration {

@@ -210,15 +210,9 @@ fn failed(reason: String, notes: &[String]) -> PartOutcome {
 /// System context in the header row, from /proc.
 fn header(s: &Settings, start_wall: f64, took: Duration, reason: &str) -> StackHeader {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let meminfo_kb = |key: &str| -> Option<i64> {
-        read("/proc/meminfo")
-            .lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
+    let meminfo = read("/proc/meminfo");
+    let meminfo_kb =
+        |key: &str| -> Option<i64> { i64::try_from(crate::sys::proc_field(&meminfo, key)?).ok() };
     let psi_avg10 = |path: &str| -> Option<i64> {
         read(path)
             .lines()

@@ -222,14 +222,7 @@ fn list_tids(task_dir: &PathBuf) -> std::io::Result<Vec<i64>> {
 }
 
 fn status_kb(dir: &Path, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(dir.join("status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    crate::sys::proc_field(&std::fs::read_to_string(dir.join("status")).ok()?, key)
 }
 
 fn most_common(v: &[char]) -> Option<char> {

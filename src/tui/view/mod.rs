@@ -17,6 +17,25 @@ pub mod theme;
 
 pub use theme::Theme;
 
+/// Draws a bordered panel (a bold border when it has the focus) and returns the area inside it,
+/// or `None` when nothing fits there.
+fn panel(
+    frame: &mut ratatui::Frame<'_>,
+    area: ratatui::layout::Rect,
+    block: ratatui::widgets::Block<'_>,
+    focused: bool,
+) -> Option<ratatui::layout::Rect> {
+    use ratatui::style::{Modifier, Style};
+    let block = if focused {
+        block.border_style(Style::default().add_modifier(Modifier::BOLD))
+    } else {
+        block
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    (inner.height > 0 && inner.width > 0).then_some(inner)
+}
+
 use super::app::{App, Mode};
 use ratatui::Frame;
 use ratatui::layout::Rect;

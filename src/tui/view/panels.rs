@@ -9,7 +9,6 @@ use crate::tui::format;
 use crate::tui::history::DbProblem;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
-use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
@@ -69,15 +68,10 @@ const HISTORY_COLS: [Col; 7] = [
 
 pub fn draw_history(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::History;
-    let mut block = Block::bordered().title(" EVENT HISTORY ");
-    if focused {
-        block = block.border_style(Style::default().add_modifier(Modifier::BOLD));
-    }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
+    let block = Block::bordered().title(" EVENT HISTORY ");
+    let Some(inner) = super::panel(frame, area, block, focused) else {
         return;
-    }
+    };
     let fitted = fit(&HISTORY_COLS, inner.width, 15);
     let spacing = fitted.spacing;
     let fitted = fitted.cols;

@@ -72,17 +72,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         title_right.push(Span::raw(format!(" {} of {total}", rows.len())));
     }
     title_right.push(Span::raw(" "));
-    let mut block = Block::bordered()
+    let block = Block::bordered()
         .title(" TOP PROCESSES ")
         .title(Line::from(title_right).right_aligned());
-    if focused {
-        block = block.border_style(Style::default().add_modifier(Modifier::BOLD));
-    }
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    if inner.height == 0 || inner.width == 0 {
+    let Some(inner) = super::panel(frame, area, block, focused) else {
         return;
-    }
+    };
     let cols: Vec<Col> = COLS.iter().map(|(_, c)| *c).collect();
     let fitted = fit(&cols, inner.width, 24);
     let spacing = fitted.spacing;
