@@ -173,11 +173,13 @@ mod platform {
                     return None;
                 }
                 let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
-                // Only other users' processes tell what privileges unlock: our own are
-                // always readable.
-                (owner != my_uid).then_some(Target { pid, comm, owner })
+                // A user's own processes are always readable, so only other users' tell what
+                // privileges unlock. Root's processes are as protected as anyone's (on many
+                // machines every process is root's), so for root they all count.
+                (owner != my_uid || my_uid == 0).then_some(Target { pid, comm, owner })
             })
             .collect();
+        found.sort_by_key(|t| t.owner == my_uid);
         found.truncate(64);
         found
     }
