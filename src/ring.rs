@@ -35,11 +35,6 @@ impl Ring {
         self.samples.iter().cloned().collect()
     }
 
-    /// Max scores of the buffered samples, oldest first (the `initial_state` history).
-    pub fn history(&self) -> Vec<u8> {
-        self.samples.iter().map(|s| s.max_score).collect()
-    }
-
     /// The newest sample.
     pub fn latest(&self) -> Option<&Arc<Sample>> {
         self.samples.back()
@@ -95,7 +90,6 @@ mod tests {
             r.push(sample(s));
         }
         assert_eq!(scores(&r), [30, 40, 50]);
-        assert_eq!(r.history(), [30, 40, 50]);
         assert_eq!(r.len(), 3);
         assert_eq!(r.capacity(), 3);
     }

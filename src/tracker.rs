@@ -140,11 +140,6 @@ impl Tracker {
         self.open.get(key)
     }
 
-    /// The open event of a pid (whatever its start time), if any.
-    pub fn event_for_pid(&self, pid: u32) -> Option<&OpenEvent> {
-        self.open.values().find(|e| e.pid == pid)
-    }
-
     /// Number of open events.
     pub fn len(&self) -> usize {
         self.open.len()

@@ -168,15 +168,8 @@ pub fn render_done(
         .event_id
         .map(|e| format!(" of event #{e}"))
         .unwrap_or_default();
-    // A request that arrives just after an automatic capture started joins it (the daemon
-    // coalesces triggers): say so, since the capture then carries that trigger and event.
-    let joined = if notice.trigger == "manual" {
-        ""
-    } else {
-        ", which this request joined"
-    };
     let mut out = format!(
-        "Capture #{capture_id}{event} ({}{joined}) done:\n",
+        "Capture #{capture_id}{event} ({}) done:\n",
         printable(&notice.trigger)
     );
     for (key, label) in PARTS {
@@ -259,12 +252,5 @@ mod tests {
         );
         // Without the database: the daemon's statuses alone.
         assert!(render_done(7, &notice, None).contains("  Logs: skipped\n"));
-        let joined = CaptureNotice {
-            trigger: "band_entry_critical".into(),
-            ..notice
-        };
-        assert!(render_done(7, &joined, None).starts_with(
-            "Capture #7 of event #12 (band_entry_critical, which this request joined) done:\n"
-        ));
     }
 }

@@ -372,11 +372,6 @@ impl Pipeline {
         }
         self.out.forensics.take()
     }
-
-    /// The frozen ring buffer (for tests and captures).
-    pub fn ring(&self) -> &Ring {
-        &self.ring
-    }
 }
 
 /// (p50, p99, max) of the values (sorted in place); zeros when empty.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 
 /// What the sampler thread sends per pass.
@@ -22,17 +22,12 @@ pub struct Sampled {
     pub late: Duration,
 }
 
-/// Counters the heartbeat and metrics read.
+/// What the heartbeat reads from the sampler thread. (A pass's cost, missed ticks and lateness
+/// travel with each sample; only a sample that never reached the pipeline needs a counter.)
 #[derive(Debug, Default)]
 pub struct SamplerStats {
-    pub passes: AtomicU64,
-    pub failures: AtomicU64,
-    pub missed_ticks: AtomicU64,
+    /// Samples dropped because the pipeline's channel was full.
     pub dropped_samples: AtomicU64,
-    /// Cost of the last pass, nanoseconds.
-    pub last_cost_ns: AtomicU64,
-    /// Sum of pass costs, nanoseconds (for averages).
-    pub total_cost_ns: AtomicU64,
 }
 
 /// The running sampler thread.
@@ -68,17 +63,11 @@ impl SamplerThread {
                         Tick::Due { missed, late } => (missed, late),
                     };
                     if missed > 0 {
-                        st.missed_ticks.fetch_add(missed, Ordering::Relaxed);
                         tracing::warn!(missed, "sampler overran its interval; skipped ticks");
                     }
-                    let started = Instant::now();
                     match sampler.sample() {
                         Ok(sample) => {
                             failures_in_row = 0;
-                            let cost = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                            st.passes.fetch_add(1, Ordering::Relaxed);
-                            st.last_cost_ns.store(cost, Ordering::Relaxed);
-                            st.total_cost_ns.fetch_add(cost, Ordering::Relaxed);
                             let msg = Sampled {
                                 sample: Arc::new(sample),
                                 missed,
@@ -93,7 +82,6 @@ impl SamplerThread {
                             }
                         }
                         Err(e) => {
-                            st.failures.fetch_add(1, Ordering::Relaxed);
                             failures_in_row += 1;
                             // Log the first failure of a run and then every 100th.
                             if failures_in_row == 1 || failures_in_row.is_multiple_of(100) {
@@ -133,12 +121,13 @@ mod tests {
     use super::*;
     use crate::sampler::SamplerError;
 
-    struct Counting(u64);
+    /// Counts its passes where the test can read them.
+    struct Counting(Arc<AtomicU64>);
     impl Sampler for Counting {
         fn sample(&mut self) -> Result<Sample, SamplerError> {
-            self.0 += 1;
+            let seq = self.0.fetch_add(1, Ordering::Relaxed) + 1;
             Ok(Sample {
-                seq: self.0,
+                seq,
                 ..Default::default()
             })
         }
@@ -147,12 +136,18 @@ mod tests {
     #[test]
     fn a_full_pipeline_drops_samples_instead_of_blocking_the_sampler() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(2);
-        let t = SamplerThread::spawn(Box::new(Counting(0)), Duration::from_millis(5), tx).unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        let t = SamplerThread::spawn(
+            Box::new(Counting(count.clone())),
+            Duration::from_millis(5),
+            tx,
+        )
+        .unwrap();
         // Nobody reads: the channel fills at 2 and the sampler keeps going.
         std::thread::sleep(Duration::from_millis(200));
         let stats = t.stats.clone();
         t.join();
-        let passes = stats.passes.load(Ordering::Relaxed);
+        let passes = count.load(Ordering::Relaxed);
         let dropped = stats.dropped_samples.load(Ordering::Relaxed);
         assert!(passes >= 5, "sampler kept sampling ({passes} passes)");
         assert_eq!(

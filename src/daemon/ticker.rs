@@ -31,7 +31,6 @@ pub struct Ticker {
     start: Instant,
     period: Duration,
     deadline: Instant,
-    missed_total: u64,
 }
 
 /// What waiting for a tick produced.
@@ -52,13 +51,7 @@ impl Ticker {
             start,
             period,
             deadline: start,
-            missed_total: 0,
         }
-    }
-
-    /// Deadlines skipped so far.
-    pub fn missed_total(&self) -> u64 {
-        self.missed_total
     }
 
     /// Sleeps until the current deadline (or a stop message) and schedules the next one.
@@ -76,7 +69,6 @@ impl Ticker {
         let woke = Instant::now();
         let (next, missed) = next_deadline(self.start, self.period, fired, woke);
         self.deadline = next;
-        self.missed_total += missed;
         Tick::Due {
             missed,
             late: woke.saturating_duration_since(fired),

@@ -14,7 +14,7 @@ use crate::store::{
     BufferCapture, BulkWrite, CapturePart, NewCapture, Op, PartOutcome, PartStatus, WriterHandle,
 };
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -38,15 +38,6 @@ pub struct Request {
     pub reply: Option<oneshot::Sender<CaptureAnswer>>,
 }
 
-/// Counters for the heartbeat and metrics.
-#[derive(Debug, Default)]
-pub struct ForensicsStats {
-    pub started: AtomicU64,
-    pub finished: AtomicU64,
-    pub coalesced: AtomicU64,
-    pub skipped: AtomicU64,
-}
-
 /// What the worker writes to and tells.
 #[derive(Clone)]
 pub struct Deps {
@@ -64,14 +55,12 @@ enum Msg {
 pub struct Forensics {
     tx: mpsc::UnboundedSender<Msg>,
     task: JoinHandle<()>,
-    pub stats: Arc<ForensicsStats>,
 }
 
 impl Forensics {
     /// Starts the worker on the current tokio runtime; capture ids start at `next_capture_id`.
     pub fn spawn(settings: Settings, deps: Deps, next_capture_id: i64) -> Forensics {
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(ForensicsStats::default());
         let worker = Worker {
             settings,
             deps,
@@ -80,10 +69,9 @@ impl Forensics {
             in_flight: None,
             pending: VecDeque::new(),
             auto_done: HashSet::new(),
-            stats: stats.clone(),
         };
         let task = tokio::spawn(worker.run(rx));
-        Forensics { tx, task, stats }
+        Forensics { tx, task }
     }
 
     /// Hands a request to the worker; never waits.
@@ -129,7 +117,6 @@ struct Worker {
     in_flight: Option<InFlight>,
     pending: VecDeque<Request>,
     auto_done: HashSet<i64>,
-    stats: Arc<ForensicsStats>,
 }
 
 async fn join_in_flight(f: &mut Option<InFlight>) {
@@ -160,7 +147,6 @@ impl Worker {
                 },
                 _ = join_in_flight(&mut self.in_flight) => {
                     if let Some(done) = self.in_flight.take() {
-                        self.stats.finished.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(capture_id = done.capture_id, "capture finished");
                     }
                 }
@@ -181,7 +167,6 @@ impl Worker {
     fn accept(&mut self, r: Request) {
         if !self.settings.enabled {
             tracing::info!(event_id = r.event_id, trigger = %r.trigger, "capture not taken: forensics is disabled ([forensics] enabled = false)");
-            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             refuse(
                 r,
                 "forensics is disabled in the config ([forensics] enabled = false)",
@@ -190,7 +175,6 @@ impl Worker {
         }
         if r.automatic && self.auto_done.contains(&r.event_id) {
             tracing::info!(event_id = r.event_id, trigger = %r.trigger, "capture skipped: this event already has its automatic capture");
-            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         // A manual request names the process whose stacks it wants, so it never rides along
@@ -211,7 +195,6 @@ impl Worker {
     fn join_running(&mut self, r: Request) {
         let Some(inf) = &self.in_flight else { return };
         let capture_id = inf.capture_id;
-        self.stats.coalesced.fetch_add(1, Ordering::Relaxed);
         tracing::info!(event_id = r.event_id, trigger = %r.trigger, capture_id, "trigger joined the running capture");
         if r.automatic {
             self.auto_done.insert(r.event_id);
@@ -257,7 +240,6 @@ impl Worker {
         let capture_id = self.next_id;
         self.next_id += 1;
         self.last_start = Some(Instant::now());
-        self.stats.started.fetch_add(1, Ordering::Relaxed);
         if r.automatic {
             self.auto_done.insert(r.event_id);
         }
@@ -269,9 +251,6 @@ impl Worker {
             triggers.push(describe(rider));
             tracing::info!(event_id = rider.event_id, trigger = %rider.trigger, capture_id, "trigger coalesced into the next capture");
         }
-        self.stats
-            .coalesced
-            .fetch_add(riders.len() as u64, Ordering::Relaxed);
         tracing::info!(capture_id, event_id = r.event_id, pid = r.pid, trigger = %r.trigger, "capture started");
 
         let has_decode = cfg!(target_os = "macos");
