@@ -115,3 +115,34 @@ pub fn heavy_load() -> std::sync::RwLockReadGuard<'static, ()> {
 pub fn machine_alone() -> std::sync::RwLockWriteGuard<'static, ()> {
     MACHINE.write().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Reads a socket client's raw lines until the server's answer to what it sent — an `error`
+/// (its message) or a `pong` — skipping samples and notices; `None` when the server hung up.
+pub async fn next_answer(
+    rd: &mut tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
+    patience: std::time::Duration,
+) -> Option<String> {
+    use tokio::io::AsyncBufReadExt;
+    loop {
+        let mut line = String::new();
+        let n = match tokio::time::timeout(patience, rd.read_line(&mut line))
+            .await
+            .expect("a line in time")
+        {
+            Ok(n) => n,
+            // The server hung up with our unread input in its buffer: Linux resets the
+            // connection (after delivering what the server wrote). A disconnect all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            Err(e) => panic!("read failed: {e}"),
+        };
+        if n == 0 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line).expect("the server sends JSON");
+        match v["type"].as_str() {
+            Some("error") => return Some(v["message"].as_str().unwrap_or("").to_string()),
+            Some("pong") => return Some("pong".to_string()),
+            _ => continue,
+        }
+    }
+}

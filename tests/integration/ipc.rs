@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
@@ -260,32 +260,6 @@ async fn a_client_that_never_reads_holds_up_nobody_and_is_dropped() {
     assert!(first_line.starts_with(br#"{"type":"hello""#));
 }
 
-/// Reads raw lines until an `error` (samples are skipped); `None` at end of stream.
-async fn next_error(rd: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<String> {
-    loop {
-        let mut line = String::new();
-        let n = match tokio::time::timeout(PATIENCE, rd.read_line(&mut line))
-            .await
-            .expect("a line in time")
-        {
-            Ok(n) => n,
-            // The server hung up with our unread input in its buffer: Linux resets the
-            // connection (after delivering what the server wrote). A disconnect all the same.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
-            Err(e) => panic!("read failed: {e}"),
-        };
-        if n == 0 {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        match v["type"].as_str().unwrap() {
-            "error" => return Some(v["message"].as_str().unwrap().to_string()),
-            "pong" => return Some("pong".to_string()),
-            _ => continue,
-        }
-    }
-}
-
 async fn raw_connect(
     path: &Path,
 ) -> (
@@ -301,10 +275,14 @@ async fn assert_dropped_after(path: &Path, data: &[u8]) -> String {
     let (mut rd, mut wr) = raw_connect(path).await;
     // The server may hang up before the whole 2 MiB is written; that is the point.
     let _ = wr.write_all(data).await;
-    let message = next_error(&mut rd)
+    let message = crate::common::next_answer(&mut rd, PATIENCE)
         .await
         .expect("an error before the hang-up");
-    assert_eq!(next_error(&mut rd).await, None, "then end of stream");
+    assert_eq!(
+        crate::common::next_answer(&mut rd, PATIENCE).await,
+        None,
+        "then end of stream"
+    );
     message
 }
 
@@ -338,7 +316,9 @@ async fn garbage_is_answered_or_disconnected_while_samples_flow() {
     ];
     for (line, want) in answered {
         wr.write_all(line).await.unwrap();
-        let got = next_error(&mut rd).await.expect("an answer, not a hang-up");
+        let got = crate::common::next_answer(&mut rd, PATIENCE)
+            .await
+            .expect("an answer, not a hang-up");
         assert!(
             got.contains(want),
             "{:?} → {got}",
@@ -347,7 +327,12 @@ async fn garbage_is_answered_or_disconnected_while_samples_flow() {
     }
     // The same connection still works.
     wr.write_all(b"{\"type\":\"ping\"}\n").await.unwrap();
-    assert_eq!(next_error(&mut rd).await.as_deref(), Some("pong"));
+    assert_eq!(
+        crate::common::next_answer(&mut rd, PATIENCE)
+            .await
+            .as_deref(),
+        Some("pong")
+    );
 
     let mut long = vec![b'a'; 2 * 1024 * 1024];
     long.push(b'\n');

@@ -6,7 +6,7 @@ use crate::daemon_fixture::{Daemon, TEST_CONFIG};
 use rogue_hunter::ipc::{Client, PROTOCOL_VERSION, ServerMessage};
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 /// A failure-only limit: tests end as soon as what they wait for happens.
@@ -189,31 +189,6 @@ async fn a_client_that_never_reads_delays_nobody_and_is_dropped() {
     );
 }
 
-/// Reads raw lines until an `error` or `pong` (samples are skipped); None at end of stream.
-async fn next_answer(rd: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Option<String> {
-    loop {
-        let mut line = String::new();
-        let n = match tokio::time::timeout(PATIENCE, rd.read_line(&mut line))
-            .await
-            .expect("a line in time")
-        {
-            Ok(n) => n,
-            // The daemon hung up with our input unread: Linux resets the connection.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
-            Err(e) => panic!("read failed: {e}"),
-        };
-        if n == 0 {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line).expect("the daemon sends JSON");
-        match v["type"].as_str() {
-            Some("error") => return Some(v["message"].as_str().unwrap_or("").to_string()),
-            Some("pong") => return Some("pong".to_string()),
-            _ => continue,
-        }
-    }
-}
-
 async fn raw(
     path: &Path,
 ) -> (
@@ -249,7 +224,7 @@ async fn every_kind_of_garbage_is_answered_or_disconnected_while_sampling_goes_o
     ];
     for (line, want) in answered {
         wr.write_all(line).await.unwrap();
-        let got = next_answer(&mut rd)
+        let got = crate::common::next_answer(&mut rd, PATIENCE)
             .await
             .expect("an answer, not a hang-up");
         assert!(
@@ -259,7 +234,12 @@ async fn every_kind_of_garbage_is_answered_or_disconnected_while_sampling_goes_o
         );
     }
     wr.write_all(b"{\"type\":\"ping\"}\n").await.unwrap();
-    assert_eq!(next_answer(&mut rd).await.as_deref(), Some("pong"));
+    assert_eq!(
+        crate::common::next_answer(&mut rd, PATIENCE)
+            .await
+            .as_deref(),
+        Some("pong")
+    );
     // A valid log line from a client lands in the daemon's log, marked as such.
     wr.write_all(
         b"{\"type\":\"log\",\"level\":\"warn\",\"event\":\"garbage_test\",\"fields\":{\"k\":1}}\n",
@@ -267,7 +247,12 @@ async fn every_kind_of_garbage_is_answered_or_disconnected_while_sampling_goes_o
     .await
     .unwrap();
     wr.write_all(b"{\"type\":\"ping\"}\n").await.unwrap();
-    assert_eq!(next_answer(&mut rd).await.as_deref(), Some("pong"));
+    assert_eq!(
+        crate::common::next_answer(&mut rd, PATIENCE)
+            .await
+            .as_deref(),
+        Some("pong")
+    );
 
     // Over 1 MiB without a newline, as text and as binary: an error, then the hang-up.
     let text = vec![b'a'; 2 * 1024 * 1024];
@@ -278,11 +263,15 @@ async fn every_kind_of_garbage_is_answered_or_disconnected_while_sampling_goes_o
     for data in [text, binary] {
         let (mut rd, mut wr) = raw(&d.socket()).await;
         let _ = wr.write_all(&data).await; // the daemon may hang up before it is all written
-        let message = next_answer(&mut rd)
+        let message = crate::common::next_answer(&mut rd, PATIENCE)
             .await
             .expect("an error before the hang-up");
         assert!(message.contains("longer than"), "{message}");
-        assert_eq!(next_answer(&mut rd).await, None, "then end of stream");
+        assert_eq!(
+            crate::common::next_answer(&mut rd, PATIENCE).await,
+            None,
+            "then end of stream"
+        );
     }
 
     // The good client never noticed, and the daemon kept sampling and recording.
