@@ -5,7 +5,7 @@
   python3 scripts/bench_daemon.py captures  # issue 7: tick lateness with and without captures,
                                             # capture wall time per part
 
-Build first: cargo build --release (the script uses target/release/rogue-hunter and
+Build first: cargo build --release --workspace (the script uses target/release/rogue-hunter and
 target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
 """
 
@@ -205,7 +205,7 @@ def captures(seconds, sleepers):
 def main():
     for b in (BIN, HELPER):
         if not os.path.exists(b):
-            raise SystemExit(f"{b} missing: run `cargo build --release` first")
+            raise SystemExit(f"{b} missing: run `cargo build --release --workspace` first")
     what = sys.argv[1] if len(sys.argv) > 1 else "cost"
     if what == "cost":
         for interval in (1 / 3, 0.1):
