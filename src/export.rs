@@ -12,6 +12,7 @@
 //! check metrics` read) and `hyper` 1 on the daemon's tokio runtime.
 
 use crate::model::{Band, Sample};
+use crate::sync::lock;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
@@ -23,7 +24,7 @@ use prometheus::{
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Capture outcomes counted in `rogue_hunter_captures_total{status}`. Anything else is
@@ -207,7 +208,7 @@ impl MetricsState {
         self.max_score.set(i64::from(sample.max_score));
         self.access_denied.set(i64::from(sample.access_denied));
         self.last_sample_time.set(sample.timestamp);
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(sample));
+        *lock(&self.latest) = Some(Arc::clone(sample));
     }
 
     /// Counts sampler ticks that were skipped.
@@ -383,12 +384,8 @@ impl Collector for TopCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let sample = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let _guard = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
+        let sample = lock(&self.latest).clone();
+        let _guard = lock(&self.rebuild);
         for v in [
             &self.score,
             &self.cpu,
@@ -527,7 +524,7 @@ pub mod self_process {
         }
 
         fn refresh(&self) {
-            let _guard = self.update.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = crate::sync::lock(&self.update);
             if let Some(s) = std::fs::read_to_string("/proc/self/stat")
                 .ok()
                 .and_then(|t| parse_stat(&t, self.btime, self.ticks, self.page_size))

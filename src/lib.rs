@@ -21,6 +21,7 @@ pub mod sampler;
 pub mod score;
 pub mod service;
 pub mod store;
+pub mod sync;
 pub mod sys;
 pub mod tracker;
 pub mod tui;

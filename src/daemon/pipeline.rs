@@ -39,7 +39,6 @@ pub struct Pipeline {
     last_machine_snapshot: Option<Instant>,
     heartbeat: Heartbeat,
     last_timestamp: f64,
-    events_opened: u64,
     /// Manual captures of a pid not yet in a sample (it may have just started): retried on the
     /// next samples before being refused.
     waiting_captures: Vec<WaitingCapture>,
@@ -88,7 +87,6 @@ impl Pipeline {
             last_machine_snapshot: None,
             heartbeat: Heartbeat::default(),
             last_timestamp: 0.0,
-            events_opened: 0,
             waiting_captures: Vec::new(),
             last_pressure: None,
         }
@@ -107,7 +105,6 @@ impl Pipeline {
             .iter()
             .filter(|op| matches!(op, Op::OpenEvent(_)))
             .count() as u64;
-        self.events_opened += opened;
         let mut ops = update.ops;
         ops.push(Op::SetDaemonState {
             key: LAST_SAMPLE_TIME_KEY.to_string(),
@@ -344,7 +341,6 @@ impl Pipeline {
         };
         let (event_id, update) = self.tracker.event_for_capture(&target);
         if !update.ops.is_empty() {
-            self.events_opened += 1;
             if let Some(m) = &self.out.metrics {
                 m.inc_events();
             }

@@ -13,6 +13,7 @@ use crate::model::Sample;
 use crate::store::{
     BufferCapture, BulkWrite, CapturePart, NewCapture, Op, PartOutcome, PartStatus, WriterHandle,
 };
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -381,10 +382,6 @@ async fn sleep_until(at: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One capture's work.

@@ -28,15 +28,16 @@ use super::prune::{self, PartRows, PruneCounts, PrunePolicy};
 use super::records::{
     BufferCapture, CapturePart, LogCapture, MachineSnapshot, Op, PartStatus, StackCapture,
 };
-use super::time::now_epoch;
 use super::write::{self, Chunker, rollback};
+use crate::sync::lock;
+use crate::sys::now_epoch;
 use rusqlite::{Connection, ErrorCode};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -209,10 +210,6 @@ struct Shared {
     counters: Counters,
     checkpoint: Arc<CheckpointStats>,
     last_error: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

@@ -36,7 +36,10 @@ fn build_helper() -> PathBuf {
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build the test helper: {e}"));
-    assert!(status.success(), "building the test helper failed: {status}");
+    assert!(
+        status.success(),
+        "building the test helper failed: {status}"
+    );
     target.join(profile).join("rogue-hunter-test-helper")
 }
 
