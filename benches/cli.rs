@@ -96,7 +96,7 @@ fn build(dir: &Path, now: f64, boot: i64) -> i64 {
         id: 1,
         event_id: event,
         captured_at: t,
-        trigger: "band_entry_critical".into(),
+        trigger: rogue_hunter::model::Trigger::BandEntry(Band::Critical),
         has_decode_step: false,
     })])
     .unwrap();

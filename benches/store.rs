@@ -326,7 +326,7 @@ fn latency_under_capture(
                     id: capture_id,
                     event_id: 1,
                     captured_at: NOW,
-                    trigger: "bench".into(),
+                    trigger: rogue_hunter::model::Trigger::Manual,
                     has_decode_step: false,
                 })])
                 .expect("capture row")

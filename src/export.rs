@@ -11,7 +11,7 @@
 //! Libraries: `prometheus` (the classic text format 0.0.4 that every Prometheus and `promtool
 //! check metrics` read) and `hyper` 1 on the daemon's tokio runtime.
 
-use crate::model::{Band, Sample};
+use crate::model::{Band, CaptureOutcome, Sample};
 use crate::sync::lock;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -27,9 +27,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Capture outcomes counted in `rogue_hunter_captures_total{status}`. Anything else is
-/// counted as `other`, so the label set stays fixed.
-pub const CAPTURE_STATUSES: [&str; 5] = ["success", "partial", "failed", "skipped", "timeout"];
+/// The fixed label set of `rogue_hunter_captures_total{status}`, every series created at 0. A
+/// capture counts under its [`CaptureOutcome`] (`success`, `partial`, `failed`); `skipped`,
+/// `timeout` and `other` stay at 0 and are kept so the series of earlier versions go on.
+pub const CAPTURE_STATUSES: [&str; 6] = [
+    "success", "partial", "failed", "skipped", "timeout", "other",
+];
 
 /// Seconds buckets for the cost of one sampler pass (a pass takes milliseconds).
 const PASS_BUCKETS: [f64; 11] = [
@@ -151,7 +154,7 @@ impl MetricsState {
             ),
             &["status"],
         )?;
-        for status in CAPTURE_STATUSES.iter().chain(&["other"]) {
+        for status in CAPTURE_STATUSES {
             captures.get_metric_with_label_values(&[status])?;
         }
         reg(Box::new(captures.clone()))?;
@@ -235,15 +238,12 @@ impl MetricsState {
         self.events.inc();
     }
 
-    /// Counts a finished capture: `success` (every part succeeded), `partial`, `failed`,
-    /// `skipped` (rate limit, nothing captured) or `timeout`; anything else counts as `other`.
-    pub fn inc_capture(&self, status: &str) {
-        let label = CAPTURE_STATUSES
-            .iter()
-            .find(|s| **s == status)
-            .copied()
-            .unwrap_or("other");
-        if let Ok(c) = self.captures.get_metric_with_label_values(&[label]) {
+    /// Counts a finished capture under its outcome.
+    pub fn inc_capture(&self, outcome: CaptureOutcome) {
+        if let Ok(c) = self
+            .captures
+            .get_metric_with_label_values(&[outcome.as_str()])
+        {
             c.inc();
         }
     }
@@ -791,8 +791,8 @@ mod tests {
         m.add_overruns(2);
         m.set_tracked(&[(Band::Critical, 1), (Band::Medium, 2), (Band::Medium, 1)]);
         m.inc_events();
-        m.inc_capture("success");
-        m.inc_capture("bogus");
+        m.inc_capture(CaptureOutcome::Success);
+        m.inc_capture(CaptureOutcome::Partial);
         m.set_writer(7, 3);
         m.set_writer(5, 2); // a lower running total is ignored
         m.set_dropped_client_messages(11);
@@ -828,7 +828,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            value(&t, "rogue_hunter_captures_total{status=\"other\"}"),
+            value(&t, "rogue_hunter_captures_total{status=\"partial\"}"),
             Some(1.0)
         );
         assert_eq!(value(&t, "rogue_hunter_writer_queue_depth"), Some(5.0));

@@ -10,11 +10,11 @@ use super::output::{
     and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
     print_json, printable, rfc3339, seconds3,
 };
-use crate::model::{ProcessScore, Resource};
+use crate::model::{ProcessScore, Resource, SnapshotType, Trigger};
 use crate::store::capture_data::{Frame, StackProcess, StackThread};
 use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
-use crate::store::queries::{self, CaptureRow, PartState, SnapshotRow};
-use crate::store::{LogEntry, PartStatus};
+use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow};
+use crate::store::{CapturePart, LogEntry, PartStatus};
 use clap::Args;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -61,7 +61,7 @@ pub struct EventShow {
 #[derive(Debug, Serialize)]
 pub struct SnapshotJson {
     pub id: i64,
-    pub snapshot_type: String,
+    pub snapshot_type: Named<SnapshotType>,
     pub time: String,
     pub process: ProcessScore,
 }
@@ -69,7 +69,7 @@ pub struct SnapshotJson {
 /// One part of a capture; `pending` when the row has no status (yet).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PartJson {
-    pub status: String,
+    pub status: PartStatus,
     /// The error, or why the part was skipped.
     pub error: Option<String>,
 }
@@ -78,7 +78,7 @@ pub struct PartJson {
 #[derive(Debug, Serialize)]
 pub struct CaptureJson {
     pub id: i64,
-    pub trigger: String,
+    pub trigger: Named<Trigger>,
     /// Every trigger it answered (coalesced ones included).
     pub triggers: Vec<String>,
     pub captured_at: String,
@@ -89,7 +89,7 @@ pub struct CaptureJson {
     completed_epoch: Option<f64>,
     pub stack_source: Option<String>,
     /// `buffer`, `stacks`, `logs`, and `decode` where the platform has that step.
-    pub parts: BTreeMap<&'static str, PartJson>,
+    pub parts: BTreeMap<CapturePart, PartJson>,
     /// With `-f`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub buffer: Option<BufferJson>,
@@ -213,7 +213,7 @@ pub fn gather(conn: &Connection, args: &ShowArgs) -> anyhow::Result<Option<Event
 
 fn part_json(p: &PartState) -> PartJson {
     PartJson {
-        status: p.status.unwrap_or(PartStatus::Pending).as_str().to_string(),
+        status: p.status.unwrap_or(PartStatus::Pending),
         error: p.error.clone(),
     }
 }
@@ -221,12 +221,12 @@ fn part_json(p: &PartState) -> PartJson {
 /// A capture row with its parts; `decode` only where the platform has that step.
 pub fn capture_json(c: &CaptureRow) -> CaptureJson {
     let mut parts = BTreeMap::from([
-        ("buffer", part_json(&c.buffer)),
-        ("stacks", part_json(&c.stacks)),
-        ("logs", part_json(&c.logs)),
+        (CapturePart::Buffer, part_json(&c.buffer)),
+        (CapturePart::Stacks, part_json(&c.stacks)),
+        (CapturePart::Logs, part_json(&c.logs)),
     ]);
     if c.decode.status.is_some() || c.decode.error.is_some() {
-        parts.insert("decode", part_json(&c.decode));
+        parts.insert(CapturePart::Decode, part_json(&c.decode));
     }
     CaptureJson {
         id: c.id,
@@ -373,7 +373,7 @@ pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
 fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
     let mut fields = vec![
         ("id".to_string(), s.id.to_string()),
-        ("snapshot_type".to_string(), s.snapshot_type.clone()),
+        ("snapshot_type".to_string(), s.snapshot_type.to_string()),
         (
             "captured_at".to_string(),
             local_datetime(s.process.captured_at),
@@ -480,10 +480,14 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
     out.push(format!(
         "  #{} [{}] at {}",
         c.id,
-        printable(&c.trigger),
+        printable(&c.trigger.to_string()),
         local_datetime(c.captured_epoch)
     ));
-    if c.triggers.len() > 1 || c.triggers.first().is_some_and(|t| *t != c.trigger) {
+    if c.triggers.len() > 1
+        || c.triggers
+            .first()
+            .is_some_and(|t| *t != c.trigger.to_string())
+    {
         let list: Vec<String> = c
             .triggers
             .iter()
@@ -492,20 +496,20 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
         out.push(format!("    Triggers: {}", list.join("; ")));
     }
     let pending = PartJson {
-        status: "pending".into(),
+        status: PartStatus::Pending,
         error: None,
     };
-    let part = |k: &str| c.parts.get(k).unwrap_or(&pending);
-    out.push(part_line("Buffer", part("buffer"), None));
+    let part = |k: CapturePart| c.parts.get(&k).unwrap_or(&pending);
+    out.push(part_line("Buffer", part(CapturePart::Buffer), None));
     out.push(part_line(
         "Stacks",
-        part("stacks"),
+        part(CapturePart::Stacks),
         c.stack_source.as_deref(),
     ));
-    if let Some(d) = c.parts.get("decode") {
+    if let Some(d) = c.parts.get(&CapturePart::Decode) {
         out.push(part_line("Decode", d, None));
     }
-    out.push(part_line("Logs", part("logs"), None));
+    out.push(part_line("Logs", part(CapturePart::Logs), None));
     match c.completed_epoch {
         Some(done) => out.push(format!(
             "    Completed: {} (after {:.1}s)",
@@ -730,7 +734,7 @@ mod tests {
             id: 1,
             event_id: 1,
             captured_at: 1000.0,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual.into(),
             triggers: vec!["manual".into()],
             stack_source: None,
             completed_at: None,
@@ -743,11 +747,14 @@ mod tests {
             logs: none,
         };
         let j = capture_json(&row);
-        assert_eq!(j.parts["stacks"].status, "pending");
-        assert_eq!(j.parts["buffer"].error.as_deref(), Some("no buffer"));
-        assert!(!j.parts.contains_key("decode"));
+        assert_eq!(j.parts[&CapturePart::Stacks].status, PartStatus::Pending);
         assert_eq!(
-            part_line("Buffer", &j.parts["buffer"], None),
+            j.parts[&CapturePart::Buffer].error.as_deref(),
+            Some("no buffer")
+        );
+        assert!(!j.parts.contains_key(&CapturePart::Decode));
+        assert_eq!(
+            part_line("Buffer", &j.parts[&CapturePart::Buffer], None),
             "    Buffer: skipped: no buffer"
         );
     }

@@ -9,11 +9,11 @@ use crate::config::Config;
 use crate::export::MetricsState;
 use crate::forensics::worker::{Forensics, Request};
 use crate::ipc::{CaptureAnswer, ClientRequest, ServerHandle};
-use crate::model::{Band, ExitReason, ProcessScore, Sample};
+use crate::model::{Band, ExitReason, ProcessScore, Sample, Trigger};
 use crate::ring::Ring;
 use crate::store::startup::LAST_SAMPLE_TIME_KEY;
 use crate::store::{MachineSnapshot, Op, WriterHandle};
-use crate::tracker::{Tracker, Trigger};
+use crate::tracker::{Tracker, Triggered};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -172,12 +172,12 @@ impl Pipeline {
         if !update.ops.is_empty() {
             let _ = self.out.writer.submit(update.ops);
         }
-        tracing::info!(resource, avg10, limit, pid = top.pid, command = %top.command, "pressure above psi_trigger: capturing the top process");
+        tracing::info!(resource = %resource, avg10, limit, pid = top.pid, command = %top.command, "pressure above psi_trigger: capturing the top process");
         if let Some(f) = &self.out.forensics {
             f.request(Request {
                 event_id,
                 pid: top.pid,
-                trigger: format!("pressure_{resource}"),
+                trigger: Trigger::Pressure(resource),
                 automatic: true,
                 at: sample.timestamp,
                 buffer: self.ring.freeze(),
@@ -209,13 +209,13 @@ impl Pipeline {
             .collect()
     }
 
-    fn trigger(&mut self, t: Trigger) {
+    fn trigger(&mut self, t: Triggered) {
         tracing::info!(event_id = t.event_id, pid = t.pid, command = %t.command, trigger = %t.kind, "forensics triggered");
         if let Some(f) = &self.out.forensics {
             f.request(Request {
                 event_id: t.event_id,
                 pid: t.pid,
-                trigger: t.kind.to_string(),
+                trigger: t.kind,
                 automatic: true,
                 at: t.at,
                 buffer: self.ring.freeze(),
@@ -350,7 +350,7 @@ impl Pipeline {
         f.request(Request {
             event_id,
             pid: target.pid,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             automatic: false,
             at: crate::sys::now_epoch(),
             buffer: self.ring.freeze(),

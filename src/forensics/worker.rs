@@ -9,7 +9,7 @@ use super::Settings;
 use super::culprits;
 use crate::export::MetricsState;
 use crate::ipc::{CaptureAnswer, CaptureNotice, CaptureState, ServerHandle};
-use crate::model::Sample;
+use crate::model::{CaptureOutcome, Sample, Trigger};
 use crate::store::{
     BufferCapture, BulkWrite, CapturePart, NewCapture, Op, PartOutcome, PartStatus, WriterHandle,
 };
@@ -27,8 +27,7 @@ pub struct Request {
     pub event_id: i64,
     /// The event's process: its stacks are always taken.
     pub pid: u32,
-    /// `band_entry_critical`, `peak_escalation_critical`, `manual`, `pressure`, …
-    pub trigger: String,
+    pub trigger: Trigger,
     pub automatic: bool,
     /// Wall time of the trigger (the log window ends here minus nothing, starts
     /// `forensics_log_seconds` before).
@@ -259,7 +258,7 @@ impl Worker {
             id: capture_id,
             event_id: r.event_id,
             captured_at: r.at,
-            trigger: r.trigger.clone(),
+            trigger: r.trigger,
             has_decode_step: has_decode,
         })];
         if !triggers.is_empty() {
@@ -273,7 +272,7 @@ impl Worker {
             server.notify_capture(&CaptureNotice {
                 capture_id,
                 event_id: Some(r.event_id),
-                trigger: r.trigger.clone(),
+                trigger: r.trigger,
                 state: CaptureState::Started,
                 statuses: BTreeMap::new(),
             });
@@ -360,7 +359,7 @@ impl Worker {
             .collect();
         let _ = self.deps.writer.submit(ops);
         if let Some(m) = &self.deps.metrics {
-            m.inc_capture("failed");
+            m.inc_capture(CaptureOutcome::Failed);
         }
     }
 }
@@ -413,15 +412,13 @@ impl Job {
             timed(self.store_logs()),
         );
 
-        let statuses: BTreeMap<String, String> = lock(&self.parts)
-            .iter()
-            .map(|(p, s)| (part_name(*p).to_string(), s.as_str().to_string()))
-            .collect();
-        let overall = overall_status(statuses.values().map(String::as_str));
+        let statuses = lock(&self.parts).clone();
+        let overall = CaptureOutcome::of(statuses.values().copied());
         tracing::info!(
             capture_id = self.capture_id,
             event_id = self.request.event_id,
             ?statuses,
+            %overall,
             total_ms = ms(started.elapsed().as_secs_f64()),
             buffer_ms = ms(buffer_s),
             stacks_ms = ms(stacks_s),
@@ -436,7 +433,7 @@ impl Job {
             server.notify_capture(&CaptureNotice {
                 capture_id: self.capture_id,
                 event_id: Some(self.request.event_id),
-                trigger: self.request.trigger.clone(),
+                trigger: self.request.trigger,
                 state: CaptureState::Done,
                 statuses,
             });
@@ -487,7 +484,8 @@ impl Job {
 
     #[cfg(target_os = "linux")]
     async fn store_stacks(&self, pids: &[u32]) {
-        let r = super::linux::parts::stacks(&self.settings, pids, &self.request.trigger).await;
+        let trigger = self.request.trigger.to_string();
+        let r = super::linux::parts::stacks(&self.settings, pids, &trigger).await;
         self.store_stack_result(r.data, r.source, r.outcome).await;
     }
 
@@ -572,45 +570,4 @@ async fn timed(part: impl std::future::Future<Output = ()>) -> f64 {
 
 fn ms(seconds: f64) -> String {
     format!("{:.1}", seconds * 1000.0)
-}
-
-/// The part names clients see.
-pub fn part_name(p: CapturePart) -> &'static str {
-    match p {
-        CapturePart::Buffer => "buffer",
-        CapturePart::Stacks => "stacks",
-        CapturePart::Decode => "decode",
-        CapturePart::Logs => "logs",
-    }
-}
-
-/// One word for a whole capture: `success` when every part succeeded, `failed` when none did,
-/// otherwise `partial`.
-pub fn overall_status<'a>(statuses: impl Iterator<Item = &'a str>) -> &'static str {
-    let v: Vec<&str> = statuses.collect();
-    if v.iter().all(|s| *s == "success") {
-        "success"
-    } else if v.iter().all(|s| *s == "failed") {
-        "failed"
-    } else {
-        "partial"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overall_status_words() {
-        assert_eq!(
-            overall_status(["success", "success"].into_iter()),
-            "success"
-        );
-        assert_eq!(overall_status(["failed", "failed"].into_iter()), "failed");
-        assert_eq!(
-            overall_status(["success", "skipped"].into_iter()),
-            "partial"
-        );
-    }
 }

@@ -15,10 +15,12 @@ use super::process_columns::{
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
-use crate::model::{Band, ProcessScore};
+use crate::model::{Band, ProcessScore, SnapshotType, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
 fn limit_value(limit: Option<u32>) -> i64 {
     limit.map_or(-1, i64::from)
@@ -53,12 +55,38 @@ const EVENT_COLUMNS: &str = "e.id, e.pid, e.command, e.boot_time, e.entry_time, 
     e.entry_band, e.peak_band, e.peak_score, e.peak_snapshot_id, e.start_time, e.exit_reason,
     (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id)";
 
-fn parse_exit_reason(s: Option<String>) -> Option<ExitReason> {
-    match s.as_deref() {
-        Some("score_dropped") => Some(ExitReason::ScoreDropped),
-        Some("process_gone") => Some(ExitReason::ProcessGone),
-        Some("daemon_stopped") => Some(ExitReason::DaemonStopped),
-        _ => None,
+/// A name stored in a TEXT column: one of `T`'s when we wrote it, or the text another version
+/// (or another SQL tool) put there, kept as it is. Either way it prints and serialises as the
+/// stored text, so reading never fails on a name we do not know and never changes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Named<T> {
+    Known(T),
+    Other(String),
+}
+
+impl<T: FromStr> Named<T> {
+    /// Parses stored text leniently.
+    pub fn parse(text: String) -> Named<T> {
+        match text.parse() {
+            Ok(v) => Named::Known(v),
+            Err(_) => Named::Other(text),
+        }
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Named<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Named::Known(v) => v.fmt(f),
+            Named::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl<T> From<T> for Named<T> {
+    fn from(v: T) -> Named<T> {
+        Named::Known(v)
     }
 }
 
@@ -75,7 +103,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
         peak_score: int_at(r, 8)?,
         peak_snapshot_id: opt_int_at(r, 9)?,
         start_time: opt_real_at(r, 10)?,
-        exit_reason: parse_exit_reason(opt_text_at(r, 11)?),
+        exit_reason: opt_text_at(r, 11)?.and_then(|s| s.parse().ok()),
         capture_count: int_at(r, 12)?,
     })
 }
@@ -140,7 +168,7 @@ pub fn count_events(conn: &Connection, f: &EventFilter) -> Result<u64> {
 pub struct SnapshotRow {
     pub id: i64,
     pub event_id: i64,
-    pub snapshot_type: String,
+    pub snapshot_type: Named<SnapshotType>,
     pub captured_at: f64,
     pub process: ProcessScore,
 }
@@ -175,7 +203,7 @@ fn snapshot_row(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
     Ok(SnapshotRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,
-        snapshot_type: text_at(r, 2)?,
+        snapshot_type: Named::parse(text_at(r, 2)?),
         captured_at,
         process: p,
     })
@@ -238,8 +266,9 @@ pub struct CaptureRow {
     pub id: i64,
     pub event_id: i64,
     pub captured_at: f64,
-    pub trigger: String,
-    /// Every trigger the capture answered (coalesced ones included).
+    pub trigger: Named<Trigger>,
+    /// Every trigger the capture answered (coalesced ones included), as stored: the first is
+    /// `trigger`, the others name the event and process they came from.
     pub triggers: Vec<String>,
     pub stack_source: Option<String>,
     pub completed_at: Option<f64>,
@@ -267,6 +296,7 @@ fn capture_row(r: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     let triggers = opt_text_at(r, 4)?
         .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
         .unwrap_or_else(|| vec![trigger.clone()]);
+    let trigger = Named::parse(trigger);
     Ok(CaptureRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,

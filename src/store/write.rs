@@ -149,10 +149,21 @@ fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> 
         c.id,
         c.event_id,
         c.captured_at,
-        c.trigger,
+        c.trigger.to_string(),
         c.has_decode_step.then_some(pending),
         pending
     ])
+}
+
+/// A part's (status column, error column) in `forensic_captures`.
+fn part_columns(part: CapturePart) -> (&'static str, &'static str) {
+    match part {
+        CapturePart::Buffer => ("buffer_status", "buffer_error"),
+        // The stack part keeps the original's column name on every platform.
+        CapturePart::Stacks => ("tailspin_status", "tailspin_error"),
+        CapturePart::Decode => ("spindump_status", "spindump_error"),
+        CapturePart::Logs => ("logs_status", "logs_error"),
+    }
 }
 
 /// Sets one part's status and error, and `completed_at` once no part is pending.
@@ -164,7 +175,7 @@ pub(crate) fn set_part(
     error: Option<&str>,
     at: f64,
 ) -> rusqlite::Result<()> {
-    let (status_col, error_col) = part.columns();
+    let (status_col, error_col) = part_columns(part);
     let n = conn
         .prepare_cached(&format!(
             "UPDATE forensic_captures SET {status_col} = ?2, {error_col} = ?3 WHERE id = ?1"

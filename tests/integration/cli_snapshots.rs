@@ -6,7 +6,7 @@
 //! test machine is replaced afterwards: the temp directory, this boot's time, the file size.
 
 use crate::common::TestEnv;
-use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample};
+use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample, Trigger};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackProcess, StackThread};
 use rogue_hunter::store::{
     BufferCapture, BulkWrite, CapturePart, Culprit, ExitReason, LogCapture, LogEntry,
@@ -221,7 +221,7 @@ fn build(env: &TestEnv) -> PathBuf {
         id: 1,
         event_id: 2,
         captured_at: t2 + 1.0,
-        trigger: "band_entry_critical".into(),
+        trigger: Trigger::BandEntry(Band::Critical),
         has_decode_step: false,
     }));
     ops.push(Op::AddCaptureTriggers {
@@ -233,7 +233,7 @@ fn build(env: &TestEnv) -> PathBuf {
         id: 2,
         event_id: 3,
         captured_at: NOW - 20.0,
-        trigger: "manual".into(),
+        trigger: Trigger::Manual,
         has_decode_step: false,
     }));
     ops.push(Op::SetCapturePart {

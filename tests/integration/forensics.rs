@@ -47,7 +47,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 /// Asks the daemon for a capture of `pid` and waits until it is done; returns its id and the
-/// part statuses the daemon announced.
+/// part statuses the daemon announced, by name (the names on the wire).
 fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
     rt().block_on(async {
         let mut c = Client::connect(d.socket()).await.expect("connect");
@@ -65,7 +65,13 @@ fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
                 && n.capture_id == id
                 && n.state == CaptureState::Done
             {
-                return (id, n.statuses);
+                let by_name = n.statuses.iter();
+                return (
+                    id,
+                    by_name
+                        .map(|(p, s)| (p.to_string(), s.to_string()))
+                        .collect(),
+                );
             }
             assert!(Instant::now() < deadline, "capture {id} did not finish");
         }

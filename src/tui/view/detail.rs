@@ -213,10 +213,7 @@ pub fn capture_text(c: &CaptureRow, clock: Clock) -> (String, String) {
     let parts: Vec<String> = parts(c)
         .into_iter()
         .filter_map(|(name, st)| {
-            let status = match st.status? {
-                crate::store::records::PartStatus::Success => "ok".to_string(),
-                other => other.to_string(),
-            };
+            let status = format::part_status(st.status?);
             Some(match st.error.as_deref().filter(|e| !e.is_empty()) {
                 Some(e) => format!("{name} {status} ({e})"),
                 None => format!("{name} {status}"),

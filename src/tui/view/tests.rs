@@ -176,7 +176,7 @@ fn capture(id: i64, done: bool) -> CaptureRow {
         id,
         event_id: 7,
         captured_at: T0 - 100.0,
-        trigger: "band_entry_critical".into(),
+        trigger: crate::model::Trigger::BandEntry(crate::model::Band::Critical).into(),
         triggers: vec!["band_entry_critical".into(), "manual".into()],
         stack_source: Some("proc".into()),
         completed_at: done.then_some(T0 - 98.0),
@@ -286,7 +286,7 @@ fn paused_and_capturing() {
     app.on_conn(ConnEvent::Message(ServerMessage::Capture(CaptureNotice {
         capture_id: 9,
         event_id: Some(8),
-        trigger: "manual".into(),
+        trigger: crate::model::Trigger::Manual,
         state: CaptureState::Started,
         statuses: BTreeMap::new(),
     })));

@@ -320,7 +320,7 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
     assert_eq!(detail.peak_snapshot.unwrap().process.start_time, 0.0);
     let caps = queries::captures_of_event(&reader, 1).unwrap();
     assert_eq!(caps.len(), 1);
-    assert_eq!(caps[0].triggers, vec![caps[0].trigger.clone()]);
+    assert_eq!(caps[0].triggers, vec![caps[0].trigger.to_string()]);
     assert!(caps[0].buffer.status.is_none() && caps[0].decode.status.is_none());
     let stacks = queries::capture_stacks(&reader, 1).unwrap();
     assert_eq!(stacks.processes.len(), 1);

@@ -137,7 +137,7 @@ pub fn create_capture(id: i64, event_id: i64, t: f64) -> Op {
         id,
         event_id,
         captured_at: t,
-        trigger: "band_entry_critical".to_string(),
+        trigger: rogue_hunter::model::Trigger::BandEntry(rogue_hunter::model::Band::Critical),
         has_decode_step: false,
     })
 }

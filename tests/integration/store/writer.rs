@@ -82,7 +82,7 @@ fn a_sample_batch_commits_at_once_even_with_the_peak_named_before_its_snapshot()
     assert_eq!(d.event.exit_time, Some(NOW + 2.0));
     assert_eq!(d.event.start_time, Some(checkpoint.start_time));
     let peak = d.peak_snapshot.unwrap();
-    assert_eq!(peak.snapshot_type, "peak");
+    assert_eq!(peak.snapshot_type, SnapshotType::Peak.into());
     assert_eq!(peak.process, checkpoint);
     assert_eq!(
         rogue_hunter::store::startup::last_sample_time(&r).unwrap(),
@@ -690,4 +690,107 @@ fn dropping_the_writer_writes_what_was_queued_and_stops_the_thread() {
     ));
     let conn = Connection::open(&path).unwrap();
     assert_eq!(count(&conn, "process_events"), 100);
+}
+
+/// Triggers and part statuses are typed in memory and stored as the same text as ever: rows of
+/// earlier versions and of this one read alike, and SQL written against them keeps working.
+#[test]
+fn triggers_and_part_statuses_are_stored_as_the_same_text() {
+    use rogue_hunter::model::{PsiResource, Trigger};
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    h.submit(open_event(1, 1, 100, NOW)).unwrap();
+    let triggers = [
+        (Trigger::BandEntry(Band::Critical), "band_entry_critical"),
+        (Trigger::PeakEscalation(Band::High), "peak_escalation_high"),
+        (Trigger::Manual, "manual"),
+        (Trigger::Pressure(PsiResource::Io), "pressure_io"),
+    ];
+    let mut ops = Vec::new();
+    for (i, (trigger, _)) in triggers.iter().enumerate() {
+        ops.push(Op::CreateCapture(rogue_hunter::store::NewCapture {
+            id: i as i64 + 1,
+            event_id: 1,
+            captured_at: NOW,
+            trigger: *trigger,
+            has_decode_step: i == 3,
+        }));
+    }
+    let part = |capture_id, part, status| Op::SetCapturePart {
+        capture_id,
+        part,
+        status,
+        error: None,
+        at: NOW,
+    };
+    ops.push(part(1, CapturePart::Buffer, PartStatus::Success));
+    ops.push(part(1, CapturePart::Stacks, PartStatus::Failed));
+    ops.push(part(1, CapturePart::Logs, PartStatus::Skipped));
+    ops.push(part(2, CapturePart::Logs, PartStatus::Timeout));
+    ops.push(part(4, CapturePart::Decode, PartStatus::Skipped));
+    let ack = h.submit_acked(ops).unwrap().blocking_recv().unwrap();
+    assert_eq!(ack.ops_failed, 0, "{ack:?}");
+    drop(w);
+
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<[Option<String>; 5]> = conn
+        .prepare(
+            "SELECT trigger, buffer_status, tailspin_status, spindump_status, logs_status
+             FROM forensic_captures ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let text = |v: [Option<&str>; 5]| v.map(|s| s.map(str::to_string));
+    assert_eq!(
+        rows,
+        [
+            text([
+                Some("band_entry_critical"),
+                Some("success"),
+                Some("failed"),
+                None,
+                Some("skipped")
+            ]),
+            text([
+                Some("peak_escalation_high"),
+                Some("pending"),
+                Some("pending"),
+                None,
+                Some("timeout")
+            ]),
+            text([
+                Some("manual"),
+                Some("pending"),
+                Some("pending"),
+                None,
+                Some("pending")
+            ]),
+            text([
+                Some("pressure_io"),
+                Some("pending"),
+                Some("pending"),
+                Some("skipped"),
+                Some("pending")
+            ]),
+        ]
+    );
+    for (i, (trigger, stored)) in triggers.iter().enumerate() {
+        let row = queries::capture(&conn, i as i64 + 1).unwrap().unwrap();
+        assert_eq!(row.trigger, (*trigger).into(), "{stored}");
+        assert_eq!(row.triggers, [*stored]);
+    }
+    // Text written by another version reads back as it is.
+    conn.execute(
+        "UPDATE forensic_captures SET trigger = 'test1' WHERE id = 3",
+        [],
+    )
+    .unwrap();
+    let row = queries::capture(&conn, 3).unwrap().unwrap();
+    assert_eq!(row.trigger.to_string(), "test1");
 }
