@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench --bench cli`.
 
+#[path = "../tests/integration/blocking_writer.rs"]
+mod blocking_writer;
+use blocking_writer::BlockingWriter;
 use criterion::{Criterion, SamplingMode};
 use rogue_hunter::model::{Band, ProcessScore, Resource, Sample};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackProcess, StackThread};

@@ -14,6 +14,9 @@
 //!
 //! Run: `cargo bench --bench store`. Without `sqlite3` on PATH the comparison is skipped.
 
+#[path = "../tests/integration/blocking_writer.rs"]
+mod blocking_writer;
+use blocking_writer::BlockingWriter;
 use criterion::{Criterion, SamplingMode};
 use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample};
 use rogue_hunter::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};

@@ -261,7 +261,7 @@ async fn auto_prune(writer: WriterHandle, config: Arc<Config>) {
     let every = Duration::from_secs_f64(config.system.auto_prune_interval_hours * 3600.0);
     loop {
         let policy = PrunePolicy::from(&config.retention);
-        match writer.prune(policy, crate::sys::now_epoch()).await {
+        match writer.prune(policy, crate::sys::now_epoch()) {
             Ok(rx) => match rx.await {
                 Ok(Ok(counts)) => tracing::info!(?counts, "🧹 auto-prune done"),
                 Ok(Err(e)) => tracing::error!("auto-prune failed: {e}"),

@@ -5,6 +5,7 @@
 //! with `TZ` (a POSIX rule, +05:30, so offsets are visibly not UTC), and only what belongs to the
 //! test machine is replaced afterwards: the temp directory, this boot's time, the file size.
 
+use crate::blocking_writer::BlockingWriter;
 use crate::common::TestEnv;
 use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample, Trigger};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackProcess, StackThread};

@@ -1,5 +1,6 @@
 //! Integration tests: the real `rogue-hunter` binary with temporary XDG directories.
 
+mod blocking_writer;
 mod cli_daemon;
 mod cli_snapshots;
 mod common;

@@ -3,6 +3,7 @@
 use super::{
     NOW, capture_data, count, create_capture, is_root, open_event, process, sample, spawn, temp_db,
 };
+use crate::blocking_writer::BlockingWriter;
 use rogue_hunter::model::{Band, Resource};
 use rogue_hunter::store::queries;
 use rogue_hunter::store::{
@@ -119,12 +120,12 @@ fn a_bad_operation_is_rolled_back_alone_and_counted() {
 }
 
 #[test]
-fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
+fn when_the_writer_is_behind_batches_wait_in_order() {
     let (_dir, path) = temp_db();
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 1,
+            behind_after: 1,
             chunk_rows: 100_000,
             ..Default::default()
         },
@@ -150,7 +151,7 @@ fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
     assert!(stats.batches_delayed > 0, "{stats:?}");
     assert_eq!(stats.ops_failed, 0, "{stats:?}");
     assert_eq!(stats.batches_dropped, 0);
-    assert_eq!(stats.backlog_ops, 0);
+    assert_eq!(stats.queued_ops, 0);
     assert_eq!(bulk.blocking_recv().unwrap().status, PartStatus::Success);
     drop(w);
     let conn = Connection::open(&path).unwrap();
@@ -166,13 +167,13 @@ fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
 }
 
 #[test]
-fn a_backlog_over_its_limit_drops_batches_loudly() {
+fn a_queue_over_its_limit_drops_batches_loudly() {
     let (_dir, path) = temp_db();
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 1,
-            backlog_max_ops: 4,
+            behind_after: 1,
+            max_queued_ops: 4,
             chunk_rows: 1_000_000,
             ..Default::default()
         },
@@ -202,7 +203,7 @@ fn machine_snapshots_are_written_whole_or_skipped_when_behind() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 2,
+            behind_after: 1,
             ..Default::default()
         },
     );
@@ -613,7 +614,7 @@ fn shutdown_writes_everything_that_was_queued() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 4,
+            behind_after: 4,
             ..Default::default()
         },
     );
@@ -675,7 +676,7 @@ fn dropping_the_writer_writes_what_was_queued_and_stops_the_thread() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 2,
+            behind_after: 2,
             ..Default::default()
         },
     );
