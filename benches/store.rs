@@ -183,8 +183,12 @@ fn write_csv(path: &Path, buffer: &[Arc<Sample>]) {
                 csv_field(&p.command),
                 p.captured_at.to_string(),
             ];
-            for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
-                fields.push(match &v[*name] {
+            for name in METRIC_COLUMNS
+                .iter()
+                .chain(IDENTITY_COLUMNS.iter())
+                .map(|c| c.name)
+            {
+                fields.push(match &v[name] {
                     serde_json::Value::String(t) => csv_field(t),
                     other => other.to_string(),
                 });

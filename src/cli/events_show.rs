@@ -17,6 +17,7 @@ use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow};
 use crate::store::{CapturePart, LogEntry, PartStatus};
 use clap::Args;
 use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -379,16 +380,25 @@ fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
             local_datetime(s.process.captured_at),
         ),
     ];
-    let value = serde_json::to_value(&s.process).unwrap_or_default();
-    for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
-        let text = match value.get(*name) {
-            Some(serde_json::Value::String(v)) => v.clone(),
-            Some(v) => v.to_string(),
-            None => continue,
-        };
-        fields.push((name.to_string(), text));
+    for c in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
+        fields.push((c.name.to_string(), raw_text(&(c.bind)(&s.process))));
     }
     fields
+}
+
+/// A stored value as text: numbers as JSON writes them (`12.0`, `1e-7`), text as it is.
+fn raw_text(v: &ToSqlOutput<'_>) -> String {
+    let v = match v {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => ValueRef::from(v),
+        _ => ValueRef::Null,
+    };
+    match v {
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => serde_json::Value::from(f).to_string(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Null | ValueRef::Blob(_) => "null".to_string(),
+    }
 }
 
 fn snapshot_line(s: &SnapshotJson) -> String {

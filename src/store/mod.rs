@@ -15,8 +15,10 @@
 //! [`startup::close_open_events`] → [`startup::next_ids`] → [`Writer::spawn`] → (optionally) a
 //! prune through [`WriterHandle::prune`].
 
+pub mod capture_columns;
 pub mod capture_data;
 mod checkpoint;
+pub mod columns;
 pub mod connection;
 mod error;
 pub mod migrate;

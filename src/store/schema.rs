@@ -50,7 +50,7 @@ pub const TABLES: [&str; 20] = [
 fn nullable_identity() -> String {
     IDENTITY_COLUMNS
         .iter()
-        .map(|(n, t)| format!("{n} {t}"))
+        .map(|c| format!("{} {}", c.name, c.sql_type))
         .collect::<Vec<_>>()
         .join(",\n    ")
 }
