@@ -1,4 +1,4 @@
-//! Storage benchmarks (DESIGN §2, issue 4).
+//! Storage benchmarks: the writer thread (see ARCHITECTURE.md) against the `sqlite3` shell.
 //!
 //! 1. `store/capture_buffer`: one capture's ring buffer, 90 samples × 500 processes (45,000
 //!    `buffer_sample_processes` rows plus 90 samples and the context row), through the writer

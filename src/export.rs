@@ -1,4 +1,4 @@
-//! Prometheus exporter (DESIGN §12): `GET /metrics` in the text exposition format, off unless
+//! Prometheus exporter for fleets: `GET /metrics` in the text exposition format, off unless
 //! `[metrics] listen` is set.
 //!
 //! The pipeline updates a [`MetricsState`] after every sample; that costs a few atomic operations
@@ -72,130 +72,145 @@ fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help).namespace("rogue_hunter")
 }
 
+/// Registers each metric as it is made, so a family is defined in one expression.
+struct Registrar<'a>(&'a Registry);
+
+impl Registrar<'_> {
+    fn add<M: Collector + Clone + 'static>(&self, m: M) -> Result<M, DefinitionError> {
+        self.0.register(Box::new(m.clone()))?;
+        Ok(m)
+    }
+
+    /// A collector nothing else keeps a handle on.
+    fn add_top<C: Collector + 'static>(&self, c: C) -> Result<(), DefinitionError> {
+        Ok(self.0.register(Box::new(c))?)
+    }
+
+    fn counter(&self, name: &str, help: &str) -> Result<IntCounter, DefinitionError> {
+        self.add(IntCounter::with_opts(opts(name, help))?)
+    }
+
+    fn int_gauge(&self, name: &str, help: &str) -> Result<IntGauge, DefinitionError> {
+        self.add(IntGauge::with_opts(opts(name, help))?)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> Result<Gauge, DefinitionError> {
+        self.add(Gauge::with_opts(opts(name, help))?)
+    }
+
+    /// A labelled family with every series of `values` created at 0, so they exist before the
+    /// first update.
+    fn int_counters(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> Result<IntCounterVec, DefinitionError> {
+        let v = IntCounterVec::new(opts(name, help), &[label])?;
+        for value in values {
+            v.get_metric_with_label_values(&[value])?;
+        }
+        self.add(v)
+    }
+
+    fn int_gauges(
+        &self,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> Result<IntGaugeVec, DefinitionError> {
+        let v = IntGaugeVec::new(opts(name, help), &[label])?;
+        for value in values {
+            v.get_metric_with_label_values(&[value])?;
+        }
+        self.add(v)
+    }
+}
+
 impl MetricsState {
     /// All metrics, registered, with per-process series for the top `top_n` processes.
     pub fn new(top_n: usize) -> Result<MetricsState, DefinitionError> {
         let registry = Registry::new();
-        let reg = |c: Box<dyn Collector>| registry.register(c);
-
-        let build = IntGaugeVec::new(
-            opts(
-                "build_info",
-                "Always 1; the version of rogue-hunter serving these metrics.",
-            ),
-            &["version"],
-        )?;
-        build
-            .get_metric_with_label_values(&[env!("CARGO_PKG_VERSION")])?
-            .set(1);
-        reg(Box::new(build))?;
-
-        let samples = IntCounter::with_opts(opts("samples_total", "Sampler passes completed."))?;
-        reg(Box::new(samples.clone()))?;
-        let pass_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "sampler_pass_seconds",
-                "Time one sampler pass took (read every process, compute rates and scores).",
-            )
-            .namespace("rogue_hunter")
-            .buckets(PASS_BUCKETS.to_vec()),
-        )?;
-        reg(Box::new(pass_seconds.clone()))?;
-        let last_pass_seconds = Gauge::with_opts(opts(
-            "sampler_last_pass_seconds",
-            "Time the latest sampler pass took.",
-        ))?;
-        reg(Box::new(last_pass_seconds.clone()))?;
-        let overruns = IntCounter::with_opts(opts(
-            "sampler_overruns_total",
-            "Sampler ticks skipped because a pass ran past its slot.",
-        ))?;
-        reg(Box::new(overruns.clone()))?;
-        let processes = IntGauge::with_opts(opts(
-            "processes",
-            "Processes read and scored in the latest sample.",
-        ))?;
-        reg(Box::new(processes.clone()))?;
-        let max_score = IntGauge::with_opts(opts(
-            "max_score",
-            "Highest process score (0-100) in the latest sample.",
-        ))?;
-        reg(Box::new(max_score.clone()))?;
-        let access_denied = IntGauge::with_opts(opts(
-            "sampler_access_denied",
-            "Per-process file reads refused (EACCES/EPERM) in the latest sample; see `rogue-hunter perms status`.",
-        ))?;
-        reg(Box::new(access_denied.clone()))?;
-        let last_sample_time = Gauge::with_opts(opts(
-            "last_sample_timestamp_seconds",
-            "Wall-clock time of the latest sample, seconds since the epoch (alert when it stops moving).",
-        ))?;
-        reg(Box::new(last_sample_time.clone()))?;
-        let tracked = IntGaugeVec::new(
-            opts(
+        let r = Registrar(&registry);
+        r.int_gauges(
+            "build_info",
+            "Always 1; the version of rogue-hunter serving these metrics.",
+            "version",
+            &[env!("CARGO_PKG_VERSION")],
+        )?
+        .get_metric_with_label_values(&[env!("CARGO_PKG_VERSION")])?
+        .set(1);
+        let latest = Arc::new(Mutex::new(None));
+        r.add_top(TopCollector::new(latest.clone(), top_n)?)?;
+        #[cfg(target_os = "linux")]
+        r.add_top(self_process::SelfCollector::new()?)?;
+        let bands = Band::ALL.map(Band::as_str);
+        Ok(MetricsState {
+            samples: r.counter("samples_total", "Sampler passes completed.")?,
+            pass_seconds: r.add(Histogram::with_opts(
+                HistogramOpts::new(
+                    "sampler_pass_seconds",
+                    "Time one sampler pass took (read every process, compute rates and scores).",
+                )
+                .namespace("rogue_hunter")
+                .buckets(PASS_BUCKETS.to_vec()),
+            )?)?,
+            last_pass_seconds: r.gauge(
+                "sampler_last_pass_seconds",
+                "Time the latest sampler pass took.",
+            )?,
+            overruns: r.counter(
+                "sampler_overruns_total",
+                "Sampler ticks skipped because a pass ran past its slot.",
+            )?,
+            processes: r.int_gauge(
+                "processes",
+                "Processes read and scored in the latest sample.",
+            )?,
+            max_score: r.int_gauge(
+                "max_score",
+                "Highest process score (0-100) in the latest sample.",
+            )?,
+            access_denied: r.int_gauge(
+                "sampler_access_denied",
+                "Per-process file reads refused (EACCES/EPERM) in the latest sample; see `rogue-hunter perms status`.",
+            )?,
+            last_sample_time: r.gauge(
+                "last_sample_timestamp_seconds",
+                "Wall-clock time of the latest sample, seconds since the epoch (alert when it stops moving).",
+            )?,
+            tracked: r.int_gauges(
                 "tracked_processes",
                 "Processes with an open event, by their current band.",
-            ),
-            &["band"],
-        )?;
-        for band in Band::ALL {
-            tracked.get_metric_with_label_values(&[band.as_str()])?;
-        }
-        reg(Box::new(tracked.clone()))?;
-        let events = IntCounter::with_opts(opts(
-            "events_total",
-            "Events opened (a process became rogue) since the daemon started.",
-        ))?;
-        reg(Box::new(events.clone()))?;
-        let captures = IntCounterVec::new(
-            opts(
+                "band",
+                &bands,
+            )?,
+            events: r.counter(
+                "events_total",
+                "Events opened (a process became rogue) since the daemon started.",
+            )?,
+            captures: r.int_counters(
                 "captures_total",
                 "Forensic captures finished since the daemon started, by outcome.",
-            ),
-            &["status"],
-        )?;
-        for status in CAPTURE_STATUSES {
-            captures.get_metric_with_label_values(&[status])?;
-        }
-        reg(Box::new(captures.clone()))?;
-        let dropped_client_messages = IntCounter::with_opts(opts(
-            "client_messages_dropped_total",
-            "Messages dropped for slow socket clients (TUI, status) since the daemon started.",
-        ))?;
-        reg(Box::new(dropped_client_messages.clone()))?;
-        let writer_queue_depth = IntGauge::with_opts(opts(
-            "writer_queue_depth",
-            "Commands waiting for the database writer.",
-        ))?;
-        reg(Box::new(writer_queue_depth.clone()))?;
-        let writer_errors = IntCounter::with_opts(opts(
-            "writer_errors_total",
-            "Database writes that failed since the daemon started.",
-        ))?;
-        reg(Box::new(writer_errors.clone()))?;
-
-        let latest = Arc::new(Mutex::new(None));
-        reg(Box::new(TopCollector::new(latest.clone(), top_n)?))?;
-        #[cfg(target_os = "linux")]
-        reg(Box::new(self_process::SelfCollector::new()?))?;
-
-        Ok(MetricsState {
-            registry,
-            samples,
-            pass_seconds,
-            last_pass_seconds,
-            overruns,
-            processes,
-            max_score,
-            access_denied,
-            last_sample_time,
-            tracked,
-            events,
-            captures,
-            dropped_client_messages,
-            writer_queue_depth,
-            writer_errors,
+                "status",
+                &CAPTURE_STATUSES,
+            )?,
+            dropped_client_messages: r.counter(
+                "client_messages_dropped_total",
+                "Messages dropped for slow socket clients (TUI, status) since the daemon started.",
+            )?,
+            writer_queue_depth: r.int_gauge(
+                "writer_queue_depth",
+                "Commands waiting for the database writer.",
+            )?,
+            writer_errors: r.counter(
+                "writer_errors_total",
+                "Database writes that failed since the daemon started.",
+            )?,
             latest,
+            registry,
         })
     }
 

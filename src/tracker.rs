@@ -1,7 +1,7 @@
 //! Per-process events, as pure logic: a sample goes in, changes to record and forensics triggers
 //! come out. Nothing here touches the database or the clock, so every rule tests without a machine.
 //!
-//! Rules (DESIGN §5, the original's tracker with its known weaknesses fixed):
+//! Rules (the original's tracker with its known weaknesses fixed):
 //! - a process is (pid, start_time): a reused pid is a new process, and the old event closes as
 //!   `process_gone`;
 //! - an event opens when a score reaches the tracking threshold, with an `entry` snapshot that is

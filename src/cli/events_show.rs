@@ -10,10 +10,10 @@ use super::output::{
     and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
     print_json, printable, rfc3339, seconds3,
 };
-use crate::model::{ProcessScore, Resource, SnapshotType, Trigger};
+use crate::model::{ProcessScore, SnapshotType, Trigger};
 use crate::store::capture_data::{Frame, StackProcess, StackThread};
 use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
-use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow};
+use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow, StoredCulprit};
 use crate::store::{CapturePart, LogEntry, PartStatus};
 use clap::Args;
 use rusqlite::Connection;
@@ -113,19 +113,9 @@ pub struct BufferJson {
     /// From the oldest to the newest sample, seconds.
     pub span_sec: f64,
     pub peak_score: i64,
-    pub culprits: Vec<CulpritJson>,
+    pub culprits: Vec<StoredCulprit>,
     /// Entries of the stored culprit list that could not be read (rows of other versions).
     pub unreadable_culprits: usize,
-}
-
-/// A culprit of the buffer.
-#[derive(Debug, Serialize, Clone, PartialEq)]
-pub struct CulpritJson {
-    pub pid: i64,
-    pub command: String,
-    pub score: i64,
-    pub dominant_resource: String,
-    pub disproportionality: f64,
 }
 
 /// A process of a stack capture, summarised.
@@ -254,46 +244,15 @@ fn buffer_json(conn: &Connection, capture_id: i64) -> anyhow::Result<BufferJson>
         (Some(a), Some(b)) => (b.captured_at - a.captured_at).max(0.0),
         _ => 0.0,
     };
-    let (culprits, unreadable_culprits) = parse_culprits(&ctx.culprits);
     Ok(BufferJson {
         stored: true,
         sample_count: ctx.sample_count,
         process_rows: samples.iter().map(|s| s.process_count).sum(),
         span_sec: seconds3(span),
         peak_score: ctx.peak_score,
-        culprits,
-        unreadable_culprits,
+        culprits: ctx.culprits,
+        unreadable_culprits: ctx.unreadable_culprits,
     })
-}
-
-/// Reads the stored culprit list leniently (rows of the original may differ in detail).
-pub fn parse_culprits(value: &serde_json::Value) -> (Vec<CulpritJson>, usize) {
-    let Some(list) = value.as_array() else {
-        return (Vec::new(), usize::from(!value.is_null()));
-    };
-    let mut good = Vec::new();
-    let mut bad = 0;
-    for item in list {
-        let number = |k: &str| item.get(k).and_then(serde_json::Value::as_f64);
-        let culprit = (|| {
-            Some(CulpritJson {
-                pid: number("pid")? as i64,
-                command: item.get("command")?.as_str()?.to_string(),
-                score: number("score")? as i64,
-                dominant_resource: item
-                    .get("dominant_resource")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_string(),
-                disproportionality: number("disproportionality").unwrap_or(0.0),
-            })
-        })();
-        match culprit {
-            Some(c) => good.push(c),
-            None => bad += 1,
-        }
-    }
-    (good, bad)
 }
 
 fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackProcessJson>> {
@@ -557,11 +516,11 @@ fn render_buffer(b: &BufferJson, out: &mut Vec<String>) {
         out.push(format!("    Culprits: {}", b.culprits.len()));
     }
     for c in b.culprits.iter().take(MAX_CULPRITS) {
-        let dom = match c.dominant_resource.parse::<Resource>() {
-            Ok(r) => dominant(r, c.disproportionality),
-            Err(_) => format!(
+        let dom = match &c.dominant_resource {
+            Named::Known(r) => dominant(*r, c.disproportionality),
+            Named::Other(name) => format!(
                 "[dominant: {} ({})]",
-                printable(&c.dominant_resource),
+                printable(name),
                 multiple(c.disproportionality)
             ),
         };
@@ -714,24 +673,6 @@ mod tests {
         // A bad parent link is a root, never a loop.
         let odd = vec![frame(Some(5), 1, "orphan")];
         assert_eq!(heaviest_path(&odd).len(), 1);
-    }
-
-    #[test]
-    fn culprits_are_read_leniently() {
-        let v = serde_json::json!([
-            {"pid": 1, "command": "a", "score": 75, "dominant_resource": "cpu", "disproportionality": 2.5},
-            {"pid": 2.0, "command": "b", "score": 60.0},
-            {"command": "no pid"},
-            "garbage"
-        ]);
-        let (good, bad) = parse_culprits(&v);
-        assert_eq!(good.len(), 2);
-        assert_eq!(good[1].dominant_resource, "unknown");
-        assert_eq!(bad, 2);
-        assert_eq!(
-            parse_culprits(&serde_json::json!("not a list")),
-            (vec![], 1)
-        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Configuration: typed sections with the defaults of DESIGN.md §11, strict loading and saving.
+//! Configuration: typed sections with their defaults (every key optional), strict loading and
+//! saving.
 //!
 //! Every key is optional. A missing file means all defaults. Unknown sections and keys, wrong
 //! types, out-of-range values, unordered band thresholds and invalid colours are errors that name

@@ -1,4 +1,4 @@
-//! The socket protocol of DESIGN §8 as typed messages: newline-delimited JSON objects, each
+//! The socket protocol as typed messages: newline-delimited JSON objects, each
 //! tagged by a `type` field.
 //!
 //! Decoding is strict about the envelope (a JSON object with a known `type`) so that every kind of

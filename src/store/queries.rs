@@ -14,7 +14,7 @@ use super::process_columns::{
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
-use crate::model::{Band, ProcessScore, SnapshotType, Trigger};
+use crate::model::{Band, ProcessScore, Resource, SnapshotType, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -340,8 +340,58 @@ pub struct BufferContextRow {
     pub capture_id: i64,
     pub sample_count: i64,
     pub peak_score: i64,
-    /// The stored JSON array (a JSON string if the text does not parse).
-    pub culprits: serde_json::Value,
+    /// The culprits the stored JSON list holds.
+    pub culprits: Vec<StoredCulprit>,
+    /// Entries of the stored list that could not be read (no pid, command or score), and a
+    /// list that is not one counts as one.
+    pub unreadable_culprits: usize,
+}
+
+/// A culprit as `buffer_context.culprits` stores it, read leniently: lists written by other
+/// versions may lack `dominant_resource` (reads `unknown`) or `disproportionality` (0), or hold
+/// numbers as floats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCulprit {
+    pub pid: i64,
+    pub command: String,
+    pub score: i64,
+    pub dominant_resource: Named<Resource>,
+    pub disproportionality: f64,
+}
+
+/// Decodes the stored culprit list: (the readable entries, how many were not).
+pub fn decode_culprits(json: &str) -> (Vec<StoredCulprit>, usize) {
+    let value: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(_) => return (Vec::new(), 1),
+    };
+    let Some(list) = value.as_array() else {
+        return (Vec::new(), usize::from(!value.is_null()));
+    };
+    let mut good = Vec::new();
+    let mut bad = 0;
+    for item in list {
+        let number = |k: &str| item.get(k).and_then(serde_json::Value::as_f64);
+        let culprit = (|| {
+            Some(StoredCulprit {
+                pid: number("pid")? as i64,
+                command: item.get("command")?.as_str()?.to_string(),
+                score: number("score")? as i64,
+                dominant_resource: Named::parse(
+                    item.get("dominant_resource")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("unknown")
+                        .to_string(),
+                ),
+                disproportionality: number("disproportionality").unwrap_or(0.0),
+            })
+        })();
+        match culprit {
+            Some(c) => good.push(c),
+            None => bad += 1,
+        }
+    }
+    (good, bad)
 }
 
 /// The buffer context of a capture (the newest, should there be several).
@@ -352,13 +402,14 @@ pub fn buffer_context(conn: &Connection, capture_id: i64) -> Result<Option<Buffe
     )
     .and_then(|mut s| {
         s.query_row([capture_id], |r| {
-            let raw = text_at(r, 4)?;
+            let (culprits, unreadable_culprits) = decode_culprits(&text_at(r, 4)?);
             Ok(BufferContextRow {
                 id: int_at(r, 0)?,
                 capture_id: int_at(r, 1)?,
                 sample_count: int_at(r, 2)?,
                 peak_score: int_at(r, 3)?,
-                culprits: serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
+                culprits,
+                unreadable_culprits,
             })
         })
         .optional()
@@ -716,4 +767,30 @@ fn read_processes(
         frames.push(frame);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn culprits_are_read_leniently() {
+        let json = r#"[
+            {"pid": 1, "command": "a", "score": 75, "dominant_resource": "cpu", "disproportionality": 2.5},
+            {"pid": 2.0, "command": "b", "score": 60.0},
+            {"pid": 3, "command": "c", "score": 1, "dominant_resource": "mem"},
+            {"command": "no pid"},
+            "garbage"
+        ]"#;
+        let (good, bad) = decode_culprits(json);
+        assert_eq!(good.len(), 3);
+        assert_eq!(good[0].dominant_resource, Named::Known(Resource::Cpu));
+        assert_eq!(good[1].dominant_resource.to_string(), "unknown");
+        assert_eq!(good[1].pid, 2);
+        assert_eq!(good[2].dominant_resource, Named::Other("mem".into()));
+        assert_eq!(bad, 2);
+        assert_eq!(decode_culprits(r#""not a list""#), (vec![], 1));
+        assert_eq!(decode_culprits("null"), (vec![], 0));
+        assert_eq!(decode_culprits("{broken"), (vec![], 1));
+    }
 }

@@ -22,6 +22,7 @@ use crate::store::prune::{PruneCounts, PrunePolicy};
 use crate::store::records::MachineSnapshot;
 use crate::sync::{lock, wait};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
@@ -85,6 +86,10 @@ struct State {
 
 pub(super) struct Queue {
     state: Mutex<State>,
+    /// The small queue's length, kept by whoever holds `state` and read without the lock by
+    /// the chunker on every row of a bulk write (taking the lock there would have the writer
+    /// contend with the very submitters it is trying to let through).
+    small_len: AtomicUsize,
     /// Signalled on every push; the writer waits on it when both queues are empty.
     work: Condvar,
     bulk_slots: Arc<Semaphore>,
@@ -103,6 +108,7 @@ impl Queue {
     pub(super) fn new(behind_after: usize, max_queued_ops: usize, bulk_capacity: usize) -> Queue {
         Queue {
             state: Mutex::new(State::default()),
+            small_len: AtomicUsize::new(0),
             work: Condvar::new(),
             bulk_slots: Arc::new(Semaphore::new(bulk_capacity.max(1))),
             behind_after: behind_after.max(1),
@@ -113,6 +119,7 @@ impl Queue {
     fn push_small(&self, st: &mut State, s: Small) {
         st.small_ops += ops_of(&s);
         st.small.push_back(s);
+        self.small_len.store(st.small.len(), Relaxed);
         self.work.notify_one();
     }
 
@@ -182,9 +189,10 @@ impl Queue {
         let _ = self.push_big(Big::Shutdown);
     }
 
-    fn pop_small(st: &mut State) -> Option<Small> {
+    fn pop_small(&self, st: &mut State) -> Option<Small> {
         let s = st.small.pop_front()?;
         st.small_ops -= ops_of(&s);
+        self.small_len.store(st.small.len(), Relaxed);
         if st.small.is_empty() {
             st.behind = false;
         }
@@ -196,7 +204,7 @@ impl Queue {
         let mut st = lock(&self.state);
         let mut stopping = false;
         loop {
-            if let Some(s) = Self::pop_small(&mut st) {
+            if let Some(s) = self.pop_small(&mut st) {
                 return Next::Small(s);
             }
             match st.big.pop_front() {
@@ -214,12 +222,12 @@ impl Queue {
 
     /// A small command if one is waiting (between the chunks of a bulk write or a prune).
     pub(super) fn next_small(&self) -> Option<Small> {
-        Self::pop_small(&mut lock(&self.state))
+        self.pop_small(&mut lock(&self.state))
     }
 
     /// Whether a small command is waiting (a bulk write then commits its chunk early).
     pub(super) fn small_waiting(&self) -> bool {
-        !lock(&self.state).small.is_empty()
+        self.small_len.load(Relaxed) > 0
     }
 
     /// (commands waiting in both queues, operations waiting in the small one).

@@ -272,8 +272,9 @@ fn a_capture_buffer_is_stored_in_chunks_with_every_process_of_every_sample() {
     let r = open_reader(&path).unwrap();
     let ctx = queries::buffer_context(&r, 7).unwrap().unwrap();
     assert_eq!((ctx.sample_count, ctx.peak_score), (90, 90));
-    assert_eq!(ctx.culprits[0]["command"], "proc-100");
-    assert_eq!(ctx.culprits[0]["dominant_resource"], "cpu");
+    assert_eq!(ctx.culprits[0].command, "proc-100");
+    assert_eq!(ctx.culprits[0].dominant_resource, Resource::Cpu.into());
+    assert_eq!(ctx.unreadable_culprits, 0);
     let samples = queries::buffer_samples(&r, 7).unwrap();
     assert_eq!(samples.len(), 90);
     assert_eq!(samples[0].sample_index, 0);
