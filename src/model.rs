@@ -9,40 +9,44 @@ use std::fmt;
 use std::str::FromStr;
 use strum::{Display, EnumString, IntoStaticStr};
 
-// Every name-like enum here derives its text three ways that must agree: serde's `rename_all`
-// (JSON, the socket), strum's `serialize_all` (`Display`, `FromStr`, `as_str`: the database,
-// the CLI). The test `names_agree_between_serde_and_strum` holds them together.
+// Every name-like enum here is declared through `named!`, so its text is derived once for
+// serde (JSON, the socket) and strum (`Display`, `FromStr`, `as_str`: the database, the CLI):
+// the two cannot disagree. The tests below pin every name to what earlier versions stored.
 
-/// Severity band of a score. Ordered: `Low < Medium < Elevated < High < Critical`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    Default,
-    Display,
-    EnumString,
-    IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(
-    serialize_all = "lowercase",
-    parse_err_ty = UnknownBand,
-    parse_err_fn = UnknownBand::new
-)]
-pub enum Band {
-    #[default]
-    Low,
-    Medium,
-    Elevated,
-    High,
-    Critical,
+/// Declares a name-like enum: `Copy`, comparable, hashable, and named in `$case` everywhere.
+macro_rules! named {
+    ($case:literal, $(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display, EnumString,
+            IntoStaticStr,
+        )]
+        #[serde(rename_all = $case)]
+        #[strum(serialize_all = $case)]
+        $(#[$meta])*
+        $vis enum $name { $($body)* }
+
+        impl $name {
+            /// The name stored in the database and carried in JSON.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
+named! {
+    "lowercase",
+    /// Severity band of a score. Ordered: `Low < Medium < Elevated < High < Critical`.
+    #[derive(PartialOrd, Ord, Default)]
+    #[strum(parse_err_ty = UnknownBand, parse_err_fn = UnknownBand::new)]
+    pub enum Band {
+        #[default]
+        Low,
+        Medium,
+        Elevated,
+        High,
+        Critical,
+    }
 }
 
 impl Band {
@@ -54,11 +58,6 @@ impl Band {
         Band::High,
         Band::Critical,
     ];
-
-    /// The lower-case name used in config files, the database and JSON.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// A name that is not one of the five bands.
@@ -72,30 +71,18 @@ impl UnknownBand {
     }
 }
 
-/// The five scored resources. Declaration order is the tie-break order for the dominant resource.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    Default,
-    Display,
-    EnumString,
-    IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum Resource {
-    #[default]
-    Cpu,
-    Gpu,
-    Memory,
-    Disk,
-    Wakeups,
+named! {
+    "lowercase",
+    /// The five scored resources. Declaration order is the tie-break order for the dominant resource.
+    #[derive(Default)]
+    pub enum Resource {
+        #[default]
+        Cpu,
+        Gpu,
+        Memory,
+        Disk,
+        Wakeups,
+    }
 }
 
 impl Resource {
@@ -107,41 +94,24 @@ impl Resource {
         Resource::Disk,
         Resource::Wakeups,
     ];
-
-    /// The name stored in `dominant_resource` (note `memory`, not `mem`).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
-/// Scheduler state of a process, normalised across platforms.
-///
-/// Linux `stat` field 3: R→running, S→sleeping, D→stuck, T/t→stopped, Z→zombie, I→idle.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    Default,
-    Display,
-    EnumString,
-    IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum ProcState {
-    Running,
-    Sleeping,
-    Stuck,
-    Stopped,
-    Zombie,
-    Idle,
-    #[default]
-    Unknown,
+named! {
+    "lowercase",
+    /// Scheduler state of a process, normalised across platforms.
+    ///
+    /// Linux `stat` field 3: R→running, S→sleeping, D→stuck, T/t→stopped, Z→zombie, I→idle.
+    #[derive(Default)]
+    pub enum ProcState {
+        Running,
+        Sleeping,
+        Stuck,
+        Stopped,
+        Zombie,
+        Idle,
+        #[default]
+        Unknown,
+    }
 }
 
 impl ProcState {
@@ -168,86 +138,50 @@ impl ProcState {
             _ => ProcState::Unknown,
         }
     }
+}
 
-    /// The name stored in the `state` column.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+named! {
+    "lowercase",
+    /// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
+    /// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
+    pub enum SnapshotType {
+        Entry,
+        Checkpoint,
+        Peak,
+        Exit,
     }
 }
 
-/// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
-/// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display, EnumString, IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum SnapshotType {
-    Entry,
-    Checkpoint,
-    Peak,
-    Exit,
-}
-
-impl SnapshotType {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+named! {
+    "snake_case",
+    /// Why an event ended (`process_events.exit_reason`).
+    pub enum ExitReason {
+        /// The score stayed below the tracking threshold long enough.
+        ScoreDropped,
+        /// The process exited, or its pid now belongs to another process.
+        ProcessGone,
+        /// The daemon stopped (on a crash: closed at the next start at the last sample time).
+        DaemonStopped,
     }
 }
 
-/// Why an event ended (`process_events.exit_reason`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display, EnumString, IntoStaticStr,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ExitReason {
-    /// The score stayed below the tracking threshold long enough.
-    ScoreDropped,
-    /// The process exited, or its pid now belongs to another process.
-    ProcessGone,
-    /// The daemon stopped (on a crash: closed at the next start at the last sample time).
-    DaemonStopped,
-}
-
-impl ExitReason {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        self.into()
+named! {
+    "lowercase",
+    /// One part of a forensic capture; each has a status (and an error text) of its own.
+    ///
+    /// Declared in name order, so a map keyed by part lists them as it did when the keys were the
+    /// names (`buffer`, `decode`, `logs`, `stacks`: the `statuses` of a `capture` notice).
+    #[derive(PartialOrd, Ord)]
+    pub enum CapturePart {
+        /// The frozen ring buffer.
+        Buffer,
+        /// The macOS spindump decode step (absent elsewhere).
+        Decode,
+        /// System log entries.
+        Logs,
+        /// Thread stacks, on every platform.
+        Stacks,
     }
-}
-
-/// One part of a forensic capture; each has a status (and an error text) of its own.
-///
-/// Declared in name order, so a map keyed by part lists them as it did when the keys were the
-/// names (`buffer`, `decode`, `logs`, `stacks`: the `statuses` of a `capture` notice).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    Display,
-    EnumString,
-    IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum CapturePart {
-    /// The frozen ring buffer.
-    Buffer,
-    /// The macOS spindump decode step (absent elsewhere).
-    Decode,
-    /// System log entries.
-    Logs,
-    /// Thread stacks, on every platform.
-    Stacks,
 }
 
 impl CapturePart {
@@ -257,37 +191,25 @@ impl CapturePart {
         CapturePart::Logs,
         CapturePart::Stacks,
     ];
-
-    /// The name used on the socket, in the CLI and in logs.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
-/// How one capture part ended (or that it has not yet). Adding a status is one change here:
-/// its name comes from the derive, and [`PartStatus::is_ok`] (a `match`, so the compiler asks)
-/// decides what it means for the capture.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display, EnumString, IntoStaticStr,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum PartStatus {
-    Pending,
-    Success,
-    /// The error text says why.
-    Failed,
-    /// Not attempted (tool absent, no permission); the error text gives the reason.
-    Skipped,
-    Timeout,
+named! {
+    "lowercase",
+    /// How one capture part ended (or that it has not yet). Adding a status is one change here:
+    /// its name comes from the derive, and [`PartStatus::is_ok`] (a `match`, so the compiler asks)
+    /// decides what it means for the capture.
+    pub enum PartStatus {
+        Pending,
+        Success,
+        /// The error text says why.
+        Failed,
+        /// Not attempted (tool absent, no permission); the error text gives the reason.
+        Skipped,
+        Timeout,
+    }
 }
 
 impl PartStatus {
-    /// The value stored in the `*_status` columns.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether the part ended with nothing gone wrong: done, or not attempted for a reason it
     /// states (no tool, no permission), which no retry would change.
     pub fn is_ok(self) -> bool {
@@ -298,18 +220,18 @@ impl PartStatus {
     }
 }
 
-/// One word for a whole capture: the rule the forensics worker counts in `/metrics`
-/// (`captures_total{status}`) and the TUI colours its message by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Display, IntoStaticStr)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum CaptureOutcome {
-    /// Every part [`is_ok`](PartStatus::is_ok).
-    Success,
-    /// Some part went wrong, and at least one succeeded.
-    Partial,
-    /// No part succeeded, and some part went wrong.
-    Failed,
+named! {
+    "lowercase",
+    /// One word for a whole capture: the rule the forensics worker counts in `/metrics`
+    /// (`captures_total{status}`) and the TUI colours its message by.
+    pub enum CaptureOutcome {
+        /// Every part [`is_ok`](PartStatus::is_ok).
+        Success,
+        /// Some part went wrong, and at least one succeeded.
+        Partial,
+        /// No part succeeded, and some part went wrong.
+        Failed,
+    }
 }
 
 impl CaptureOutcome {
@@ -328,28 +250,20 @@ impl CaptureOutcome {
             CaptureOutcome::Failed
         }
     }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
-/// The PSI resource (`/proc/pressure/<name>`) behind a `pressure_<name>` trigger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Display, EnumString, IntoStaticStr)]
-#[strum(serialize_all = "lowercase")]
-pub enum PsiResource {
-    Cpu,
-    Memory,
-    Io,
+named! {
+    "lowercase",
+    /// The PSI resource (`/proc/pressure/<name>`) behind a `pressure_<name>` trigger.
+    pub enum PsiResource {
+        Cpu,
+        Memory,
+        Io,
+    }
 }
 
 impl PsiResource {
     pub const ALL: [PsiResource; 3] = [PsiResource::Cpu, PsiResource::Memory, PsiResource::Io];
-
-    /// The file name under `/proc/pressure`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
 }
 
 /// What started a forensic capture. Its text (`band_entry_critical`, `manual`, …) is what

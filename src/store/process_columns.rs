@@ -75,50 +75,42 @@ pub(crate) fn metrics_ddl() -> String {
         .join(",\n    ")
 }
 
-/// `cpu, mem, …` for INSERT and SELECT lists.
-pub(crate) fn metrics_list() -> String {
-    columns::names(&METRIC_COLUMNS)
+/// Every stored column of a process: the metrics, then the identity.
+fn all() -> impl Iterator<Item = &'static Column<ProcessScore>> {
+    METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter())
 }
 
-/// `ppid, uid, start_time`.
-pub(crate) fn identity_list() -> String {
-    columns::names(&IDENTITY_COLUMNS)
+/// `cpu, mem, …, ppid, uid, start_time` for INSERT lists (`prefix` `s.` for SELECT ones).
+pub(crate) fn process_list(prefix: &str) -> String {
+    all()
+        .map(|c| format!("{prefix}{}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Binds the 41 metrics starting at parameter `idx` (1-based); returns the next free index.
-pub(crate) fn bind_metrics(
+/// How many columns [`process_list`] names.
+pub(crate) fn process_column_count() -> usize {
+    METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len()
+}
+
+/// Binds a process's stored columns starting at parameter `idx` (1-based); returns the next
+/// free index.
+pub(crate) fn bind_process(
     stmt: &mut Statement<'_>,
     idx: usize,
     p: &ProcessScore,
 ) -> rusqlite::Result<usize> {
-    columns::bind(stmt, idx, &METRIC_COLUMNS, p)
+    columns::bind(stmt, idx, all(), p)
 }
 
-/// Binds `ppid, uid, start_time` starting at `idx`; returns the next free index.
-pub(crate) fn bind_identity(
-    stmt: &mut Statement<'_>,
-    idx: usize,
-    p: &ProcessScore,
-) -> rusqlite::Result<usize> {
-    columns::bind(stmt, idx, &IDENTITY_COLUMNS, p)
-}
-
-/// Reads the 41 metrics starting at column `idx` (0-based) into `p`; returns the next column.
-pub(crate) fn read_metrics(
+/// Reads a process's stored columns starting at column `idx` (0-based) into `p`; returns the
+/// next column.
+pub(crate) fn read_process(
     row: &Row<'_>,
     idx: usize,
     p: &mut ProcessScore,
 ) -> rusqlite::Result<usize> {
-    columns::read(row, idx, &METRIC_COLUMNS, p)
-}
-
-/// Reads `ppid, uid, start_time` starting at column `idx`.
-pub(crate) fn read_identity(
-    row: &Row<'_>,
-    idx: usize,
-    p: &mut ProcessScore,
-) -> rusqlite::Result<usize> {
-    columns::read(row, idx, &IDENTITY_COLUMNS, p)
+    columns::read(row, idx, all(), p)
 }
 
 /// An integer column read leniently: NULL → 0, REAL truncated, numeric text parsed.
@@ -201,26 +193,19 @@ mod tests {
             ..Default::default()
         };
         let sql = format!(
-            "INSERT INTO t ({}, {}) VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            columns::placeholders(1, 44)
+            "INSERT INTO t ({}) VALUES ({})",
+            process_list(""),
+            columns::placeholders(1, process_column_count())
         );
         let mut stmt = conn.prepare(&sql).unwrap();
-        let next = bind_metrics(&mut stmt, 1, &p).unwrap();
-        assert_eq!(bind_identity(&mut stmt, next, &p).unwrap(), 45);
+        assert_eq!(bind_process(&mut stmt, 1, &p).unwrap(), 45);
         stmt.raw_execute().unwrap();
         let back = conn
-            .query_row(
-                &format!("SELECT {}, {} FROM t", metrics_list(), identity_list()),
-                [],
-                |row| {
-                    let mut q = ProcessScore::default();
-                    let next = read_metrics(row, 0, &mut q)?;
-                    read_identity(row, next, &mut q)?;
-                    Ok(q)
-                },
-            )
+            .query_row(&format!("SELECT {} FROM t", process_list("")), [], |row| {
+                let mut q = ProcessScore::default();
+                assert_eq!(read_process(row, 0, &mut q)?, 44);
+                Ok(q)
+            })
             .unwrap();
         let expected = ProcessScore {
             mem: i64::MAX as u64,

@@ -9,8 +9,7 @@ use super::capture_data::{CaptureData, Frame};
 use super::columns::{self, Column};
 use super::error::{Context, Result};
 use super::process_columns::{
-    identity_list, int_at, metrics_list, opt_int_at, opt_real_at, opt_text_at, read_identity,
-    read_metrics, real_at, text_at,
+    int_at, opt_int_at, opt_real_at, opt_text_at, process_list, read_process, real_at, text_at,
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
@@ -174,37 +173,34 @@ pub struct SnapshotRow {
 
 fn snapshot_sql(filter: &str) -> String {
     format!(
-        "SELECT s.id, s.event_id, s.snapshot_type, s.captured_at, e.pid, e.command, {}, {}
+        "SELECT s.id, s.event_id, s.snapshot_type, e.pid, e.command, s.captured_at, {}
          FROM process_snapshots s JOIN process_events e ON e.id = s.event_id
          WHERE {filter} ORDER BY s.captured_at, s.id",
-        prefixed("s", &metrics_list()),
-        prefixed("s", &identity_list())
+        process_list("s.")
     )
 }
 
-fn prefixed(alias: &str, list: &str) -> String {
-    list.split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A whole process from column `idx` on: `pid, command, captured_at`, then every stored
+/// column ([`process_list`]).
+fn process_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<ProcessScore> {
+    let mut p = ProcessScore {
+        pid: u32_of(int_at(r, idx)?),
+        command: text_at(r, idx + 1)?,
+        captured_at: real_at(r, idx + 2)?,
+        ..Default::default()
+    };
+    read_process(r, idx + 3, &mut p)?;
+    Ok(p)
 }
 
 fn snapshot_row(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
-    let captured_at = real_at(r, 3)?;
-    let mut p = ProcessScore {
-        pid: u32_of(int_at(r, 4)?),
-        command: text_at(r, 5)?,
-        captured_at,
-        ..Default::default()
-    };
-    let next = read_metrics(r, 6, &mut p)?;
-    read_identity(r, next, &mut p)?;
+    let process = process_at(r, 3)?;
     Ok(SnapshotRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,
         snapshot_type: Named::parse(text_at(r, 2)?),
-        captured_at,
-        process: p,
+        captured_at: process.captured_at,
+        process,
     })
 }
 
@@ -466,18 +462,10 @@ pub struct BufferProcessRow {
 }
 
 fn buffer_process_row(r: &Row<'_>) -> rusqlite::Result<BufferProcessRow> {
-    let mut p = ProcessScore {
-        pid: u32_of(int_at(r, 2)?),
-        command: text_at(r, 3)?,
-        captured_at: real_at(r, 4)?,
-        ..Default::default()
-    };
-    let next = read_metrics(r, 5, &mut p)?;
-    read_identity(r, next, &mut p)?;
     Ok(BufferProcessRow {
         sample_id: int_at(r, 0)?,
         sample_index: int_at(r, 1)?,
-        process: p,
+        process: process_at(r, 2)?,
     })
 }
 
@@ -489,14 +477,13 @@ pub fn buffer_processes(
     pid: Option<u32>,
 ) -> Result<Vec<BufferProcessRow>> {
     let sql = format!(
-        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}
          FROM buffer_context c
          JOIN buffer_samples s ON s.context_id = c.id
          JOIN buffer_sample_processes p ON p.sample_id = s.id
          WHERE c.capture_id = ?1 AND (?2 IS NULL OR p.pid = ?2)
          ORDER BY s.sample_index, p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
     stmt.query_map(params![capture_id, pid], buffer_process_row)
@@ -507,14 +494,13 @@ pub fn buffer_processes(
 /// Processes of one stored buffer sample, highest score first.
 pub fn buffer_sample_processes(conn: &Connection, sample_id: i64) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}
          FROM buffer_sample_processes p JOIN buffer_samples s ON s.id = p.sample_id
          WHERE p.sample_id = ?1 ORDER BY p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
-    stmt.query_map([sample_id], |r| buffer_process_row(r).map(|b| b.process))
+    stmt.query_map([sample_id], |r| process_at(r, 2))
         .and_then(|r| r.collect())
         .ctx("reading buffer processes")
 }
@@ -576,28 +562,17 @@ pub fn machine_snapshot_processes(
     snapshot_id: i64,
 ) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.pid, p.command, m.captured_at, {}, {}
+        "SELECT p.pid, p.command, m.captured_at, {}
          FROM machine_snapshot_processes p JOIN machine_snapshots m ON m.id = p.snapshot_id
          WHERE p.snapshot_id = ?1 ORDER BY p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn
         .prepare_cached(&sql)
         .ctx("reading machine snapshot processes")?;
-    stmt.query_map([snapshot_id], |r| {
-        let mut p = ProcessScore {
-            pid: u32_of(int_at(r, 0)?),
-            command: text_at(r, 1)?,
-            captured_at: real_at(r, 2)?,
-            ..Default::default()
-        };
-        let next = read_metrics(r, 3, &mut p)?;
-        read_identity(r, next, &mut p)?;
-        Ok(p)
-    })
-    .and_then(|r| r.collect())
-    .ctx("reading machine snapshot processes")
+    stmt.query_map([snapshot_id], |r| process_at(r, 0))
+        .and_then(|r| r.collect())
+        .ctx("reading machine snapshot processes")
 }
 
 /// Row counts of every table, plus the version and open events.

@@ -7,7 +7,7 @@ use super::capture_data::{CaptureData, StackProcess, StackThread};
 use super::columns::{self, Column};
 use super::columns::{clamp_u64 as int, placeholders};
 use super::error::data_error;
-use super::process_columns::{bind_identity, bind_metrics, identity_list, metrics_list};
+use super::process_columns::{bind_process, process_column_count, process_list};
 use super::records::{
     BufferCapture, CapturePart, LogCapture, MachineSnapshot, NewCapture, NewEvent, NewSnapshot, Op,
     PartOutcome, PartStatus,
@@ -119,11 +119,10 @@ fn snapshot_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO process_snapshots (id, event_id, snapshot_type, captured_at, {}, {})
+            "INSERT INTO process_snapshots (id, event_id, snapshot_type, captured_at, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 48)
+            process_list(""),
+            placeholders(1, 4 + process_column_count())
         )
     })
 }
@@ -134,8 +133,7 @@ fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize
     stmt.raw_bind_parameter(2, s.event_id)?;
     stmt.raw_bind_parameter(3, s.snapshot_type.as_str())?;
     stmt.raw_bind_parameter(4, s.process.captured_at)?;
-    let next = bind_metrics(&mut stmt, 5, &s.process)?;
-    bind_identity(&mut stmt, next, &s.process)?;
+    bind_process(&mut stmt, 5, &s.process)?;
     stmt.raw_execute()
 }
 
@@ -275,11 +273,10 @@ fn machine_process_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO machine_snapshot_processes (snapshot_id, pid, command, {}, {})
+            "INSERT INTO machine_snapshot_processes (snapshot_id, pid, command, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 47)
+            process_list(""),
+            placeholders(1, 3 + process_column_count())
         )
     })
 }
@@ -300,8 +297,7 @@ pub(crate) fn insert_machine_snapshot(
         stmt.raw_bind_parameter(1, snapshot_id)?;
         stmt.raw_bind_parameter(2, p.pid)?;
         stmt.raw_bind_parameter(3, p.command.as_str())?;
-        let next = bind_metrics(&mut stmt, 4, p)?;
-        bind_identity(&mut stmt, next, p)?;
+        bind_process(&mut stmt, 4, p)?;
         stmt.raw_execute()?;
     }
     Ok(1 + s.processes.len())
@@ -311,11 +307,10 @@ fn buffer_process_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO buffer_sample_processes (sample_id, pid, command, captured_at, {}, {})
+            "INSERT INTO buffer_sample_processes (sample_id, pid, command, captured_at, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 48)
+            process_list(""),
+            placeholders(1, 4 + process_column_count())
         )
     })
 }
@@ -367,8 +362,7 @@ pub(crate) fn store_buffer(
             stmt.raw_bind_parameter(2, p.pid)?;
             stmt.raw_bind_parameter(3, p.command.as_str())?;
             stmt.raw_bind_parameter(4, p.captured_at)?;
-            let next = bind_metrics(&mut stmt, 5, p)?;
-            bind_identity(&mut stmt, next, p)?;
+            bind_process(&mut stmt, 5, p)?;
             stmt.raw_execute()?;
             ch.wrote(1)?;
         }
