@@ -65,6 +65,55 @@ macro_rules! column {
 }
 pub(crate) use column;
 
+/// Declares a table's columns once: the list (names, SQL types, readers) and a binder that binds
+/// every field with static calls, for tables written tens of thousands of rows at a time (a
+/// capture's ring buffer). Entries are `field`, `field: Codec` or `"name" = field: Codec`.
+///
+/// `table!(pub static LIST, pub fn binder: Type { cpu, score: Score, ... })`
+macro_rules! table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis static $list:ident, $bvis:vis fn $binder:ident: $t:ty {
+            $($($col:literal =)? $field:ident $(: $codec:ty)?),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis static $list: std::sync::LazyLock<Vec<$crate::store::columns::Column<$t>>> =
+            std::sync::LazyLock::new(|| {
+                vec![$(
+                    $crate::store::columns::column!(
+                        $t,
+                        $crate::store::columns::table!(@name $($col)?; $field),
+                        $field,
+                        $crate::store::columns::table!(@codec $($codec)?)
+                    )
+                ),*]
+            });
+
+        /// Binds every column of the list in order from parameter `idx`; returns the next index.
+        $bvis fn $binder(
+            stmt: &mut rusqlite::Statement<'_>,
+            mut idx: usize,
+            x: &$t,
+        ) -> rusqlite::Result<usize> {
+            $(
+                stmt.raw_bind_parameter(
+                    idx,
+                    <$crate::store::columns::table!(@codec $($codec)?)
+                        as $crate::store::columns::Codec<_>>::bind(&x.$field),
+                )?;
+                idx += 1;
+            )*
+            Ok(idx)
+        }
+    };
+    (@name $col:literal; $field:ident) => { $col };
+    (@name ; $field:ident) => { stringify!($field) };
+    (@codec $codec:ty) => { $codec };
+    (@codec) => { $crate::store::columns::Plain };
+}
+pub(crate) use table;
+
 /// `a, b, c` for INSERT and SELECT lists.
 pub fn names<T>(columns: &[Column<T>]) -> String {
     columns

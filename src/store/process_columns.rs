@@ -4,67 +4,68 @@
 //! Each column is one line of [`METRIC_COLUMNS`] or [`IDENTITY_COLUMNS`] (see
 //! [`super::columns`]); the DDL, the INSERT and SELECT lists, binding and reading all follow.
 
-use super::columns::{self, Column, Score, column};
+use super::columns::{self, Column, Score, table};
 use crate::model::ProcessScore;
 use rusqlite::{Row, Statement};
-use std::sync::LazyLock;
 
-/// The original's 41-column METRICS block, in its order.
-pub static METRIC_COLUMNS: LazyLock<Vec<Column<ProcessScore>>> = LazyLock::new(|| {
-    vec![
-        column!(ProcessScore, cpu),
-        column!(ProcessScore, mem),
-        column!(ProcessScore, mem_peak),
-        column!(ProcessScore, pageins),
-        column!(ProcessScore, pageins_rate),
-        column!(ProcessScore, faults),
-        column!(ProcessScore, faults_rate),
-        column!(ProcessScore, disk_io),
-        column!(ProcessScore, disk_io_rate),
-        column!(ProcessScore, csw),
-        column!(ProcessScore, csw_rate),
-        column!(ProcessScore, syscalls),
-        column!(ProcessScore, syscalls_rate),
-        column!(ProcessScore, threads),
-        column!(ProcessScore, mach_msgs),
-        column!(ProcessScore, mach_msgs_rate),
-        column!(ProcessScore, instructions),
-        column!(ProcessScore, cycles),
-        column!(ProcessScore, ipc),
-        column!(ProcessScore, energy),
-        column!(ProcessScore, energy_rate),
-        column!(ProcessScore, wakeups),
-        column!(ProcessScore, wakeups_rate),
-        column!(ProcessScore, runnable_time),
-        column!(ProcessScore, runnable_time_rate),
-        column!(ProcessScore, qos_interactive),
-        column!(ProcessScore, qos_interactive_rate),
-        column!(ProcessScore, gpu_time),
-        column!(ProcessScore, gpu_time_rate),
-        column!(ProcessScore, zombie_children),
-        column!(ProcessScore, state),
-        column!(ProcessScore, priority),
-        column!(ProcessScore, score, Score),
-        column!(ProcessScore, band),
-        column!(ProcessScore, cpu_share),
-        column!(ProcessScore, gpu_share),
-        column!(ProcessScore, mem_share),
-        column!(ProcessScore, disk_share),
-        column!(ProcessScore, wakeups_share),
-        column!(ProcessScore, disproportionality),
-        column!(ProcessScore, dominant_resource),
-    ]
-});
+table!(
+    /// The original's 41-column METRICS block, in its order.
+    pub static METRIC_COLUMNS,
+    fn bind_metrics: ProcessScore {
+        cpu,
+        mem,
+        mem_peak,
+        pageins,
+        pageins_rate,
+        faults,
+        faults_rate,
+        disk_io,
+        disk_io_rate,
+        csw,
+        csw_rate,
+        syscalls,
+        syscalls_rate,
+        threads,
+        mach_msgs,
+        mach_msgs_rate,
+        instructions,
+        cycles,
+        ipc,
+        energy,
+        energy_rate,
+        wakeups,
+        wakeups_rate,
+        runnable_time,
+        runnable_time_rate,
+        qos_interactive,
+        qos_interactive_rate,
+        gpu_time,
+        gpu_time_rate,
+        zombie_children,
+        state,
+        priority,
+        score: Score,
+        band,
+        cpu_share,
+        gpu_share,
+        mem_share,
+        disk_share,
+        wakeups_share,
+        disproportionality,
+        dominant_resource,
+    }
+);
 
-/// Identity columns we add after the metrics: (pid, start_time) is a process's identity. NULL
-/// (rows of the original) reads as 0.
-pub static IDENTITY_COLUMNS: LazyLock<Vec<Column<ProcessScore>>> = LazyLock::new(|| {
-    vec![
-        column!(ProcessScore, ppid),
-        column!(ProcessScore, uid),
-        column!(ProcessScore, start_time),
-    ]
-});
+table!(
+    /// Identity columns we add after the metrics: (pid, start_time) is a process's identity.
+    /// NULL (rows of the original) reads as 0.
+    pub static IDENTITY_COLUMNS,
+    fn bind_identity: ProcessScore {
+        ppid,
+        uid,
+        start_time,
+    }
+);
 
 /// `cpu REAL NOT NULL, mem INTEGER NOT NULL, …` for a CREATE TABLE.
 pub(crate) fn metrics_ddl() -> String {
@@ -100,7 +101,8 @@ pub(crate) fn bind_process(
     idx: usize,
     p: &ProcessScore,
 ) -> rusqlite::Result<usize> {
-    columns::bind(stmt, idx, all(), p)
+    let idx = bind_metrics(stmt, idx, p)?;
+    bind_identity(stmt, idx, p)
 }
 
 /// Reads a process's stored columns starting at column `idx` (0-based) into `p`; returns the
