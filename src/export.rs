@@ -17,6 +17,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use prometheus::core::{Collector, Desc};
+use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder, proto::MetricFamily,
@@ -100,32 +101,15 @@ impl Registrar<'_> {
 
     /// A labelled family with every series of `values` created at 0, so they exist before the
     /// first update.
-    fn int_counters(
+    fn labelled<P: MetricVecBuilder + 'static>(
         &self,
-        name: &str,
-        help: &str,
-        label: &str,
+        family: MetricVec<P>,
         values: &[&str],
-    ) -> Result<IntCounterVec, DefinitionError> {
-        let v = IntCounterVec::new(opts(name, help), &[label])?;
+    ) -> Result<MetricVec<P>, DefinitionError> {
         for value in values {
-            v.get_metric_with_label_values(&[value])?;
+            family.get_metric_with_label_values(&[value])?;
         }
-        self.add(v)
-    }
-
-    fn int_gauges(
-        &self,
-        name: &str,
-        help: &str,
-        label: &str,
-        values: &[&str],
-    ) -> Result<IntGaugeVec, DefinitionError> {
-        let v = IntGaugeVec::new(opts(name, help), &[label])?;
-        for value in values {
-            v.get_metric_with_label_values(&[value])?;
-        }
-        self.add(v)
+        self.add(family)
     }
 }
 
@@ -134,10 +118,14 @@ impl MetricsState {
     pub fn new(top_n: usize) -> Result<MetricsState, DefinitionError> {
         let registry = Registry::new();
         let r = Registrar(&registry);
-        r.int_gauges(
-            "build_info",
-            "Always 1; the version of rogue-hunter serving these metrics.",
-            "version",
+        r.labelled(
+            IntGaugeVec::new(
+                opts(
+                    "build_info",
+                    "Always 1; the version of rogue-hunter serving these metrics.",
+                ),
+                &["version"],
+            )?,
             &[env!("CARGO_PKG_VERSION")],
         )?
         .get_metric_with_label_values(&[env!("CARGO_PKG_VERSION")])?
@@ -181,20 +169,28 @@ impl MetricsState {
                 "last_sample_timestamp_seconds",
                 "Wall-clock time of the latest sample, seconds since the epoch (alert when it stops moving).",
             )?,
-            tracked: r.int_gauges(
-                "tracked_processes",
-                "Processes with an open event, by their current band.",
-                "band",
+            tracked: r.labelled(
+                IntGaugeVec::new(
+                    opts(
+                        "tracked_processes",
+                        "Processes with an open event, by their current band.",
+                    ),
+                    &["band"],
+                )?,
                 &bands,
             )?,
             events: r.counter(
                 "events_total",
                 "Events opened (a process became rogue) since the daemon started.",
             )?,
-            captures: r.int_counters(
-                "captures_total",
-                "Forensic captures finished since the daemon started, by outcome.",
-                "status",
+            captures: r.labelled(
+                IntCounterVec::new(
+                    opts(
+                        "captures_total",
+                        "Forensic captures finished since the daemon started, by outcome.",
+                    ),
+                    &["status"],
+                )?,
                 &CAPTURE_STATUSES,
             )?,
             dropped_client_messages: r.counter(
