@@ -22,7 +22,7 @@ pub struct Column<T> {
 }
 
 impl<T> Column<T> {
-    /// Used by [`column!`]; `bind` and `read` are plain functions (one direct call per value,
+    /// Used by `column!`; `bind` and `read` are plain functions (one direct call per value,
     /// which matters at 45,000 rows × 44 columns a capture).
     pub fn new(
         name: &'static str,
@@ -39,7 +39,7 @@ impl<T> Column<T> {
     }
 }
 
-/// The SQL type codec `C` gives the field `field` reaches (lets [`column!`] name it without
+/// The SQL type codec `C` gives the field `field` reaches (lets `column!` name it without
 /// spelling the field's type).
 pub fn sql_type<C: Codec<F>, T, F>(_field: for<'a> fn(&'a T) -> &'a F) -> &'static str {
     C::SQL_TYPE

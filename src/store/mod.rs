@@ -6,9 +6,12 @@
 //! - [`schema`] and [`migrate`]: the v21 tables and the numbered forward migrations.
 //! - [`startup`]: next ids, closing events a crash left open, `daemon_state`.
 //! - [`records`] and [`capture_data`]: plain data of what gets written.
-//! - [`writer`]: the writer thread, its bounded queue and counters (plus a checkpoint thread
-//!   that keeps WAL checkpoints off the writer's path).
-//! - [`queries`]: read-only queries returning `Serialize` structs.
+//! - [`writer`]: the writer thread, its two queues and counters (plus a checkpoint thread
+//!   that keeps WAL checkpoints off the writer's path); `write.rs` holds the SQL it runs.
+//! - [`columns`], [`process_columns`], [`capture_columns`]: each stored struct's columns, by
+//!   name, declared once.
+//! - [`queries`]: read-only queries returning typed, `Serialize` structs (text another version
+//!   stored reads back as it is).
 //! - [`prune`]: retention by cascade, in short batches.
 //!
 //! Daemon start-up, in order: [`open_writer`] → [`startup::last_sample_time`] and

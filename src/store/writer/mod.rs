@@ -1,6 +1,6 @@
 //! The writer: a thread that owns the daemon's only read-write connection, and the handle
 //! everyone else submits writes through. What waits for what is the policy of the two queues in
-//! [`queue`]; how each command becomes transactions is [`thread`].
+//! `queue.rs`; how each command becomes transactions is `thread.rs`.
 //!
 //! A bulk write sets its own part status, so forensics never needs to follow one with a status
 //! update. The counters ([`WriterStats`]: failures, the last error, queue depths) are readable at
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
-/// Tuning of the writer (the queue policy is described in [`queue`]).
+/// Tuning of the writer (the queue policy is described in `queue.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriterConfig {
     /// Small commands (per-sample batches, machine snapshots) waiting before the writer counts
