@@ -196,8 +196,8 @@ impl CapturePart {
 named! {
     "lowercase",
     /// How one capture part ended (or that it has not yet). Adding a status is one change here:
-    /// its name comes from the derive, and [`PartStatus::is_ok`] (a `match`, so the compiler asks)
-    /// decides what it means for the capture.
+    /// its name comes from the derive, and [`PartStatus::is_ok`] and [`PartStatus::captured`]
+    /// (`match`es, so the compiler asks) decide what it means for the capture.
     pub enum PartStatus {
         Pending,
         Success,
@@ -218,6 +218,18 @@ impl PartStatus {
             PartStatus::Pending | PartStatus::Failed | PartStatus::Timeout => false,
         }
     }
+
+    /// Whether the part stored what it set out to capture (a capture with such a part is not
+    /// a failure, even when another part went wrong).
+    pub fn captured(self) -> bool {
+        match self {
+            PartStatus::Success => true,
+            PartStatus::Pending
+            | PartStatus::Failed
+            | PartStatus::Skipped
+            | PartStatus::Timeout => false,
+        }
+    }
 }
 
 named! {
@@ -227,9 +239,9 @@ named! {
     pub enum CaptureOutcome {
         /// Every part [`is_ok`](PartStatus::is_ok).
         Success,
-        /// Some part went wrong, and at least one succeeded.
+        /// Some part went wrong, and at least one [captured](PartStatus::captured) its data.
         Partial,
-        /// No part succeeded, and some part went wrong.
+        /// Some part went wrong, and none captured its data.
         Failed,
     }
 }
@@ -240,7 +252,7 @@ impl CaptureOutcome {
         let (mut all_ok, mut any_success) = (true, false);
         for s in statuses {
             all_ok &= s.is_ok();
-            any_success |= s == PartStatus::Success;
+            any_success |= s.captured();
         }
         if all_ok {
             CaptureOutcome::Success
