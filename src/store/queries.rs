@@ -663,7 +663,8 @@ fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<St
              memory_pressure_max_pct, available_memory_avg_gb, available_memory_min_gb,
              free_disk_gb, total_disk_gb, advisory_battery, advisory_user, advisory_thermal,
              advisory_combined, shared_cache_residency_pct, vnodes_available_pct, data_source,
-             reason
+             reason, sample_rate_hz, samples_on_cpu, samples_off_cpu, samples_lost,
+             stacks_truncated
          FROM tailspin_header WHERE capture_id = ?1",
     )?
     .query_row([capture_id], |r| {
@@ -701,6 +702,11 @@ fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<St
             vnodes_available_pct: opt_real_at(r, 30)?,
             data_source: opt_text_at(r, 31)?,
             reason: opt_text_at(r, 32)?,
+            sample_rate_hz: opt_real_at(r, 33)?,
+            samples_on_cpu: opt_int_at(r, 34)?,
+            samples_off_cpu: opt_int_at(r, 35)?,
+            samples_lost: opt_int_at(r, 36)?,
+            stacks_truncated: opt_int_at(r, 37)?,
         })
     })
     .optional()
@@ -853,7 +859,8 @@ fn read_processes(
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.thread_id, f.parent_frame_id, f.depth, f.sample_count, f.is_kernel,
              f.symbol_name, f.symbol_offset, f.library_name, f.library_offset, f.address,
-             f.state, f.core_type, f.blocked_on
+             f.state, f.core_type, f.blocked_on, f.on_cpu_count, f.off_cpu_count, f.source_file,
+             f.source_line
          FROM tailspin_process p
          JOIN tailspin_thread t ON t.process_id = p.id
          JOIN tailspin_frame f ON f.thread_id = t.id
@@ -884,6 +891,10 @@ fn read_processes(
             state: opt_text_at(r, 11)?,
             core_type: opt_text_at(r, 12)?,
             blocked_on: opt_text_at(r, 13)?,
+            on_cpu_count: opt_int_at(r, 14)?,
+            off_cpu_count: opt_int_at(r, 15)?,
+            source_file: opt_text_at(r, 16)?,
+            source_line: opt_int_at(r, 17)?,
         });
     }
     Ok(())

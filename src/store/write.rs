@@ -441,10 +441,11 @@ pub(crate) fn store_stacks(
                  total_cpi, memory_pressure_avg_pct, memory_pressure_max_pct,
                  available_memory_avg_gb, available_memory_min_gb, free_disk_gb, total_disk_gb,
                  advisory_battery, advisory_user, advisory_thermal, advisory_combined,
-                 shared_cache_residency_pct, vnodes_available_pct, data_source, reason)
+                 shared_cache_residency_pct, vnodes_available_pct, data_source, reason,
+                 sample_rate_hz, samples_on_cpu, samples_off_cpu, samples_lost, stacks_truncated)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
                  ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33,
-                 ?34)",
+                 ?34, ?35, ?36, ?37, ?38, ?39)",
         )?
         .execute(params![
             capture_id,
@@ -480,7 +481,12 @@ pub(crate) fn store_stacks(
             h.shared_cache_residency_pct,
             h.vnodes_available_pct,
             h.data_source,
-            h.reason
+            h.reason,
+            h.sample_rate_hz,
+            h.samples_on_cpu,
+            h.samples_off_cpu,
+            h.samples_lost,
+            h.stacks_truncated
         ])?;
         ch.wrote(1)?;
     }
@@ -678,8 +684,9 @@ fn store_thread(ch: &mut Chunker<'_>, process_id: i64, t: &StackThread) -> rusql
         conn.prepare_cached(
             "INSERT INTO tailspin_frame (thread_id, parent_frame_id, depth, sample_count,
                  is_kernel, symbol_name, symbol_offset, library_name, library_offset, address,
-                 state, core_type, blocked_on)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 state, core_type, blocked_on, on_cpu_count, off_cpu_count, source_file,
+                 source_line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
             thread_id,
@@ -694,7 +701,11 @@ fn store_thread(ch: &mut Chunker<'_>, process_id: i64, t: &StackThread) -> rusql
             f.address,
             f.state,
             f.core_type,
-            f.blocked_on
+            f.blocked_on,
+            f.on_cpu_count,
+            f.off_cpu_count,
+            f.source_file,
+            f.source_line
         ])?;
         ids.push(conn.last_insert_rowid());
         ch.wrote(1)?;
