@@ -492,7 +492,11 @@ fn a_v21_database_gains_the_profile_columns_with_every_row_intact() {
             .filter(|c| !V22_COLUMNS.contains(&(table, c.as_str())))
             .cloned()
             .collect();
-        assert_eq!(&rows(&conn, table, &old_cols), old_rows, "rows of {table} kept");
+        assert_eq!(
+            &rows(&conn, table, &old_cols),
+            old_rows,
+            "rows of {table} kept"
+        );
     }
     for (table, col) in V22_COLUMNS {
         let v: Value = conn
