@@ -203,14 +203,11 @@ impl Session {
             gone: true,
         };
         let tids = list_tids(&task).map_err(|_| gone(pid))?;
-        let maps = std::fs::read_to_string(root.join(pid.to_string()).join("maps"))
-            .map_err(|e| refusal(pid, &e, "cannot read its memory map"))?;
-        let images = self.files.images(&root, pid, &parse_maps(&maps));
         let index = self.procs.len();
         self.procs.push(Proc {
             pid,
             user_only: false,
-            unwinder: ProcessUnwinder::new(images),
+            unwinder: ProcessUnwinder::new(Vec::new()),
             tids: HashSet::new(),
             maps_stale: false,
             gone: false,
@@ -241,13 +238,36 @@ impl Session {
             }
         }
         if opened > 0 {
-            return Ok(());
+            // The kernel agreed; the memory map (same ptrace check) gives the unwinder its files.
+            match std::fs::read_to_string(root.join(pid.to_string()).join("maps")) {
+                Ok(maps) => {
+                    let images = self.files.images(&root, pid, &parse_maps(&maps));
+                    self.procs[index].unwinder.set_images(images);
+                    return Ok(());
+                }
+                Err(e) => {
+                    first_error = Some(e);
+                    self.drop_threads_of(index);
+                }
+            }
         }
         self.procs.pop();
         Err(match first_error {
-            Some(e) => refusal(pid, &e, "perf_event_open"),
+            Some(e) => refusal(pid, &e, opened > 0),
             None => gone(pid),
         })
+    }
+
+    /// Closes the events of process `index` (the last one added).
+    fn drop_threads_of(&mut self, index: usize) {
+        while self.threads.last().is_some_and(|t| t.proc == index) {
+            if let Some(t) = self.threads.pop() {
+                self.ids.remove(&t.on.id);
+                if let Some(off) = &t.off {
+                    self.ids.remove(&off.id);
+                }
+            }
+        }
     }
 
     /// Opens a thread's events and ring (smaller rings when locked memory runs short).
@@ -609,10 +629,11 @@ fn denied(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM))
 }
 
-/// Why perf refused a process, in words a user can act on.
-fn refusal(pid: u32, e: &io::Error, what: &str) -> Refusal {
+/// Why perf refused a process (or, `maps`, its memory map could not be read), in words a user
+/// can act on.
+fn refusal(pid: u32, e: &io::Error, maps: bool) -> Refusal {
     let errno = e.raw_os_error().unwrap_or(0);
-    let gone = matches!(errno, libc::ESRCH | libc::ENOENT) && what != "perf_event_open";
+    let gone = maps && matches!(errno, libc::ESRCH | libc::ENOENT);
     let hint = match errno {
         libc::EACCES | libc::EPERM => {
             let paranoid = sys::paranoid().map_or_else(|| "unknown".to_string(), |p| p.to_string());
@@ -623,13 +644,17 @@ fn refusal(pid: u32, e: &io::Error, what: &str) -> Refusal {
             )
         }
         libc::ENOSYS => "this kernel has no perf events, or seccomp hides them".to_string(),
-        libc::ENOENT | libc::EOPNOTSUPP | libc::EINVAL => {
+        libc::ENOENT | libc::EOPNOTSUPP | libc::EINVAL if !maps => {
             "this kernel has no software cpu-clock event".to_string()
         }
         libc::EMFILE | libc::ENFILE => "too many open files".to_string(),
         _ => String::new(),
     };
-    let mut reason = format!("{what} refused for process {pid}: {}", plain(e));
+    let mut reason = if maps {
+        format!("reading /proc/{pid}/maps failed: {}", plain(e))
+    } else {
+        format!("perf_event_open refused for process {pid}: {}", plain(e))
+    };
     if !hint.is_empty() {
         reason.push_str(&format!(" ({hint})"));
     }
