@@ -60,7 +60,7 @@ pub fn hot_paths(data: &CaptureData, pid: Option<i64>, n: usize, depth: usize) -
             }
         }
     }
-    paths.sort_by(|a, b| b.samples.cmp(&a.samples));
+    paths.sort_by_key(|p| std::cmp::Reverse(p.samples));
     paths.truncate(n);
     for p in &mut paths {
         p.percent = if total > 0 {
