@@ -378,6 +378,7 @@ mod platform {
                 ),
             ),
         });
+        lines.push(profile_line(&targets));
         lines.push(user_stacks_line(uid, eff, ptrace_scope));
         lines.push(journal_line(uid));
 
@@ -428,6 +429,63 @@ mod platform {
             println!("  {}: {what}", caps::upper_name(*cap));
         }
         Ok(())
+    }
+
+    /// Whether sampled profiles (perf_event_open) of other users' processes work, and how far.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fn profile_line(targets: &[Target]) -> Line {
+        use crate::forensics::linux::profile::{Access, access};
+        let what = "sampled profiles of other users' processes (perf_event_open)";
+        let paranoid = sysctl_i32("kernel.perf_event_paranoid")
+            .map_or_else(|| "unknown".to_string(), |p| p.to_string());
+        let needs = names(CapSet::of(&[caps::CAP_PERFMON, caps::CAP_SYS_PTRACE]));
+        let Some(t) = targets.first() else {
+            return Line::new(Can::No, what, "no other process is visible to try");
+        };
+        match access(t.pid) {
+            Access::Full => Line::new(
+                Can::Yes,
+                what,
+                format!(
+                    "kernel and user frames, on and off the CPU ({})",
+                    describe(t)
+                ),
+            ),
+            Access::UserOnly => Line::new(
+                Can::Partly,
+                what,
+                format!(
+                    "user frames only ({}): kernel frames and off-CPU samples need {} \
+                     (kernel.perf_event_paranoid = {paranoid})",
+                    describe(t),
+                    names(CapSet::of(&[caps::CAP_PERFMON]))
+                ),
+            ),
+            Access::Refused(e) => Line::new(
+                Can::No,
+                what,
+                format!(
+                    "{} ({}): needs {needs} (kernel.perf_event_paranoid = {paranoid}); \
+                     captures take /proc stacks instead",
+                    plain(&e),
+                    describe(t)
+                ),
+            ),
+        }
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    fn profile_line(_targets: &[Target]) -> Line {
+        Line::new(
+            Can::No,
+            "sampled profiles (perf_event_open)",
+            "need an x86-64 or aarch64 CPU; captures take /proc stacks instead",
+        )
+    }
+
+    fn sysctl_i32(name: &str) -> Option<i32> {
+        let path = format!("/proc/sys/{}", name.replace('.', "/"));
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
     fn user_stacks_line(uid: u32, eff: CapSet, ptrace_scope: Option<u32>) -> Line {

@@ -510,19 +510,7 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
         return;
     };
     let _load = crate::common::heavy_load();
-    let env = TestEnv::new();
-    env.write_config(CONFIG);
-    // Everything in the environment (config, runtime dir) becomes nobody's.
-    let chown = Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(env.root())
-        .status()
-        .unwrap();
-    assert!(chown.success());
-    let mut prefix: Vec<&std::ffi::OsStr> = NOBODY.iter().map(std::ffi::OsStr::new).collect();
-    prefix.push(copy.binary.as_os_str());
-    let cmd = Daemon::command_via(&env, "setpriv", &prefix);
-    let d = Daemon::start_command(env, cmd);
+    let d = daemon_as_nobody(&copy.binary);
 
     // Root's process: perf_event_open is refused (no CAP_SYS_PTRACE), /proc stacks instead.
     let roots = target.run(&[], &[]);
@@ -569,4 +557,60 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
         "user frames unwound: {:#?}",
         main.frames
     );
+    drop(d);
+
+    // With what `perms install` grants, root's process gets the whole profile.
+    let install = Command::new(&copy.binary)
+        .args(["perms", "install"])
+        .output()
+        .unwrap();
+    if !install.status.success() {
+        eprintln!(
+            "note: file capabilities not settable here ({}); the capability case was not run",
+            String::from_utf8_lossy(&install.stderr).trim()
+        );
+        return;
+    }
+    let d = daemon_as_nobody(&copy.binary);
+    let roots = target.run(&[], &["--napper"]);
+    let id = capture(&d, roots.pid);
+    let (source, status, error) = stack_part(&d, id);
+    assert_eq!(
+        (source.as_str(), status.as_str()),
+        ("perf", "success"),
+        "{error}"
+    );
+    let data = stacks(&d, id);
+    let all: Vec<&Frame> = data
+        .processes
+        .iter()
+        .flat_map(|p| &p.threads)
+        .flat_map(|t| &t.frames)
+        .collect();
+    assert!(
+        all.iter()
+            .any(|f| f.is_kernel && f.off_cpu_count.unwrap_or(0) > 0),
+        "off-CPU kernel frames"
+    );
+    assert!(
+        all.iter()
+            .any(|f| sym(f) == "gamma" && f.source_line.is_some())
+    );
+}
+
+/// A daemon started by root as nobody, in an environment that is nobody's.
+fn daemon_as_nobody(binary: &Path) -> Daemon {
+    let env = TestEnv::new();
+    env.write_config(CONFIG);
+    // Everything in the environment (config, runtime dir) becomes nobody's.
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(env.root())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let mut prefix: Vec<&std::ffi::OsStr> = NOBODY.iter().map(std::ffi::OsStr::new).collect();
+    prefix.push(binary.as_os_str());
+    let cmd = Daemon::command_via(&env, "setpriv", &prefix);
+    Daemon::start_command(env, cmd)
 }

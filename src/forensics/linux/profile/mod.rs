@@ -621,6 +621,35 @@ impl Sink<'_> {
     }
 }
 
+/// What perf allows on one process, for `perms status`.
+#[derive(Debug)]
+pub enum Access {
+    /// Kernel and user frames, on- and off-CPU.
+    Full,
+    /// User frames only (no CAP_PERFMON, `perf_event_paranoid` 2).
+    UserOnly,
+    Refused(io::Error),
+}
+
+/// Opens (and closes at once) a profile event on `pid` to see what the kernel allows.
+pub fn access(pid: u32) -> Access {
+    let spec = |user_only| EventSpec {
+        kind: Kind::OnCpu,
+        period_ns: 10_000_000,
+        stack_bytes: STACK_BYTES,
+        user_only,
+        ring_bytes: 4096,
+    };
+    match Event::open(pid, &spec(false)) {
+        Ok(_) => Access::Full,
+        Err(e) if denied(&e) => match Event::open(pid, &spec(true)) {
+            Ok(_) => Access::UserOnly,
+            Err(e) => Access::Refused(e),
+        },
+        Err(e) => Access::Refused(e),
+    }
+}
+
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
