@@ -4,6 +4,8 @@
   python3 scripts/bench_daemon.py cost      # issue 5: daemon CPU and RSS at 3 Hz and 10 Hz
   python3 scripts/bench_daemon.py captures  # issue 7: tick lateness with and without captures,
                                             # capture wall time per part
+  python3 scripts/bench_daemon.py profile   # issue 13: daemon CPU and RSS per profiled capture
+                                            # (perf vs /proc stacks), the target's slowdown
 
 Build first: cargo build --release (the script uses target/release/rogue-hunter and
 target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
@@ -202,6 +204,122 @@ def captures(seconds, sleepers):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def build_target(tmp):
+    """The profiler tests' C program (main -> alpha -> beta -> gamma), built without frame pointers."""
+    src = os.path.join(ROOT, "tests/fixtures/profile_target.c")
+    out = os.path.join(tmp, "profile_target")
+    subprocess.run(["gcc", "-g", "-O1", "-fomit-frame-pointer", "-fno-builtin", "-pthread",
+                    "-o", out, src], check=True)
+    return out
+
+
+def start_target(binary, *args):
+    p = subprocess.Popen([binary, *args, "--timeout", "900"], stdout=subprocess.PIPE)
+    assert p.stdout.readline().decode().strip() == "ready"
+    return p
+
+
+def profile_cost(profile_seconds, captures_wanted, tmp_target):
+    """Daemon CPU and RSS over back-to-back captures of a busy 3-thread process."""
+    tmp = tempfile.mkdtemp(prefix="rh-bench-")
+    target = start_target(tmp_target, "--napper")
+    config = ("[system]\nsample_interval = 0.3333\n[bands]\ncritical = 99\n"
+              f"[forensics]\nmin_interval_s = 0\nstack_culprits = 0\nprofile_seconds = {profile_seconds}\n")
+    d, sock = start_daemon(tmp, config)
+    try:
+        time.sleep(32)  # fill the ring buffer (90 samples at 3 Hz)
+        # Idle rate first, over 20 s.
+        c0, t0 = proc_cpu_seconds(d.pid), time.monotonic()
+        time.sleep(20)
+        idle_rate = (proc_cpu_seconds(d.pid) - c0) / (time.monotonic() - t0)
+        rss_before = proc_rss(d.pid)
+        # One capture at a time, measuring each.
+        per_capture, rss_after, walls = [], [], []
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        f = s.makefile("rwb")
+        for _ in range(captures_wanted):
+            c0, t0 = proc_cpu_seconds(d.pid), time.monotonic()
+            f.write(json.dumps({"type": "capture", "pid": target.pid}).encode() + b"\n")
+            f.flush()
+            cid = None
+            while True:
+                m = json.loads(f.readline())
+                if m["type"] == "capture_accepted":
+                    cid = m["capture_id"]
+                elif m["type"] == "capture" and m["capture_id"] == cid and m["state"] == "done":
+                    break
+            t1 = time.monotonic()
+            cpu = proc_cpu_seconds(d.pid) - c0 - idle_rate * (t1 - t0)
+            per_capture.append(cpu)
+            walls.append(t1 - t0)
+            rss_after.append(proc_rss(d.pid))
+        s.close()
+        source = subprocess.run(["sqlite3", os.path.join(tmp, "data/rogue-hunter/data.db"),
+                                 "SELECT stack_source, COUNT(*) FROM forensic_captures GROUP BY 1"],
+                                capture_output=True, text=True).stdout.strip()
+        return {
+            "profile_seconds": profile_seconds,
+            "stack_source": source,
+            "captures": captures_wanted,
+            "idle_cpu_pct": round(100 * idle_rate, 2),
+            "cpu_s_per_capture_median": round(statistics.median(per_capture), 3),
+            "cpu_s_per_capture_max": round(max(per_capture), 3),
+            "capture_wall_s_median": round(statistics.median(walls), 2),
+            "rss_mib_before": round(rss_before / 2**20, 1),
+            "rss_mib_after_first": round(rss_after[0] / 2**20, 1),
+            "rss_mib_after_last": round(rss_after[-1] / 2**20, 1),
+            "rss_mib_max": round(max(rss_after) / 2**20, 1),
+        }
+    finally:
+        stop(d)
+        target.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def slowdown(tmp_target, rounds, window):
+    """Iterations per second of the busy loop, with and without a profile running on it."""
+    tmp = tempfile.mkdtemp(prefix="rh-bench-")
+    target = subprocess.Popen([tmp_target, "--report", "--timeout", "900"], stdout=subprocess.PIPE)
+    assert target.stdout.readline().decode().strip() == "ready"
+    config = ("[system]\nsample_interval = 0.3333\n[bands]\ncritical = 99\n"
+              "[forensics]\nmin_interval_s = 0\nstack_culprits = 0\n"
+              f"profile_seconds = {window}\n")
+    d, sock = start_daemon(tmp, config)
+    per = {"without": [], "with": []}
+    try:
+        time.sleep(3)
+        target.stdout.readline()
+        for _ in range(rounds):
+            # Without: `window` seconds of one-per-second counts.
+            for _ in range(window):
+                per["without"].append(int(target.stdout.readline()))
+            # With: a capture whose profile lasts `window` s; the counts printed meanwhile.
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            s.sendall(json.dumps({"type": "capture", "pid": target.pid}).encode() + b"\n")
+            target.stdout.readline()  # the second in which the profile started
+            for _ in range(window - 2):
+                per["with"].append(int(target.stdout.readline()))
+            time.sleep(2)
+            s.close()
+            target.stdout.readline()
+            target.stdout.readline()
+        w, wo = statistics.median(per["with"]), statistics.median(per["without"])
+        return {
+            "rounds": rounds,
+            "seconds_without": len(per["without"]),
+            "seconds_with": len(per["with"]),
+            "iterations_per_s_without_median": int(wo),
+            "iterations_per_s_with_median": int(w),
+            "ratio_with_over_without": round(w / wo, 4),
+        }
+    finally:
+        stop(d)
+        target.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     for b in (BIN, HELPER):
         if not os.path.exists(b):
@@ -212,6 +330,15 @@ def main():
             print(json.dumps(cost(interval, 60, 500)))
     elif what == "captures":
         print(json.dumps(captures(60, 300), indent=2))
+    elif what == "profile":
+        tmp = tempfile.mkdtemp(prefix="rh-target-")
+        try:
+            binary = build_target(tmp)
+            print(json.dumps(profile_cost(0, 10, binary)))
+            print(json.dumps(profile_cost(3, 10, binary)))
+            print(json.dumps(slowdown(binary, 4, 8)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     else:
         raise SystemExit(__doc__)
 
