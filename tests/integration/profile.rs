@@ -614,3 +614,36 @@ fn daemon_as_nobody(binary: &Path) -> Daemon {
     let cmd = Daemon::command_via(&env, "setpriv", &prefix);
     Daemon::start_command(env, cmd)
 }
+
+#[test]
+fn as_root_a_program_its_owner_could_change_is_still_symbolized_from_a_sealed_copy() {
+    if !is_root() || which("setpriv").is_none() {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let Some(target) = Target::build() else {
+        return;
+    };
+    // nobody owns this copy: it could truncate it while the daemon reads it.
+    std::os::unix::fs::chown(&target.binary, Some(65534), Some(65534)).unwrap();
+    let _load = crate::common::heavy_load();
+    let d = Daemon::start(CONFIG);
+    let mut prefix = vec!["setpriv"];
+    prefix.extend(NOBODY);
+    let t = target.run(&prefix, &[]);
+    let id = capture(&d, t.pid);
+    let (source, status, error) = stack_part(&d, id);
+    assert_eq!(
+        (source.as_str(), status.as_str()),
+        ("perf", "success"),
+        "{error}"
+    );
+    let data = stacks(&d, id);
+    let main = thread(&data, t.pid);
+    let gamma = main
+        .frames
+        .iter()
+        .find(|f| sym(f) == "gamma")
+        .unwrap_or_else(|| panic!("{:#?}", main.frames));
+    assert!(gamma.source_line.is_some(), "{gamma:?}");
+}

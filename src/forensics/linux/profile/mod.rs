@@ -9,6 +9,7 @@
 
 mod arch;
 mod collect;
+mod files;
 mod modules;
 mod record;
 mod symbols;
@@ -101,6 +102,8 @@ struct Proc {
     pid: u32,
     user_only: bool,
     unwinder: ProcessUnwinder,
+    /// Where the process's vDSO is mapped.
+    vdso: Option<std::ops::Range<u64>>,
     tids: HashSet<u32>,
     /// A user address fell outside every known image: the maps are re-read on the next beat.
     maps_stale: bool,
@@ -208,6 +211,7 @@ impl Session {
             pid,
             user_only: false,
             unwinder: ProcessUnwinder::new(Vec::new()),
+            vdso: None,
             tids: HashSet::new(),
             maps_stale: false,
             gone: false,
@@ -241,8 +245,7 @@ impl Session {
             // The kernel agreed; the memory map (same ptrace check) gives the unwinder its files.
             match std::fs::read_to_string(root.join(pid.to_string()).join("maps")) {
                 Ok(maps) => {
-                    let images = self.files.images(&root, pid, &parse_maps(&maps));
-                    self.procs[index].unwinder.set_images(images);
+                    self.load_maps(index, &maps);
                     return Ok(());
                 }
                 Err(e) => {
@@ -256,6 +259,20 @@ impl Session {
             Some(e) => refusal(pid, &e, opened > 0),
             None => gone(pid),
         })
+    }
+
+    /// Gives process `index`'s unwinder the files its memory map shows.
+    fn load_maps(&mut self, index: usize, maps: &str) {
+        let maps = parse_maps(maps);
+        let root = self.opts.proc_root.clone();
+        let pid = self.procs[index].pid;
+        let images = self.files.images(&root, pid, &maps);
+        let p = &mut self.procs[index];
+        p.vdso = maps
+            .iter()
+            .find(|m| m.path == "[vdso]")
+            .map(|m| m.start..m.end);
+        p.unwinder.set_images(images);
     }
 
     /// Closes the events of process `index` (the last one added).
@@ -458,7 +475,13 @@ impl Session {
                 }
             }
             let user_addrs: Vec<u64> = user_addrs.into_iter().collect();
-            let user = symbols.user(p.pid, p.unwinder.images(), &user_addrs);
+            let user = symbols.user(
+                &root,
+                p.pid,
+                p.unwinder.images(),
+                p.vdso.clone(),
+                &user_addrs,
+            );
             let dir = root.join(p.pid.to_string());
             let mut threads = Vec::new();
             let (mut on_total, mut weight_total) = (0u64, 0u64);

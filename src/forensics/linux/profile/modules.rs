@@ -3,6 +3,7 @@
 //! (`.eh_frame`, `.eh_frame_hdr`) the unwinder reads. Files are read once per capture and
 //! shared by every process that maps them.
 
+use super::files;
 use object::{Object, ObjectSection, ObjectSegment};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -45,11 +46,20 @@ pub fn parse_maps(text: &str) -> Vec<Mapping> {
         .collect()
 }
 
+/// Unwind sections larger than this are not read (no real binary comes near).
+const MAX_SECTION: u64 = 64 << 20;
+/// A file someone else could change is copied (sealed) for the symbolizer up to this size;
+/// beyond it, its frames keep their addresses only.
+const MAX_COPY: u64 = 512 << 20;
+
 /// What a mapped ELF file offers the profiler, read once.
 #[derive(Debug)]
 pub struct ElfFile {
-    /// Where it was read (a path the daemon can open, maybe through /proc).
-    pub open_path: PathBuf,
+    /// Files kept open for as long as their `/proc/self/fd` paths are used.
+    _keep: Vec<std::fs::File>,
+    /// Where the symbolizer reads it (`/proc/self/fd/N` of the checked file, or of a sealed
+    /// copy); None when it may not be mapped and is too large to copy.
+    pub symbols_path: Option<PathBuf>,
     /// (file offset, file size, virtual address) of each PT_LOAD segment.
     segments: Vec<(u64, u64, u64)>,
     pub eh_frame: Option<(Range<u64>, Arc<[u8]>)>,
@@ -59,10 +69,28 @@ pub struct ElfFile {
 }
 
 impl ElfFile {
-    /// Reads the parts the profiler needs. None when the file is not ELF.
-    pub fn read(open_path: &Path) -> Option<ElfFile> {
-        let file = std::fs::File::open(open_path).ok()?;
-        let cache = object::ReadCache::new(file);
+    /// Reads the parts the profiler needs from `path`, which must be the regular file with
+    /// device `dev` and inode `inode` (checked on what was opened, since a process can swap a
+    /// path between our look and our open). None when it is not that file or not ELF.
+    pub fn read(path: &Path, dev: &str, inode: u64) -> Option<ElfFile> {
+        let file = files::open_regular(path, u64::MAX, |m| same_identity(m, dev, inode))?;
+        let meta = file.metadata().ok()?;
+        let mut keep = Vec::new();
+        let symbols_path = if files::trusted(&meta) {
+            Some(files::fd_path(&file))
+        } else if meta.len() <= MAX_COPY {
+            // The symbolizer maps what it reads: a file its owner may truncate meanwhile
+            // would crash the daemon (SIGBUS), so it gets a sealed copy.
+            let copy = files::sealed_copy(&file, meta.len(), "rogue-hunter-elf").ok()?;
+            let p = files::fd_path(&copy);
+            keep.push(copy);
+            Some(p)
+        } else {
+            None
+        };
+        let reader = file.try_clone().ok()?;
+        keep.push(file);
+        let cache = object::ReadCache::new(reader);
         let elf = object::File::parse(&cache).ok()?;
         let segments = elf
             .segments()
@@ -73,6 +101,9 @@ impl ElfFile {
             .collect();
         let section = |name: &str| -> Option<(Range<u64>, Arc<[u8]>)> {
             let s = elf.section_by_name(name)?;
+            if s.size() > MAX_SECTION {
+                return None;
+            }
             let data = s.data().ok()?;
             Some((s.address()..s.address() + s.size(), Arc::from(data)))
         };
@@ -86,7 +117,8 @@ impl ElfFile {
             eh_frame_hdr: section(".eh_frame_hdr"),
             text_svma: range(".text"),
             got_svma: range(".got"),
-            open_path: open_path.to_path_buf(),
+            symbols_path,
+            _keep: keep,
         })
     }
 
@@ -157,7 +189,7 @@ impl FileCache {
                     .entry(key)
                     .or_insert_with(|| {
                         let open = openable_path(proc_root, pid, m)?;
-                        ElfFile::read(&open).map(Arc::new)
+                        ElfFile::read(&open, &m.dev, m.inode).map(Arc::new)
                     })
                     .clone()?;
                 let svma = file.svma_of_offset(m.offset)?;
@@ -191,10 +223,12 @@ fn openable_path(proc_root: &Path, pid: u32, m: &Mapping) -> Option<PathBuf> {
 }
 
 fn same_file(p: &Path, dev: &str, inode: u64) -> bool {
+    std::fs::metadata(p).is_ok_and(|meta| same_identity(&meta, dev, inode))
+}
+
+/// The device and inode `/proc/P/maps` printed for a mapping.
+fn same_identity(meta: &std::fs::Metadata, dev: &str, inode: u64) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(p) else {
-        return false;
-    };
     if meta.ino() != inode {
         return false;
     }

@@ -1,18 +1,30 @@
 //! Addresses to frames at capture time, while the files still exist: user addresses by the ELF
 //! file that holds them (symbols, demangled names, inlined functions and file:line from DWARF
-//! where present, separate debug files found by build-id), addresses outside any file (JIT
-//! code) through the process's `perf-PID.map`, kernel addresses through kallsyms.
+//! where present, separate debug files found by build-id), the vDSO by the daemon's own copy of
+//! it, other addresses (JIT code) through the process's `perf-PID.map`, kernel addresses
+//! through kallsyms. The files come checked from [`super::modules`]; the perf map is read (never
+//! mapped) with the same care.
 
+use super::files;
 use super::modules::Image;
 use crate::forensics::calltree::RawFrame;
-use blazesym::symbolize::source::{Elf, Kernel, Process, Source};
+use blazesym::MaybeDefault;
+use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized, Symbolizer};
-use blazesym::{MaybeDefault, Pid};
 use std::collections::HashMap;
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+
+/// Perf maps longer than this are not read.
+const MAX_PERF_MAP: u64 = 64 << 20;
 
 /// Resolves addresses; one per capture, so files are parsed once.
 pub struct Symbols {
     inner: Symbolizer,
+    /// The daemon's own vDSO image (the kernel gives every process the same one), sealed in a
+    /// memfd, with its link-time base address.
+    vdso: Option<(std::fs::File, u64)>,
 }
 
 impl Default for Symbols {
@@ -23,8 +35,76 @@ impl Default for Symbols {
                 .enable_inlined_fns(true)
                 .enable_demangling(true)
                 .build(),
+            vdso: own_vdso(),
         }
     }
+}
+
+/// Copies this process's vDSO into a sealed memfd, with the address of its first segment.
+fn own_vdso() -> Option<(std::fs::File, u64)> {
+    use object::{Object, ObjectSegment};
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let m = super::modules::parse_maps(&maps)
+        .into_iter()
+        .find(|m| m.path == "[vdso]")?;
+    let len = usize::try_from(m.end - m.start).ok()?;
+    // SAFETY: [vdso] is mapped readable in this process for its whole life, at this range.
+    let bytes: &[u8] = unsafe { std::slice::from_raw_parts(m.start as *const u8, len) };
+    let base = object::File::parse(bytes)
+        .ok()?
+        .segments()
+        .map(|s| s.address())
+        .min()
+        .unwrap_or(0);
+    let copy = files::sealed_copy(bytes, len as u64, "rogue-hunter-vdso").ok()?;
+    Some((copy, base))
+}
+
+/// A process's perf map (`/tmp/perf-PID.map` as it sees it): (start, end, name), sorted.
+fn perf_map(proc_root: &Path, pid: u32) -> Vec<(u64, u64, String)> {
+    let status =
+        std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")).unwrap_or_default();
+    // The pid the process sees itself as (the last of NSpid), in its own /tmp.
+    let ns_pid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|l| l.split_whitespace().last()?.parse::<u32>().ok())
+        .unwrap_or(pid);
+    let path = proc_root
+        .join(pid.to_string())
+        .join("root/tmp")
+        .join(format!("perf-{ns_pid}.map"));
+    let Some(file) = files::open_regular(&path, MAX_PERF_MAP, |_| true) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    if file.take(MAX_PERF_MAP).read_to_string(&mut text).is_err() {
+        return Vec::new();
+    }
+    parse_perf_map(&text)
+}
+
+/// `START SIZE name` lines (hex numbers, `0x` optional).
+fn parse_perf_map(text: &str) -> Vec<(u64, u64, String)> {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    let mut v: Vec<(u64, u64, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ' ');
+            let start = hex(f.next()?)?;
+            let size = hex(f.next()?)?;
+            let name = f.next()?.trim();
+            (!name.is_empty()).then(|| (start, start.saturating_add(size), name.to_string()))
+        })
+        .collect();
+    v.sort_by_key(|e| e.0);
+    v
+}
+
+fn in_perf_map(map: &[(u64, u64, String)], addr: u64) -> Option<&str> {
+    let i = map.partition_point(|e| e.0 <= addr);
+    let (start, end, name) = map.get(i.checked_sub(1)?)?;
+    (addr >= *start && addr < *end).then_some(name.as_str())
 }
 
 /// Frames of one address, outermost (the function) first, then functions inlined into it.
@@ -85,8 +165,15 @@ fn unknown(addr: u64, library: Option<&str>, lib_offset: Option<u64>, kernel: bo
 }
 
 impl Symbols {
-    /// Resolves user addresses of process `pid` with its images.
-    pub fn user(&self, pid: u32, images: &[Image], addrs: &[u64]) -> HashMap<u64, Resolved> {
+    /// Resolves user addresses of process `pid` with its images and its vDSO range.
+    pub fn user(
+        &self,
+        proc_root: &Path,
+        pid: u32,
+        images: &[Image],
+        vdso: Option<Range<u64>>,
+        addrs: &[u64],
+    ) -> HashMap<u64, Resolved> {
         let mut out = HashMap::with_capacity(addrs.len());
         let mut by_image: HashMap<usize, Vec<u64>> = HashMap::new();
         let mut outside = Vec::new();
@@ -99,11 +186,16 @@ impl Symbols {
         for (i, list) in by_image {
             let img = &images[i];
             let svmas: Vec<u64> = list.iter().map(|&a| img.svma(a)).collect();
-            let src = Source::Elf(Elf::new(img.file.open_path.clone()));
-            let results = self
-                .inner
-                .symbolize(&src, Input::VirtOffset(&svmas))
-                .unwrap_or_default();
+            let results = match &img.file.symbols_path {
+                Some(path) => self
+                    .inner
+                    .symbolize(
+                        &Source::Elf(Elf::new(path.clone())),
+                        Input::VirtOffset(&svmas),
+                    )
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
             for (k, &a) in list.iter().enumerate() {
                 let svma = svmas[k];
                 let frames = match results.get(k) {
@@ -116,29 +208,45 @@ impl Symbols {
             }
         }
         if !outside.is_empty() {
-            // JIT code and the vDSO: the process's perf map, while it still runs.
-            let mut p = Process::new(Pid::from(pid));
-            p.map_files = false;
-            p.debug_syms = false;
-            let results = self
-                .inner
-                .symbolize(&Source::Process(p), Input::AbsAddr(&outside))
-                .unwrap_or_default();
-            for (k, &a) in outside.iter().enumerate() {
-                let frames = match results.get(k) {
-                    Some(Symbolized::Sym(sym)) => {
-                        let module = sym.module.as_deref().map(|m| {
-                            m.to_string_lossy()
-                                .rsplit('/')
-                                .next()
-                                .unwrap_or("")
-                                .to_string()
-                        });
-                        frames_of(sym, a, module.as_deref(), None, false)
-                    }
-                    _ => unknown(a, None, None, false),
-                };
-                out.insert(a, frames);
+            let jit = perf_map(proc_root, pid);
+            let mut in_vdso: Vec<u64> = Vec::new();
+            for &a in &outside {
+                if let Some(name) = in_perf_map(&jit, a) {
+                    out.insert(
+                        a,
+                        vec![RawFrame {
+                            symbol: Some(name.to_string()),
+                            library: Some("[perf-map]".into()),
+                            address: format!("{a:#x}"),
+                            ..Default::default()
+                        }],
+                    );
+                } else if vdso.as_ref().is_some_and(|r| r.contains(&a)) {
+                    in_vdso.push(a);
+                } else {
+                    out.insert(a, unknown(a, None, None, false));
+                }
+            }
+            if let (Some((copy, base)), Some(range)) = (&self.vdso, vdso) {
+                let offsets: Vec<u64> = in_vdso.iter().map(|a| a - range.start + base).collect();
+                let src = Source::Elf(Elf::new(files::fd_path(copy)));
+                let results = self
+                    .inner
+                    .symbolize(&src, Input::VirtOffset(&offsets))
+                    .unwrap_or_default();
+                for (k, &a) in in_vdso.iter().enumerate() {
+                    let frames = match results.get(k) {
+                        Some(Symbolized::Sym(sym)) => {
+                            frames_of(sym, a, Some("[vdso]"), None, false)
+                        }
+                        _ => unknown(a, Some("[vdso]"), None, false),
+                    };
+                    out.insert(a, frames);
+                }
+            }
+            for a in in_vdso {
+                out.entry(a)
+                    .or_insert_with(|| unknown(a, Some("[vdso]"), None, false));
             }
         }
         out
