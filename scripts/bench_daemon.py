@@ -141,6 +141,21 @@ def lateness(lines, since):
             "overruns": overruns, "dropped": dropped}
 
 
+def capture_and_wait(f, pid):
+    """Asks for a capture of `pid` on the socket file `f` and waits for its `done` notice."""
+    f.write(json.dumps({"type": "capture", "pid": pid}).encode() + b"\n")
+    f.flush()
+    cid = None
+    while True:
+        m = json.loads(f.readline())
+        if m["type"] == "capture_accepted":
+            cid = m["capture_id"]
+        elif m["type"] == "capture_refused":
+            raise SystemExit("capture refused: " + m["reason"])
+        elif m["type"] == "capture" and m["capture_id"] == cid and m["state"] == "done":
+            return cid
+
+
 def capture_loop(sock, pid, seconds):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sock)
@@ -148,18 +163,8 @@ def capture_loop(sock, pid, seconds):
     done = 0
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        f.write(json.dumps({"type": "capture", "pid": pid}).encode() + b"\n")
-        f.flush()
-        cid = None
-        while True:
-            m = json.loads(f.readline())
-            if m["type"] == "capture_accepted":
-                cid = m["capture_id"]
-            elif m["type"] == "capture_refused":
-                raise SystemExit("capture refused: " + m["reason"])
-            elif m["type"] == "capture" and m["capture_id"] == cid and m["state"] == "done":
-                done += 1
-                break
+        capture_and_wait(f, pid)
+        done += 1
     s.close()
     return done
 
@@ -240,15 +245,7 @@ def profile_cost(profile_seconds, captures_wanted, tmp_target):
         f = s.makefile("rwb")
         for _ in range(captures_wanted):
             c0, t0 = proc_cpu_seconds(d.pid), time.monotonic()
-            f.write(json.dumps({"type": "capture", "pid": target.pid}).encode() + b"\n")
-            f.flush()
-            cid = None
-            while True:
-                m = json.loads(f.readline())
-                if m["type"] == "capture_accepted":
-                    cid = m["capture_id"]
-                elif m["type"] == "capture" and m["capture_id"] == cid and m["state"] == "done":
-                    break
+            capture_and_wait(f, target.pid)
             t1 = time.monotonic()
             cpu = proc_cpu_seconds(d.pid) - c0 - idle_rate * (t1 - t0)
             per_capture.append(cpu)

@@ -440,23 +440,9 @@ fn stacks_json(data: &CaptureData) -> Vec<StackProcessJson> {
 /// The heaviest path of a call tree: from the root with the most samples, always into the
 /// child with the most samples (the first on a tie), outermost first.
 pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); frames.len()];
-    let mut roots = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        match f.parent {
-            Some(p) if p < i => children[p].push(i),
-            _ => roots.push(i),
-        }
-    }
-    let heaviest = |list: &[usize]| -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for &i in list {
-            if best.is_none_or(|b| frames[i].sample_count > frames[b].sample_count) {
-                best = Some(i);
-            }
-        }
-        best
-    };
+    // Heaviest first, in stored order on a tie.
+    let (roots, children) = profile_view::children_of(frames);
+    let heaviest = |list: &[usize]| -> Option<usize> { list.first().copied() };
     let mut path = Vec::new();
     let mut at = heaviest(&roots);
     while let Some(i) = at {

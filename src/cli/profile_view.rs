@@ -44,7 +44,9 @@ pub fn sampling_line(h: &StackHeader) -> Option<String> {
     Some(s)
 }
 
-fn children_of(frames: &[Frame]) -> (Vec<usize>, Vec<Vec<usize>>) {
+/// The roots and each frame's children (a bad parent link makes a root, never a loop), heaviest
+/// first, in stored order on a tie.
+pub(super) fn children_of(frames: &[Frame]) -> (Vec<usize>, Vec<Vec<usize>>) {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); frames.len()];
     let mut roots = Vec::new();
     for (i, f) in frames.iter().enumerate() {

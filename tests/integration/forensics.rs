@@ -48,7 +48,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// Asks the daemon for a capture of `pid` and waits until it is done; returns its id and the
 /// part statuses the daemon announced.
-fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
+pub fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
     rt().block_on(async {
         let mut c = Client::connect(d.socket()).await.expect("connect");
         let id = match c.request_capture(Some(pid)).await.expect("capture request") {

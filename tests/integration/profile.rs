@@ -6,13 +6,10 @@
 
 use crate::common::{NOBODY, PrivilegedCopy, TestEnv, which};
 use crate::daemon_fixture::Daemon;
-use rogue_hunter::ipc::client::Client;
-use rogue_hunter::ipc::{CaptureAnswer, CaptureState, ServerMessage};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackThread};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Only manual captures, of the asked-for process alone.
 const CONFIG: &str = "[system]\nsample_interval = 0.2\nring_buffer_size = 30\n[bands]\ncritical = 99\n\
@@ -107,31 +104,19 @@ impl Drop for Running {
 }
 
 fn capture(d: &Daemon, pid: u32) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut c = Client::connect(d.socket()).await.expect("connect");
-        let id = match c.request_capture(Some(pid)).await.expect("capture request") {
-            CaptureAnswer::Accepted { capture_id } => capture_id,
-            CaptureAnswer::Refused { reason } => panic!("capture refused: {reason}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let msg = tokio::time::timeout(Duration::from_secs(90), c.next())
-                .await
-                .expect("capture notice in time")
-                .expect("message");
-            if let ServerMessage::Capture(n) = msg
-                && n.capture_id == id
-                && n.state == CaptureState::Done
-            {
-                return id;
-            }
-            assert!(Instant::now() < deadline, "capture {id} did not finish");
-        }
-    })
+    crate::forensics::capture_and_wait(d, pid).0
+}
+
+/// Captures `pid` and checks that a profile was taken; its stacks.
+fn profiled(d: &Daemon, pid: u32) -> (i64, CaptureData) {
+    let id = capture(d, pid);
+    let (source, status, error) = stack_part(d, id);
+    assert_eq!(
+        (source.as_str(), status.as_str()),
+        ("perf", "success"),
+        "{error}"
+    );
+    (id, stacks(d, id))
 }
 
 /// (stack_source, tailspin_status, tailspin_error) of a capture.
@@ -198,13 +183,7 @@ fn as_root_a_program_without_frame_pointers_unwinds_to_main_with_lines_and_off_c
     let _load = crate::common::heavy_load();
     let d = Daemon::start(CONFIG);
     let t = target.run(&[], &["--napper"]);
-    let id = capture(&d, t.pid);
-    let (source, status, error) = stack_part(&d, id);
-    assert_eq!(
-        (source.as_str(), status.as_str()),
-        ("perf", "success"),
-        "{error}"
-    );
+    let (id, data) = profiled(&d, t.pid);
 
     let db = d.db();
     let (rate, on, data_source): (f64, i64, String) = db
@@ -217,7 +196,6 @@ fn as_root_a_program_without_frame_pointers_unwinds_to_main_with_lines_and_off_c
     assert_eq!((rate, data_source.as_str()), (99.0, "perf"));
     assert!(on > 20, "on-CPU samples: {on}");
 
-    let data = stacks(&d, id);
     // The main thread spins in gamma: main → alpha → beta → gamma, with file:line.
     let main = thread(&data, t.pid);
     let total = on_cpu_total(main);
@@ -416,14 +394,7 @@ fn as_root_a_python_busy_loop_shows_the_interpreter_frames() {
             .arg("-c")
             .arg("import sys, time\nprint('ready', flush=True)\nend = time.time() + 120\nx = 0\nwhile time.time() < end:\n    x += 1\n"),
     );
-    let id = capture(&d, py.pid);
-    let (source, status, error) = stack_part(&d, id);
-    assert_eq!(
-        (source.as_str(), status.as_str()),
-        ("perf", "success"),
-        "{error}"
-    );
-    let data = stacks(&d, id);
+    let (_, data) = profiled(&d, py.pid);
     let main = thread(&data, py.pid);
     let eval = main
         .frames
@@ -573,14 +544,7 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
     }
     let d = daemon_as_nobody(&copy.binary);
     let roots = target.run(&[], &["--napper"]);
-    let id = capture(&d, roots.pid);
-    let (source, status, error) = stack_part(&d, id);
-    assert_eq!(
-        (source.as_str(), status.as_str()),
-        ("perf", "success"),
-        "{error}"
-    );
-    let data = stacks(&d, id);
+    let (_, data) = profiled(&d, roots.pid);
     let all: Vec<&Frame> = data
         .processes
         .iter()
@@ -631,14 +595,7 @@ fn as_root_a_program_its_owner_could_change_is_still_symbolized_from_a_sealed_co
     let mut prefix = vec!["setpriv"];
     prefix.extend(NOBODY);
     let t = target.run(&prefix, &[]);
-    let id = capture(&d, t.pid);
-    let (source, status, error) = stack_part(&d, id);
-    assert_eq!(
-        (source.as_str(), status.as_str()),
-        ("perf", "success"),
-        "{error}"
-    );
-    let data = stacks(&d, id);
+    let (_, data) = profiled(&d, t.pid);
     let main = thread(&data, t.pid);
     let gamma = main
         .frames

@@ -195,10 +195,7 @@ async fn profiled(
     }
     let outcome = match event_lost {
         Some(lost) => failed(lost, &notes),
-        None => PartOutcome {
-            status: PartStatus::Success,
-            error: (!notes.is_empty()).then(|| notes.join("; ")),
-        },
+        None => succeeded(&notes),
     };
     StacksResult {
         data,
@@ -307,10 +304,7 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
             error: Some(with_notes("kernel stacks stored".into(), &notes)),
         }
     } else {
-        PartOutcome {
-            status: PartStatus::Success,
-            error: (!notes.is_empty()).then(|| notes.join("; ")),
-        }
+        succeeded(&notes)
     };
     StacksResult {
         data,
@@ -336,6 +330,14 @@ fn with_notes(main: String, notes: &[String]) -> String {
         main
     } else {
         format!("{main}; {}", notes.join("; "))
+    }
+}
+
+/// Success, with the notes (what was partly missing) as its text.
+fn succeeded(notes: &[String]) -> PartOutcome {
+    PartOutcome {
+        status: PartStatus::Success,
+        error: (!notes.is_empty()).then(|| notes.join("; ")),
     }
 }
 
