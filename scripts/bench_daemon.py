@@ -275,7 +275,9 @@ def profile_cost(profile_seconds, captures_wanted, tmp_target):
 
 
 def slowdown(tmp_target, rounds, window):
-    """Iterations per second of the busy loop, with and without a profile running on it."""
+    """The busy loop's iterations per second of its own CPU time, with and without a profile
+    running on it (per CPU second, so other load on the machine does not count; the kernel's
+    sampling work happens in the target's time and does)."""
     tmp = tempfile.mkdtemp(prefix="rh-bench-")
     target = subprocess.Popen([tmp_target, "--report", "--timeout", "900"], stdout=subprocess.PIPE)
     assert target.stdout.readline().decode().strip() == "ready"
@@ -283,33 +285,36 @@ def slowdown(tmp_target, rounds, window):
               "[forensics]\nmin_interval_s = 0\nstack_culprits = 0\n"
               f"profile_seconds = {window}\n")
     d, sock = start_daemon(tmp, config)
-    per = {"without": [], "with": []}
+    rate = {"without": [], "with": []}
+
+    def measure(seconds):
+        c0 = proc_cpu_seconds(target.pid)
+        n = sum(int(target.stdout.readline()) for _ in range(seconds))
+        return n / max(proc_cpu_seconds(target.pid) - c0, 1e-9)
+
     try:
         time.sleep(3)
         target.stdout.readline()
         for _ in range(rounds):
-            # Without: `window` seconds of one-per-second counts.
-            for _ in range(window):
-                per["without"].append(int(target.stdout.readline()))
-            # With: a capture whose profile lasts `window` s; the counts printed meanwhile.
+            rate["without"].append(measure(window - 2))
+            # A capture whose profile lasts `window` s; measured inside it.
             s = socket.socket(socket.AF_UNIX)
             s.connect(sock)
             s.sendall(json.dumps({"type": "capture", "pid": target.pid}).encode() + b"\n")
             target.stdout.readline()  # the second in which the profile started
-            for _ in range(window - 2):
-                per["with"].append(int(target.stdout.readline()))
-            time.sleep(2)
+            rate["with"].append(measure(window - 3))
             s.close()
-            target.stdout.readline()
-            target.stdout.readline()
-        w, wo = statistics.median(per["with"]), statistics.median(per["without"])
+            for _ in range(4):  # the rest of the profile and its symbolization
+                target.stdout.readline()
+        w, wo = statistics.median(rate["with"]), statistics.median(rate["without"])
         return {
             "rounds": rounds,
-            "seconds_without": len(per["without"]),
-            "seconds_with": len(per["with"]),
-            "iterations_per_s_without_median": int(wo),
-            "iterations_per_s_with_median": int(w),
+            "window_s": window,
+            "iterations_per_cpu_s_without_median": int(wo),
+            "iterations_per_cpu_s_with_median": int(w),
             "ratio_with_over_without": round(w / wo, 4),
+            "without_min_max": [int(min(rate["without"])), int(max(rate["without"]))],
+            "with_min_max": [int(min(rate["with"])), int(max(rate["with"]))],
         }
     finally:
         stop(d)
@@ -333,7 +338,7 @@ def main():
             binary = build_target(tmp)
             print(json.dumps(profile_cost(0, 10, binary)))
             print(json.dumps(profile_cost(3, 10, binary)))
-            print(json.dumps(slowdown(binary, 4, 8)))
+            print(json.dumps(slowdown(binary, 8, 10)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:

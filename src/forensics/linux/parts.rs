@@ -86,7 +86,12 @@ pub async fn stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult {
         };
         let started_wall = crate::sys::now_epoch();
         let list = pids.to_vec();
-        match tokio::task::spawn_blocking(move || super::profile::run(&list, &opts)).await {
+        let work = move || {
+            let profile = super::profile::run(&list, &opts);
+            release_freed_memory();
+            profile
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(profile) => profiled(s, pids, reason, started_wall, profile).await,
             Err(e) => {
                 let r = procfs_stacks(s, pids, reason).await;
@@ -98,6 +103,18 @@ pub async fn stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult {
     {
         let r = procfs_stacks(s, pids, reason).await;
         with_reason(r, "sampled profiles need an x86-64 or aarch64 CPU")
+    }
+}
+
+/// Hands memory the profile freed (the symbolizer's parsed debug information, tens of MB)
+/// back to the system. Blocking-pool threads each get their own malloc arena, so without this
+/// the daemon's RSS climbs with every capture that lands on a new thread (measured: 95 MB after
+/// 20 captures instead of 41 MB).
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
