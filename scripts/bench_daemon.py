@@ -6,6 +6,8 @@
                                             # capture wall time per part
   python3 scripts/bench_daemon.py profile   # issue 13: daemon CPU and RSS per profiled capture
                                             # (perf vs /proc stacks), the target's slowdown
+  python3 scripts/bench_daemon.py rss       # issue 13: daemon RSS after each of 40 profiled
+                                            # captures back to back (1 s profiles)
 
 Build first: cargo build --release (the script uses target/release/rogue-hunter and
 target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
@@ -322,6 +324,29 @@ def slowdown(tmp_target, rounds, window):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def rss_series(tmp_target, n):
+    tmp = tempfile.mkdtemp(prefix="rh-bench-")
+    target = start_target(tmp_target, "--napper")
+    config = ("[system]\nsample_interval = 0.3333\n[bands]\ncritical = 99\n"
+              "[forensics]\nmin_interval_s = 0\nstack_culprits = 0\nprofile_seconds = 1\n")
+    d, sock = start_daemon(tmp, config)
+    try:
+        time.sleep(3)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sock)
+        f = s.makefile("rwb")
+        out = [round(proc_rss(d.pid) / 2**20, 1)]
+        for _ in range(n):
+            capture_and_wait(f, target.pid)
+            out.append(round(proc_rss(d.pid) / 2**20, 1))
+        s.close()
+        return {"rss_mib_after_each_capture": out}
+    finally:
+        stop(d)
+        target.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     for b in (BIN, HELPER):
         if not os.path.exists(b):
@@ -339,6 +364,12 @@ def main():
             print(json.dumps(profile_cost(0, 10, binary)))
             print(json.dumps(profile_cost(3, 10, binary)))
             print(json.dumps(slowdown(binary, 8, 10)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    elif what == "rss":
+        tmp = tempfile.mkdtemp(prefix="rh-target-")
+        try:
+            print(json.dumps(rss_series(build_target(tmp), 40)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     else:
