@@ -557,6 +557,12 @@ impl Session {
                     .into(),
             );
         }
+        if symbols.skipped.get() > 0 {
+            notes.push(format!(
+                "{} files were left unsymbolized: symbolizing ran out of its time budget",
+                symbols.skipped.get()
+            ));
+        }
         if self.off_cpu_pauses > 0 {
             notes.push(format!(
                 "off-CPU sampling paused {} times at {} switches per {} ms",

@@ -60,6 +60,8 @@ pub struct ElfFile {
     /// Where the symbolizer reads it (`/proc/self/fd/N` of the checked file, or of a sealed
     /// copy); None when it may not be mapped and is too large to copy.
     pub symbols_path: Option<PathBuf>,
+    /// Size of the file in bytes.
+    pub len: u64,
     /// (file offset, file size, virtual address) of each PT_LOAD segment.
     segments: Vec<(u64, u64, u64)>,
     pub eh_frame: Option<(Range<u64>, Arc<[u8]>)>,
@@ -118,6 +120,7 @@ impl ElfFile {
             text_svma: range(".text"),
             got_svma: range(".got"),
             symbols_path,
+            len: meta.len(),
             _keep: keep,
         })
     }

@@ -11,17 +11,28 @@ use crate::forensics::calltree::RawFrame;
 use blazesym::MaybeDefault;
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{CodeInfo, Input, Sym, Symbolized, Symbolizer};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Perf maps longer than this are not read.
 const MAX_PERF_MAP: u64 = 64 << 20;
 
+/// Symbolizing stops this long after it began: a culprit mapping huge binaries (a compiler
+/// with a 150 MB library) must not hold the capture, and the next one, for long.
+const BUDGET: Duration = Duration::from_secs(10);
+/// Debug information of files larger than this is not read: their frames get ELF symbols only.
+const MAX_DWARF_FILE: u64 = 256 << 20;
+
 /// Resolves addresses; one per capture, so files are parsed once.
 pub struct Symbols {
     inner: Symbolizer,
+    deadline: Instant,
+    /// Images left unsymbolized because the budget ran out.
+    pub skipped: Cell<usize>,
     /// The daemon's own vDSO image (the kernel gives every process the same one), sealed in a
     /// memfd, with its link-time base address.
     vdso: Option<(std::fs::File, u64)>,
@@ -36,6 +47,8 @@ impl Default for Symbols {
                 .enable_demangling(true)
                 .build(),
             vdso: own_vdso(),
+            deadline: Instant::now() + BUDGET,
+            skipped: Cell::new(0),
         }
     }
 }
@@ -187,13 +200,17 @@ impl Symbols {
             let img = &images[i];
             let svmas: Vec<u64> = list.iter().map(|&a| img.svma(a)).collect();
             let results = match &img.file.symbols_path {
-                Some(path) => self
-                    .inner
-                    .symbolize(
-                        &Source::Elf(Elf::new(path.clone())),
-                        Input::VirtOffset(&svmas),
-                    )
-                    .unwrap_or_default(),
+                Some(_) if Instant::now() >= self.deadline => {
+                    self.skipped.set(self.skipped.get() + 1);
+                    Vec::new()
+                }
+                Some(path) => {
+                    let mut elf = Elf::new(path.clone());
+                    elf.debug_syms = img.file.len <= MAX_DWARF_FILE;
+                    self.inner
+                        .symbolize(&Source::Elf(elf), Input::VirtOffset(&svmas))
+                        .unwrap_or_default()
+                }
                 None => Vec::new(),
             };
             for (k, &a) in list.iter().enumerate() {
