@@ -60,7 +60,7 @@ pub fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>)
             let msg = tokio::time::timeout(Duration::from_secs(60), c.next())
                 .await
                 .expect("capture notice in time")
-                .expect("message");
+                .unwrap_or_else(|e| panic!("lost the daemon: {e}; its output:\n{}", d.output()));
             if let ServerMessage::Capture(n) = msg
                 && n.capture_id == id
                 && n.state == CaptureState::Done

@@ -180,7 +180,8 @@ fn as_root_a_program_without_frame_pointers_unwinds_to_main_with_lines_and_off_c
     let Some(target) = Target::build() else {
         return;
     };
-    let _load = crate::common::heavy_load();
+    // The target must get CPU time to be sampled: no boosted busy loops of other tests meanwhile.
+    let _alone = crate::common::machine_alone();
     let d = Daemon::start(CONFIG);
     let t = target.run(&[], &["--napper"]);
     let (id, data) = profiled(&d, t.pid);
@@ -387,7 +388,8 @@ fn as_root_a_python_busy_loop_shows_the_interpreter_frames() {
         eprintln!("skipped: python3 is not installed");
         return;
     };
-    let _load = crate::common::heavy_load();
+    // The target must get CPU time to be sampled: no boosted busy loops of other tests meanwhile.
+    let _alone = crate::common::machine_alone();
     let d = Daemon::start(CONFIG);
     let py = Running::start(
         Command::new(python)
@@ -480,7 +482,8 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
     let Some(target) = Target::build() else {
         return;
     };
-    let _load = crate::common::heavy_load();
+    // The target must get CPU time to be sampled: no boosted busy loops of other tests meanwhile.
+    let _alone = crate::common::machine_alone();
     let d = daemon_as_nobody(&copy.binary);
 
     // Root's process: perf_event_open is refused (no CAP_SYS_PTRACE), /proc stacks instead.
@@ -590,7 +593,8 @@ fn as_root_a_program_its_owner_could_change_is_still_symbolized_from_a_sealed_co
     };
     // nobody owns this copy: it could truncate it while the daemon reads it.
     std::os::unix::fs::chown(&target.binary, Some(65534), Some(65534)).unwrap();
-    let _load = crate::common::heavy_load();
+    // The target must get CPU time to be sampled: no boosted busy loops of other tests meanwhile.
+    let _alone = crate::common::machine_alone();
     let d = Daemon::start(CONFIG);
     let mut prefix = vec!["setpriv"];
     prefix.extend(NOBODY);
