@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 const MAX_PERF_MAP: u64 = 64 << 20;
 
 /// Symbolizing stops this long after it began: a culprit mapping huge binaries (a compiler
-/// with a 150 MB library) must not hold the capture, and the next one, for long.
-const BUDGET: Duration = Duration::from_secs(10);
+/// with a 150 MB library) must not hold the capture, and a manual capture queued behind it
+/// (the CLI waits 10 s for the daemon to start it), for long. It usually takes under a second.
+const BUDGET: Duration = Duration::from_secs(4);
 /// Debug information of files larger than this is not read: their frames get ELF symbols only.
 const MAX_DWARF_FILE: u64 = 256 << 20;
 
