@@ -72,13 +72,32 @@ pub fn hot_paths(data: &CaptureData, pid: Option<i64>, n: usize, depth: usize) -
     paths
 }
 
+/// The innermost `depth` frames of the path ending at `i`. A path that ends in the kernel keeps
+/// its innermost kernel frame (where it waits or runs), then `…`, then its user frames (which
+/// code got there), since the kernel's entry path says little.
 fn innermost(frames: &[Frame], mut i: usize, depth: usize) -> Vec<String> {
+    let name = |f: &Frame| f.symbol_name.clone().unwrap_or_else(|| f.address.clone());
     let mut out = Vec::new();
+    let mut shown = 0;
+    let mut skipping_kernel = false;
     let mut guard = frames.len();
-    while out.len() < depth && guard > 0 {
+    while shown < depth && guard > 0 {
         guard -= 1;
         let f = &frames[i];
-        out.push(f.symbol_name.clone().unwrap_or_else(|| f.address.clone()));
+        if shown == 0 {
+            out.push(name(f));
+            shown += 1;
+            skipping_kernel = f.is_kernel;
+        } else if skipping_kernel && f.is_kernel {
+            // the rest of the kernel path
+        } else {
+            if skipping_kernel {
+                out.push("…".to_string());
+                skipping_kernel = false;
+            }
+            out.push(name(f));
+            shown += 1;
+        }
         match f.parent {
             Some(p) if p < i => i = p,
             _ => break,
@@ -95,7 +114,8 @@ mod tests {
 
     fn raw(s: &str) -> RawFrame {
         RawFrame {
-            symbol: Some(s.into()),
+            is_kernel: s.ends_with("[k]"),
+            symbol: Some(s.trim_end_matches("[k]").into()),
             address: "0x1".into(),
             ..Default::default()
         }
@@ -128,7 +148,7 @@ mod tests {
                     &[
                         (&["main", "alpha", "beta", "gamma"], 80, 0),
                         (&["main", "alpha"], 5, 0),
-                        (&["main", "nap", "schedule"], 0, 15),
+                        (&["main", "nap", "sys_nanosleep[k]", "schedule[k]"], 0, 15),
                     ],
                 ),
                 process(2, &[(&["other"], 500, 0)]),
@@ -140,7 +160,8 @@ mod tests {
         assert_eq!(hot[0].frames, ["gamma", "beta", "alpha"]);
         assert_eq!((hot[0].samples, hot[0].off_cpu), (80, Some(0)));
         assert_eq!(hot[0].percent, 80.0);
-        assert_eq!(hot[1].frames, ["schedule", "nap", "main"]);
+        // The kernel's own path is shortened to where it waits.
+        assert_eq!(hot[1].frames, ["schedule", "…", "nap", "main"]);
         assert_eq!(hot[1].off_cpu, Some(15));
         // An unknown pid falls back to every process.
         assert_eq!(hot_paths(&data, Some(9), 1, 1)[0].frames, ["other"]);
