@@ -608,3 +608,28 @@ fn as_root_a_program_its_owner_could_change_is_still_symbolized_from_a_sealed_co
         .unwrap_or_else(|| panic!("{:#?}", main.frames));
     assert!(gamma.source_line.is_some(), "{gamma:?}");
 }
+
+#[test]
+fn as_root_a_thread_started_during_the_profile_is_profiled_too() {
+    if !is_root() {
+        eprintln!("skipped: a profile with kernel frames needs root (or CAP_PERFMON)");
+        return;
+    }
+    let Some(target) = Target::build() else {
+        return;
+    };
+    // The target must get CPU time to be sampled: no boosted busy loops of other tests meanwhile.
+    let _alone = crate::common::machine_alone();
+    let d = Daemon::start(CONFIG);
+    // The new thread starts 1 s after the target, well inside the 2 s profile.
+    let t = target.run(&[], &["--late"]);
+    let (_, data) = profiled(&d, t.pid);
+    let late = data
+        .processes
+        .iter()
+        .flat_map(|p| &p.threads)
+        .find(|th| th.frames.iter().any(|f| sym(f) == "late_spin"))
+        .unwrap_or_else(|| panic!("no thread in late_spin: {data:#?}"));
+    assert_ne!(late.thread_id, t.pid.to_string());
+    assert!(on_cpu_total(late) > 0, "{:#?}", late.frames);
+}
