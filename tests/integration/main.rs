@@ -12,6 +12,7 @@ mod forensics;
 mod helper;
 mod ipc;
 mod perms;
+mod profile;
 mod sampler;
 mod service;
 mod socket;
