@@ -1,5 +1,5 @@
-//! rogue-hunter: samples every process several times a second, scores each by its
-//! disproportionate share of CPU, GPU, memory, disk I/O and wakeups, tracks rogue processes as
+//! rogue-hunter: samples every process several times a second, scores each culprit by how much
+//! it hurts the machine (CPU, GPU, memory, disk I/O and wakeups), tracks rogue processes as
 //! events and keeps forensic evidence in one SQLite database.
 //!
 //! The crate is laid out as DESIGN.md §2 describes; dependencies point downwards from `cli`
@@ -11,11 +11,15 @@ pub mod config;
 pub mod daemon;
 pub mod export;
 pub mod forensics;
+pub mod impact;
 pub mod ipc;
 pub mod logging;
+pub mod machine;
 pub mod model;
 pub mod paths;
 pub mod privileges;
+pub mod procfs;
+pub mod reading;
 pub mod ring;
 pub mod sampler;
 pub mod score;
@@ -24,3 +28,4 @@ pub mod store;
 pub mod sys;
 pub mod tracker;
 pub mod tui;
+pub mod units;

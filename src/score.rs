@@ -208,6 +208,22 @@ pub fn score_all(processes: &mut [ProcessScore], scoring: &ScoringConfig, bands:
     }
 }
 
+/// The one-line reason of a fair-share score: the dominant resource and how far above an even
+/// split the process is (`cpu: 7.2× an even share, 97 % of one core`).
+pub fn fair_share_reason(p: &ProcessScore) -> String {
+    let what = match p.dominant_resource {
+        Resource::Cpu => format!("{:.0} % of one core", p.cpu),
+        Resource::Gpu => format!("{:.0} ms/s of GPU", p.gpu_time_rate),
+        Resource::Memory => crate::impact::human_bytes(p.mem as f64),
+        Resource::Disk => format!("{}/s", crate::impact::human_bytes(p.disk_io_rate)),
+        Resource::Wakeups => format!("{:.0} wakeups/s", p.wakeups_rate),
+    };
+    format!(
+        "{}: {:.1}× an even share of what all processes use, {what} (fair-share)",
+        p.dominant_resource, p.disproportionality
+    )
+}
+
 #[cfg(test)]
 mod tests {
     //! The original's acceptance list (reference §10.3), run with the original's *function*

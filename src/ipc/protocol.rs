@@ -314,6 +314,7 @@ mod tests {
             rogue_count: 2,
             access_denied: 1,
             processes: vec![rogue(10, 88), rogue(11, 60), rogue(12, 1)],
+            ..Sample::default()
         }
     }
 
@@ -501,7 +502,7 @@ mod tests {
         // Every key of a rogue is a key of the model's own JSON, and vice versa.
         let model = serde_json::to_value(&s.processes[0]).unwrap();
         assert_eq!(rogues[0], model);
-        assert_eq!(rogues[0].as_object().unwrap().len(), 47);
+        assert_eq!(rogues[0].as_object().unwrap().len(), 49);
         for key in [
             "pid",
             "command",

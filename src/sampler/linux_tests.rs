@@ -12,7 +12,7 @@ const BTIME: u64 = 1_700_000_000;
 
 /// Seconds per `stat` clock tick on this machine (USER_HZ, 100 nearly everywhere).
 fn tick() -> f64 {
-    1.0 / sys::clock_ticks_per_second() as f64
+    1.0 / crate::procfs::clock_ticks_per_second() as f64
 }
 
 /// A process as the fake tree describes it.
@@ -69,7 +69,7 @@ impl P {
     fn run(&mut self, ms: u64) -> &mut Self {
         self.sched.0 += ms * 1_000_000;
         self.sched.2 += 1;
-        self.utime += ms * sys::clock_ticks_per_second() / 1000;
+        self.utime += ms * crate::procfs::clock_ticks_per_second() / 1000;
         self
     }
 }
@@ -531,12 +531,12 @@ fn cpu_is_schedstat_ns_unless_stat_ticks_show_unseen_threads() {
     // 90: 480 ms by schedstat, 490 ms by ticks: truncation noise, the ns figure stands.
     precise.sched.0 += 480_000_000;
     precise.sched.2 += 5;
-    precise.utime += 49 * sys::clock_ticks_per_second() / 100;
+    precise.utime += 49 * crate::procfs::clock_ticks_per_second() / 100;
     // 91: its seen threads ran 100 ms but stat counts 600 ms: threads that came and went
     // between the passes ran the rest.
     churn.sched.0 += 100_000_000;
     churn.sched.2 += 5;
-    churn.utime += 60 * sys::clock_ticks_per_second() / 100;
+    churn.utime += 60 * crate::procfs::clock_ticks_per_second() / 100;
     t.put(&precise);
     t.put(&churn);
     let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
@@ -668,6 +668,7 @@ fn processes_are_sorted_by_score_and_the_rogues_counted() {
     }
     let mut config = t.config();
     config.rogue_selection.max_count = 2;
+    config.scoring.model = crate::config::ScoringModel::FairShare;
     config.scoring.score_multiplier = 10.0;
     let s = LinuxSampler::new(&config)
         .expect("sampler")
@@ -698,7 +699,7 @@ fn over_the_fd_budget_files_are_read_per_call_with_the_same_results() {
     t.put(&m);
     t.thread(11, 12, (0, 0, 5), 1);
     let mut s = t.sampler();
-    s.rs.fd_budget = 0;
+    s.reader.set_fd_budget(0);
     let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
     std::thread::sleep(std::time::Duration::from_millis(20));
     a.run(100);
@@ -706,7 +707,7 @@ fn over_the_fd_budget_files_are_read_per_call_with_the_same_results() {
     t.put(&a);
     // Only thread 12 of 11 runs; it cannot be seen without fds, so 11 is read in full every
     // pass and its CPU comes from stat ticks.
-    m.utime += 10 * sys::clock_ticks_per_second() / 100;
+    m.utime += 10 * crate::procfs::clock_ticks_per_second() / 100;
     t.put(&m);
     let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
     let w = Window {
@@ -727,12 +728,12 @@ fn an_unreadable_root_or_missing_boot_time_is_an_error() {
     c.sampler.proc_root = "/nonexistent/rogue-hunter-proc".into();
     assert!(matches!(
         LinuxSampler::new(&c),
-        Err(SamplerError::ProcRoot { .. })
+        Err(SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. }))
     ));
     let t = Tree::new();
     t.write("stat", "cpu 1 2 3\n");
     let err = LinuxSampler::new(&t.config()).err().expect("no btime");
-    assert!(matches!(err, SamplerError::BootTime { .. }), "{err}");
+    assert!(matches!(err, SamplerError::Procfs(crate::procfs::ProcfsError::BootTime { .. })), "{err}");
     assert!(err.to_string().contains("btime"));
 }
 
@@ -745,7 +746,7 @@ fn a_root_that_disappears_fails_the_pass_not_the_sampler() {
     drop(t);
     for _ in 0..2 {
         let err = s.sample().expect_err("no process list, no pass");
-        assert!(matches!(err, SamplerError::ProcRoot { .. }), "{err}");
+        assert!(matches!(err, SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. })), "{err}");
     }
 }
 
