@@ -81,6 +81,7 @@ fn events() -> Vec<EventRow> {
             start_time: Some(T0 - 1000.0),
             exit_reason: None,
             capture_count: i % 2,
+            ..Default::default()
         })
         .collect()
 }

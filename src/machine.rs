@@ -230,12 +230,7 @@ impl MachineTracker {
     }
 
     /// The machine at monotonic time `now_s` (seconds).
-    pub fn update(
-        &mut self,
-        now_s: f64,
-        c: &MachineCounters,
-        procs: &ProcessTotals,
-    ) -> Machine {
+    pub fn update(&mut self, now_s: f64, c: &MachineCounters, procs: &ProcessTotals) -> Machine {
         let cpus = c.cpus.max(1);
         let mut m = Machine {
             cpus,
@@ -256,9 +251,8 @@ impl MachineTracker {
             // a tick's rounding do not bend them.
             let total = per_s(p.cpu_total_ns, c.cpu_total_ns, 1.0);
             if total > 0.0 {
-                let cores = |a: Option<u64>, b: Option<u64>| {
-                    per_s(a, b, 1.0) / total * f64::from(cpus)
-                };
+                let cores =
+                    |a: Option<u64>, b: Option<u64>| per_s(a, b, 1.0) / total * f64::from(cpus);
                 m.cpu_busy = cores(p.cpu_busy_ns, c.cpu_busy_ns).min(f64::from(cpus));
                 m.cpu_iowait = cores(p.cpu_iowait_ns, c.cpu_iowait_ns);
             }
@@ -321,15 +315,27 @@ impl MachineTracker {
                 return 0.0;
             };
             let dt = now_s - t0;
-            let (a, b) = if is_full { (f0[i], full[i]) } else { (s0[i], some[i]) };
+            let (a, b) = if is_full {
+                (f0[i], full[i])
+            } else {
+                (s0[i], some[i])
+            };
             (crate::reading::rate(a, b, dt) / 1e6 * 100.0).clamp(0.0, 100.0)
         };
-        let last = self.psi_history.len().checked_sub(2).map(|k| self.psi_history[k]);
+        let last = self
+            .psi_history
+            .len()
+            .checked_sub(2)
+            .map(|k| self.psi_history[k]);
         let now = |i: usize, is_full: bool| -> f64 {
             let Some((t0, s0, f0)) = last else {
                 return 0.0;
             };
-            let (a, b) = if is_full { (f0[i], full[i]) } else { (s0[i], some[i]) };
+            let (a, b) = if is_full {
+                (f0[i], full[i])
+            } else {
+                (s0[i], some[i])
+            };
             (crate::reading::rate(a, b, now_s - t0) / 1e6 * 100.0).clamp(0.0, 100.0)
         };
         let res = |i: usize| PsiResource {
@@ -400,7 +406,10 @@ mod tests {
         let psi = m.psi.unwrap();
         assert!((psi.cpu.some.now - 64.0).abs() < 0.1);
         assert!((psi.cpu.some.w10 - 64.0).abs() < 0.1);
-        assert!((psi.cpu.some.w60 - 64.0).abs() < 0.1, "history shorter than 60 s");
+        assert!(
+            (psi.cpu.some.w60 - 64.0).abs() < 0.1,
+            "history shorter than 60 s"
+        );
         assert_eq!(psi.cpu.some.avg10, 12.0);
         assert_eq!(m.pressure_source, PressureSource::Psi);
         assert_eq!(m.pressure_cpu, psi.cpu.some.w10);
@@ -418,7 +427,11 @@ mod tests {
             if wall <= 30.0 && i > 0 {
                 total += 500_000;
             }
-            m = t.update(wall, &counters(0.0, 2.0 * wall, total), &ProcessTotals::default());
+            m = t.update(
+                wall,
+                &counters(0.0, 2.0 * wall, total),
+                &ProcessTotals::default(),
+            );
         }
         let p = m.psi.unwrap().cpu.some;
         assert!(p.w10 < 0.01, "{}", p.w10);
@@ -444,7 +457,10 @@ mod tests {
         );
         assert_eq!(m.pressure_source, PressureSource::Estimate);
         assert_eq!(m.psi, None);
-        assert!((m.pressure_cpu - 50.0).abs() < 1e-9, "1 task waiting per 2 CPUs");
+        assert!(
+            (m.pressure_cpu - 50.0).abs() < 1e-9,
+            "1 task waiting per 2 CPUs"
+        );
         assert!((m.pressure_memory - 66.666).abs() < 0.01, "5 % available");
         let c = MachineCounters {
             memory_level: Some(4),

@@ -226,9 +226,15 @@ mod tests {
     #[test]
     fn service_and_app_or_session_scopes_are_units_other_cgroups_are_not() {
         assert!(cgroup_is_unit("/system.slice/nginx.service"));
-        assert!(cgroup_is_unit("/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1234.scope"));
-        assert!(cgroup_is_unit("/user.slice/user-1000.slice/session-3.scope"));
-        assert!(!cgroup_is_unit("/user.slice/user-1000.slice/user@1000.service/app.slice"));
+        assert!(cgroup_is_unit(
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox-1234.scope"
+        ));
+        assert!(cgroup_is_unit(
+            "/user.slice/user-1000.slice/session-3.scope"
+        ));
+        assert!(!cgroup_is_unit(
+            "/user.slice/user-1000.slice/user@1000.service/app.slice"
+        ));
         assert!(!cgroup_is_unit("/machine.slice/libpod-abc.scope"));
         assert!(!cgroup_is_unit("/"));
         let mut procs = vec![
@@ -267,7 +273,10 @@ mod tests {
         let procs = vec![init, k1, k2];
         let g = group(&procs);
         assert_eq!(g.len(), 3);
-        assert!(g.iter().all(|g| g.kind == UnitKind::Process && g.members.len() == 1));
+        assert!(
+            g.iter()
+                .all(|g| g.kind == UnitKind::Process && g.members.len() == 1)
+        );
         assert_eq!(g[1].key(&procs), "pid:2:0.5");
         assert_eq!(g[1].label(&procs), "");
     }
@@ -275,7 +284,11 @@ mod tests {
     #[test]
     fn unit_ids_are_stable_across_passes_and_members() {
         let a = vec![m(201, 200, "w", 1.0), m(202, 200, "w", 1.0)];
-        let b = vec![m(150, 150, "x", 0.0), m(202, 200, "w", 1.0), m(205, 200, "w", 9.0)];
+        let b = vec![
+            m(150, 150, "x", 0.0),
+            m(202, 200, "w", 1.0),
+            m(205, 200, "w", 9.0),
+        ];
         assert_eq!(group(&a)[0].id, group(&b)[1].id);
         assert_ne!(group(&b)[0].id, group(&b)[1].id);
     }

@@ -218,8 +218,11 @@ mod round_trip {
             im.io_pressure_full,
         ) = (40.0, 15.0, 25.0);
         (im.memory_used_low, im.memory_used_full) = (40.0, 95.0);
-        (im.forks_per_cpu_full, im.switches_per_cpu_full, im.switch_cost_us) =
-            (400.0, 40_000.0, 2.5);
+        (
+            im.forks_per_cpu_full,
+            im.switches_per_cpu_full,
+            im.switch_cost_us,
+        ) = (400.0, 40_000.0, 2.5);
         (im.cpu_floor_cores, im.cpu_floor_s) = (0.8, 6.0);
         (
             im.memory_floor_percent,

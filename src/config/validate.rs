@@ -126,11 +126,20 @@ pub(super) fn problems(c: &Config) -> Vec<(String, String)> {
     let im = &sc.impact;
     for (key, value) in [
         ("scoring.impact.cpu_pressure_full", im.cpu_pressure_full),
-        ("scoring.impact.memory_pressure_full", im.memory_pressure_full),
+        (
+            "scoring.impact.memory_pressure_full",
+            im.memory_pressure_full,
+        ),
         ("scoring.impact.io_pressure_full", im.io_pressure_full),
         ("scoring.impact.memory_used_full", im.memory_used_full),
-        ("scoring.impact.memory_floor_percent", im.memory_floor_percent),
-        ("scoring.impact.memory_growth_percent", im.memory_growth_percent),
+        (
+            "scoring.impact.memory_floor_percent",
+            im.memory_floor_percent,
+        ),
+        (
+            "scoring.impact.memory_growth_percent",
+            im.memory_growth_percent,
+        ),
     ] {
         v.positive(key, value);
         if value.is_finite() && value > 100.0 {
@@ -149,7 +158,10 @@ pub(super) fn problems(c: &Config) -> Vec<(String, String)> {
     }
     for (key, value) in [
         ("scoring.impact.forks_per_cpu_full", im.forks_per_cpu_full),
-        ("scoring.impact.switches_per_cpu_full", im.switches_per_cpu_full),
+        (
+            "scoring.impact.switches_per_cpu_full",
+            im.switches_per_cpu_full,
+        ),
         ("scoring.impact.cpu_floor_cores", im.cpu_floor_cores),
         ("scoring.impact.memory_decay_s", im.memory_decay_s),
     ] {

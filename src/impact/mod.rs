@@ -221,7 +221,10 @@ impl Stress {
         Stress {
             cpu: 0.5 * m.cpu_utilisation() + 0.5 * ramp(m.pressure_cpu, p.cpu_pressure_full),
             forks: ramp(m.forks_rate / cpus, p.forks_per_cpu_full),
-            memory_used: ramp(used - p.memory_used_low, p.memory_used_full - p.memory_used_low),
+            memory_used: ramp(
+                used - p.memory_used_low,
+                p.memory_used_full - p.memory_used_low,
+            ),
             memory_pressure: ramp(m.pressure_memory, p.memory_pressure_full),
             disk: ramp(m.pressure_io, p.io_pressure_full),
             wakeups: ramp(m.ctxt_rate / cpus, p.switches_per_cpu_full),

@@ -83,10 +83,7 @@ pub(super) fn line(f: &Facts<'_>) -> String {
                 s.push_str(&format!(", {} above its recent average", bytes(g)));
             }
             s.push_str(&held(f));
-            s.push_str(&format!(
-                ", {} available, ",
-                bytes(m.mem_available as f64)
-            ));
+            s.push_str(&format!(", {} available, ", bytes(m.mem_available as f64)));
             s.push_str(&pressure(m, "memory", m.pressure_memory));
             s
         }

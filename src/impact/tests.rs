@@ -79,7 +79,10 @@ fn run(
         let (m, units) = at(t);
         let usages: Vec<Usage> = units.iter().map(|(_, u)| *u).collect();
         let mut totals = Totals::of(&usages);
-        totals.mem_growth = units.iter().map(|(id, u)| s.growth_rate(*id, t, u.mem)).sum();
+        totals.mem_growth = units
+            .iter()
+            .map(|(id, u)| s.growth_rate(*id, t, u.mem))
+            .sum();
         let stress = Stress::of(&m, &s.p, totals.gpu_ms);
         s.begin_pass();
         for (id, u) in &units {
@@ -160,7 +163,10 @@ fn a_two_second_burst_of_two_busy_loops_opens_nothing() {
         "raw went up to {} but never held 3 s",
         burst.iter().map(|(_, o)| o.raw).max().unwrap()
     );
-    assert!(burst.iter().any(|(_, o)| o.raw >= TRACKING), "the burst itself was seen");
+    assert!(
+        burst.iter().any(|(_, o)| o.raw >= TRACKING),
+        "the burst itself was seen"
+    );
 }
 
 #[test]
@@ -180,7 +186,11 @@ fn one_busy_loop_is_tracked_for_cpu_but_never_captured_on_a_quiet_machine() {
     assert!(at <= 10.0, "tracked after {at} s");
     let p = peak(&lp);
     assert_eq!(p.dominant, Resource::Cpu);
-    assert!(p.score < CRITICAL, "no capture while nothing else waits: {}", p.score);
+    assert!(
+        p.score < CRITICAL,
+        "no capture while nothing else waits: {}",
+        p.score
+    );
     assert!(
         p.reason.starts_with("cpu: 1.0 of 2 cores for "),
         "{}",
@@ -242,7 +252,11 @@ fn a_quarter_of_ram_in_a_few_seconds_is_a_memory_event() {
     assert!(at <= 10.0, "{at}");
     let p = peak(&g);
     assert_eq!(p.dominant, Resource::Memory);
-    assert!(p.reason.starts_with("memory: 6.0 GiB (25 % of RAM)"), "{}", p.reason);
+    assert!(
+        p.reason.starts_with("memory: 6.0 GiB (25 % of RAM)"),
+        "{}",
+        p.reason
+    );
 }
 
 #[test]
@@ -372,7 +386,11 @@ fn a_context_switch_storm_is_a_wakeups_culprit() {
     assert!(first_at(&w, TRACKING, 10.0).is_some());
     let p = peak(&w);
     assert_eq!(p.dominant, Resource::Wakeups, "{}", p.reason);
-    assert!(p.reason.starts_with("wakeups: 280k switches/s"), "{}", p.reason);
+    assert!(
+        p.reason.starts_with("wakeups: 280k switches/s"),
+        "{}",
+        p.reason
+    );
 }
 
 #[test]
@@ -451,7 +469,9 @@ fn memory_growth_is_judged_against_a_decaying_average() {
 #[test]
 fn a_unit_gone_for_a_pass_starts_over() {
     let mut s = scorer();
-    run(&mut s, 0.0, 10.0, |_| (idle_machine(), vec![(9, busy_loops(1.0))]));
+    run(&mut s, 0.0, 10.0, |_| {
+        (idle_machine(), vec![(9, busy_loops(1.0))])
+    });
     assert_eq!(s.remembered(), 1);
     run(&mut s, 10.0, 1.0, |_| (idle_machine(), vec![]));
     assert_eq!(s.remembered(), 0);
@@ -466,7 +486,11 @@ fn blame_and_stress_are_reported_per_resource() {
         (m, vec![(9, busy_loops(1.0))])
     });
     let o = &runs.last().unwrap().2;
-    assert!((o.blame.cpu - 0.5).abs() < 1e-4, "net of 10 switches/s: {}", o.blame.cpu);
+    assert!(
+        (o.blame.cpu - 0.5).abs() < 1e-4,
+        "net of 10 switches/s: {}",
+        o.blame.cpu
+    );
     assert!((o.stress.cpu - 0.25 - 0.5 * 0.3 / 50.0).abs() < 1e-9);
     assert_eq!(o.blame.gpu, 0.0);
 }

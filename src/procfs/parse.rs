@@ -640,7 +640,10 @@ procs_running 3\nprocs_blocked 1\nsoftirq 5 5\n";
         assert_eq!(s.cpus, 2);
         assert_eq!(s.cpu.total(), 100 + 5 + 50 + 1000 + 20 + 1 + 2 + 3);
         assert_eq!(s.cpu.busy(), 100 + 5 + 50 + 1 + 2);
-        assert_eq!((s.ctxt, s.processes, s.btime), (123_456, 4242, 1_700_000_000));
+        assert_eq!(
+            (s.ctxt, s.processes, s.btime),
+            (123_456, 4242, 1_700_000_000)
+        );
         assert_eq!((s.procs_running, s.procs_blocked), (3, 1));
         assert_eq!(system_stat(b"ctxt 5\n"), None);
     }

@@ -120,7 +120,10 @@ impl ProcRoot {
     pub fn stat_of(&self, who: &str) -> io::Result<PidStat> {
         let text = self.read(&format!("{who}/stat"))?;
         let st = parse::stat(&text).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, format!("{who}/stat does not parse"))
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{who}/stat does not parse"),
+            )
         })?;
         Ok(PidStat {
             comm: String::from_utf8_lossy(st.comm).into_owned(),

@@ -99,8 +99,11 @@ mod tests {
             "cpu  10 0 5 100 1 0 0 0\ncpu0 10 0 5 100 1 0 0 0\nctxt 77\nprocesses 9\nbtime 1\n",
         )
         .unwrap();
-        std::fs::write(t.path().join("meminfo"), "MemTotal: 1000 kB\nMemAvailable: 400 kB\n")
-            .unwrap();
+        std::fs::write(
+            t.path().join("meminfo"),
+            "MemTotal: 1000 kB\nMemAvailable: 400 kB\n",
+        )
+        .unwrap();
         let mut r = SystemReader::open(t.path());
         assert!(!r.has_pressure());
         let s = r.read();

@@ -96,7 +96,11 @@ impl Derive {
         for r in readings {
             let own = r.now.cpu_ns;
             let child = r.now.child_cpu_ns;
-            let in_d = if r.state == ProcState::Stuck { 1.0 } else { 0.0 };
+            let in_d = if r.state == ProcState::Stuck {
+                1.0
+            } else {
+                0.0
+            };
             let fresh = !self.tracks.contains_key(&key(r));
             let t = self.tracks.entry(key(r)).or_insert(Track {
                 pid: r.pid,
@@ -133,8 +137,8 @@ impl Derive {
             if t.pass == pass {
                 return true;
             }
-            let seen = t.last_own.saturating_sub(t.first_own)
-                + t.last_child.saturating_sub(t.first_child);
+            let seen =
+                t.last_own.saturating_sub(t.first_own) + t.last_child.saturating_sub(t.first_child);
             *seen_of_reaped.entry(t.ppid).or_default() += seen;
             let _ = t.pid;
             false
@@ -209,12 +213,21 @@ mod tests {
             201.0,
         );
         assert_eq!(out[0].spawn_rate, 1.0, "one child seen born");
-        let out = d.update(&[r(10, 1, 100.0, 10, 0), r(11, 10, 200.5, 600, 0)], Some(51), 1.0, 202.0);
+        let out = d.update(
+            &[r(10, 1, 100.0, 10, 0), r(11, 10, 200.5, 600, 0)],
+            Some(51),
+            1.0,
+            202.0,
+        );
         assert_eq!(out[0].child_cores, 0.0);
         // It exits after 650 ms of CPU in all: the parent's children time grows by 650 ms, of
         // which 600 - 300 = 300 were seen (counting from its first sighting).
         let out = d.update(&[r(10, 1, 100.0, 10, 650)], Some(51), 1.0, 203.0);
-        assert!((out[0].child_cores - 0.35).abs() < 1e-9, "{}", out[0].child_cores);
+        assert!(
+            (out[0].child_cores - 0.35).abs() < 1e-9,
+            "{}",
+            out[0].child_cores
+        );
         assert_eq!(d.len(), 1);
     }
 
@@ -238,7 +251,12 @@ mod tests {
     #[test]
     fn processes_seen_at_start_are_not_births() {
         let mut d = Derive::new();
-        let out = d.update(&[r(10, 1, 100.0, 0, 0), r(11, 10, 150.0, 0, 0)], Some(9), 0.0, 200.0);
+        let out = d.update(
+            &[r(10, 1, 100.0, 0, 0), r(11, 10, 150.0, 0, 0)],
+            Some(9),
+            0.0,
+            200.0,
+        );
         assert!(out.iter().all(|x| x.spawn_rate == 0.0));
     }
 }

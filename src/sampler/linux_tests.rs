@@ -728,12 +728,20 @@ fn an_unreadable_root_or_missing_boot_time_is_an_error() {
     c.sampler.proc_root = "/nonexistent/rogue-hunter-proc".into();
     assert!(matches!(
         LinuxSampler::new(&c),
-        Err(SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. }))
+        Err(SamplerError::Procfs(
+            crate::procfs::ProcfsError::Root { .. }
+        ))
     ));
     let t = Tree::new();
     t.write("stat", "cpu 1 2 3\n");
     let err = LinuxSampler::new(&t.config()).err().expect("no btime");
-    assert!(matches!(err, SamplerError::Procfs(crate::procfs::ProcfsError::BootTime { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            SamplerError::Procfs(crate::procfs::ProcfsError::BootTime { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("btime"));
 }
 
@@ -746,7 +754,13 @@ fn a_root_that_disappears_fails_the_pass_not_the_sampler() {
     drop(t);
     for _ in 0..2 {
         let err = s.sample().expect_err("no process list, no pass");
-        assert!(matches!(err, SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. })), "{err}");
+        assert!(
+            matches!(
+                err,
+                SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. })
+            ),
+            "{err}"
+        );
     }
 }
 

@@ -322,20 +322,16 @@ fn unit_row(g: &Group, rows: &[ProcessScore], dominant: Resource, u: &Usage) -> 
     let leader = &rows[g.leader as usize];
     let mut out = leader.clone();
     if g.kind == UnitKind::Cgroup
-        && let Some(top) = g
-            .members
-            .iter()
-            .map(|&m| &rows[m as usize])
-            .max_by(|a, b| {
-                let key = |p: &ProcessScore| match dominant {
-                    Resource::Cpu => p.cpu,
-                    Resource::Gpu => p.gpu_time_rate,
-                    Resource::Memory => p.mem as f64,
-                    Resource::Disk => p.disk_io_rate,
-                    Resource::Wakeups => p.wakeups_rate,
-                };
-                key(a).total_cmp(&key(b))
-            })
+        && let Some(top) = g.members.iter().map(|&m| &rows[m as usize]).max_by(|a, b| {
+            let key = |p: &ProcessScore| match dominant {
+                Resource::Cpu => p.cpu,
+                Resource::Gpu => p.gpu_time_rate,
+                Resource::Memory => p.mem as f64,
+                Resource::Disk => p.disk_io_rate,
+                Resource::Wakeups => p.wakeups_rate,
+            };
+            key(a).total_cmp(&key(b))
+        })
     {
         out.command.clone_from(&top.command);
     }
@@ -467,7 +463,11 @@ mod tests {
         assert!(s.processes[0].reason.starts_with("memory: "));
         assert_eq!(s.machine.cpus, 2);
         // Fair-share units: each process at or above the tracking threshold, alone.
-        assert!(s.units.iter().all(|u| u.member_pids.len() == 1 && u.row.score >= 40));
+        assert!(
+            s.units
+                .iter()
+                .all(|u| u.member_pids.len() == 1 && u.row.score >= 40)
+        );
     }
 
     #[test]
@@ -510,13 +510,21 @@ mod tests {
         m.machine.cpu_busy_ns = Some(2_000_000_000);
         m.machine.cpu_total_ns = Some(2_000_000_000);
         let s = st.finish(m);
-        let unit = s.units.iter().find(|u| u.key == "pgrp:200:worker").expect("the workers' unit");
+        let unit = s
+            .units
+            .iter()
+            .find(|u| u.key == "pgrp:200:worker")
+            .expect("the workers' unit");
         assert_eq!(unit.member_pids, vec![201, 202, 203, 204]);
         assert_eq!(unit.row.members, 4);
         assert!((unit.row.cpu - 200.0).abs() < 1e-6, "{}", unit.row.cpu);
         assert_eq!(unit.row.mem, 4 << 20);
         assert_eq!(unit.row.dominant_resource, Resource::Cpu);
-        assert!(unit.row.reason.starts_with("cpu: 2.0 of 2 cores"), "{}", unit.row.reason);
+        assert!(
+            unit.row.reason.starts_with("cpu: 2.0 of 2 cores"),
+            "{}",
+            unit.row.reason
+        );
         for w in s.processes.iter().filter(|p| p.command == "worker") {
             assert_eq!((w.score, w.members), (unit.row.score, 4));
             assert!((w.cpu_share - 0.25).abs() < 1e-9, "a worker's own blame");

@@ -1,5 +1,8 @@
-//! Numbered forward migrations. A database is never wiped: each step runs in one transaction
-//! that either completes, with the new version recorded, or leaves every row as it was.
+//! Numbered forward migrations. A database is never wiped: each run of steps happens in one
+//! transaction that either completes, with the new version recorded, or leaves every row as it
+//! was.
+//!
+//! 21 → 22 (impact scoring): see [`schema::impact_v22_ddl`]; columns added, one table created.
 //!
 //! 20 → 21 (the original's last schema to ours):
 //! - `process_events` is rebuilt so `peak_snapshot_id` becomes DEFERRABLE (the circular
@@ -34,7 +37,19 @@ pub struct MigrationReport {
 type Step = fn(&Connection) -> rusqlite::Result<()>;
 
 /// (from, step): applying `step` to version `from` yields `from + 1`.
-const STEPS: [(i64, Step); 1] = [(20, migrate_20_to_21)];
+const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
+
+/// 21 → 22: columns are added (O(1)) and one table created; no row is rewritten. Each feature's
+/// additions are one function called from here.
+fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
+    impact_scoring_v22(conn)?;
+    Ok(())
+}
+
+/// Units, reasons and the machine's state ([`schema::impact_v22_ddl`]).
+fn impact_scoring_v22(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&schema::impact_v22_ddl())
+}
 
 fn migrate_20_to_21(conn: &Connection) -> rusqlite::Result<()> {
     let seq: Option<i64> = conn

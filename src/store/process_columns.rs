@@ -61,6 +61,42 @@ pub const IDENTITY_COLUMNS: [(&str, &str); 3] = [
     ("start_time", "REAL"),
 ];
 
+/// Columns added in v22 after the identity columns: the score's reason and the member count
+/// of the unit it belongs to (NULL in older rows).
+pub const UNIT_COLUMNS: [(&str, &str); 2] = [("reason", "TEXT"), ("members", "INTEGER")];
+
+/// `reason, members`.
+pub(crate) fn unit_list() -> String {
+    UNIT_COLUMNS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binds `reason, members` starting at `idx`; an empty reason is stored as NULL.
+pub(crate) fn bind_unit(
+    stmt: &mut Statement<'_>,
+    mut idx: usize,
+    p: &ProcessScore,
+) -> rusqlite::Result<usize> {
+    let i = &mut idx;
+    bind(stmt, i, (!p.reason.is_empty()).then_some(p.reason.as_str()))?;
+    bind(stmt, i, p.members)?;
+    Ok(idx)
+}
+
+/// Reads `reason, members` starting at column `idx`; NULL reads as "" and 0.
+pub(crate) fn read_unit(
+    row: &Row<'_>,
+    idx: usize,
+    p: &mut ProcessScore,
+) -> rusqlite::Result<usize> {
+    p.reason = text_at(row, idx)?;
+    p.members = u32_at(row, idx + 1)?;
+    Ok(idx + 2)
+}
+
 /// `cpu REAL NOT NULL, mem INTEGER NOT NULL, …` for a CREATE TABLE.
 pub(crate) fn metrics_ddl() -> String {
     METRIC_COLUMNS
@@ -311,14 +347,21 @@ mod tests {
     fn metric_columns_are_the_process_score_fields() {
         let json = serde_json::to_value(ProcessScore::default()).unwrap();
         let obj = json.as_object().unwrap();
-        for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
+        for (name, _) in METRIC_COLUMNS
+            .iter()
+            .chain(IDENTITY_COLUMNS.iter())
+            .chain(UNIT_COLUMNS.iter())
+        {
             assert!(
                 obj.contains_key(*name),
                 "{name} is not a ProcessScore field"
             );
         }
         // pid, command, captured_at are the three not in the block.
-        assert_eq!(METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len() + 3, obj.len());
+        assert_eq!(
+            METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len() + UNIT_COLUMNS.len() + 3,
+            obj.len()
+        );
     }
 
     #[test]
@@ -329,6 +372,7 @@ mod tests {
             metrics_ddl(),
             IDENTITY_COLUMNS
                 .iter()
+                .chain(UNIT_COLUMNS.iter())
                 .map(|(n, t)| format!("{n} {t}"))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -347,26 +391,36 @@ mod tests {
             ppid: 1,
             uid: 1000,
             start_time: 1_700_000_000.5,
+            reason: "cpu: 1.5 of 2 cores".into(),
+            members: 4,
             ..Default::default()
         };
         let sql = format!(
-            "INSERT INTO t ({}, {}) VALUES ({})",
+            "INSERT INTO t ({}, {}, {}) VALUES ({})",
             metrics_list(),
             identity_list(),
-            placeholders(1, 44)
+            unit_list(),
+            placeholders(1, 46)
         );
         let mut stmt = conn.prepare(&sql).unwrap();
         let next = bind_metrics(&mut stmt, 1, &p).unwrap();
-        assert_eq!(bind_identity(&mut stmt, next, &p).unwrap(), 45);
+        let next = bind_identity(&mut stmt, next, &p).unwrap();
+        assert_eq!(bind_unit(&mut stmt, next, &p).unwrap(), 47);
         stmt.raw_execute().unwrap();
         let back = conn
             .query_row(
-                &format!("SELECT {}, {} FROM t", metrics_list(), identity_list()),
+                &format!(
+                    "SELECT {}, {}, {} FROM t",
+                    metrics_list(),
+                    identity_list(),
+                    unit_list()
+                ),
                 [],
                 |row| {
                     let mut q = ProcessScore::default();
                     let next = read_metrics(row, 0, &mut q)?;
-                    read_identity(row, next, &mut q)?;
+                    let next = read_identity(row, next, &mut q)?;
+                    read_unit(row, next, &mut q)?;
                     Ok(q)
                 },
             )

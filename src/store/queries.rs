@@ -9,13 +9,15 @@ use super::capture_data::{
     StackHeader, StackProcess, StackThread,
 };
 use super::error::{Context, Result};
+use super::machine_columns;
 use super::process_columns::{
     identity_list, int_at, metrics_list, opt_int_at, opt_real_at, opt_text_at, read_identity,
-    read_metrics, real_at, text_at,
+    read_metrics, read_unit, real_at, text_at, unit_list,
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
-use crate::model::{Band, ProcessScore};
+use crate::machine::Machine;
+use crate::model::{Band, ProcessScore, UnitKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +31,7 @@ fn u32_of(v: i64) -> u32 {
 }
 
 /// An event as listed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct EventRow {
     pub id: i64,
     pub pid: u32,
@@ -47,11 +49,40 @@ pub struct EventRow {
     pub exit_reason: Option<ExitReason>,
     /// Forensic captures of this event (the TUI's capture marker).
     pub capture_count: i64,
+    /// The unit's identity (None for rows written before units existed).
+    pub unit_key: Option<String>,
+    pub unit_kind: Option<UnitKind>,
+    /// The cgroup's leaf name or `process group N`; empty for a single process.
+    pub unit_label: Option<String>,
+    /// Processes in the unit (the most seen at a peak); None for rows before units.
+    pub members: Option<u32>,
+    /// The reason of the peak score.
+    pub reason: Option<String>,
+}
+
+impl EventRow {
+    /// `stress-ng-cpu ×4` for a unit of several processes, else the command.
+    pub fn culprit(&self) -> String {
+        match self.members {
+            Some(n) if n > 1 => format!("{} ×{n}", self.command),
+            _ => self.command.clone(),
+        }
+    }
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.pid, e.command, e.boot_time, e.entry_time, e.exit_time,
     e.entry_band, e.peak_band, e.peak_score, e.peak_snapshot_id, e.start_time, e.exit_reason,
-    (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id)";
+    (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id),
+    e.unit_key, e.unit_kind, e.unit_label, e.members, e.reason";
+
+fn parse_unit_kind(s: Option<String>) -> Option<UnitKind> {
+    match s.as_deref() {
+        Some("cgroup") => Some(UnitKind::Cgroup),
+        Some("process_group") => Some(UnitKind::ProcessGroup),
+        Some("process") => Some(UnitKind::Process),
+        _ => None,
+    }
+}
 
 fn parse_exit_reason(s: Option<String>) -> Option<ExitReason> {
     match s.as_deref() {
@@ -77,6 +108,11 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
         start_time: opt_real_at(r, 10)?,
         exit_reason: parse_exit_reason(opt_text_at(r, 11)?),
         capture_count: int_at(r, 12)?,
+        unit_key: opt_text_at(r, 13)?,
+        unit_kind: parse_unit_kind(opt_text_at(r, 14)?),
+        unit_label: opt_text_at(r, 15)?,
+        members: opt_int_at(r, 16)?.map(u32_of),
+        reason: opt_text_at(r, 17)?,
     })
 }
 
@@ -147,11 +183,12 @@ pub struct SnapshotRow {
 
 fn snapshot_sql(filter: &str) -> String {
     format!(
-        "SELECT s.id, s.event_id, s.snapshot_type, s.captured_at, e.pid, e.command, {}, {}
+        "SELECT s.id, s.event_id, s.snapshot_type, s.captured_at, e.pid, e.command, {}, {}, {}
          FROM process_snapshots s JOIN process_events e ON e.id = s.event_id
          WHERE {filter} ORDER BY s.captured_at, s.id",
         prefixed("s", &metrics_list()),
-        prefixed("s", &identity_list())
+        prefixed("s", &identity_list()),
+        prefixed("s", &unit_list())
     )
 }
 
@@ -171,7 +208,8 @@ fn snapshot_row(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
         ..Default::default()
     };
     let next = read_metrics(r, 6, &mut p)?;
-    read_identity(r, next, &mut p)?;
+    let next = read_identity(r, next, &mut p)?;
+    read_unit(r, next, &mut p)?;
     Ok(SnapshotRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,
@@ -186,6 +224,33 @@ pub fn snapshot(conn: &Connection, id: i64) -> Result<Option<SnapshotRow>> {
     conn.prepare_cached(&snapshot_sql("s.id = ?1"))
         .and_then(|mut s| s.query_row([id], snapshot_row).optional())
         .ctx("reading a snapshot")
+}
+
+/// The members' own rows of a unit's snapshot, highest score first, then by CPU (empty for a
+/// single process, and for snapshots before units existed).
+pub fn snapshot_members(conn: &Connection, snapshot_id: i64) -> Result<Vec<ProcessScore>> {
+    let sql = format!(
+        "SELECT pid, command, captured_at, {}, {}, {} FROM process_snapshot_members
+         WHERE snapshot_id = ?1 ORDER BY score DESC, cpu DESC, id",
+        metrics_list(),
+        identity_list(),
+        unit_list()
+    );
+    let mut stmt = conn.prepare_cached(&sql).ctx("reading snapshot members")?;
+    stmt.query_map([snapshot_id], |r| {
+        let mut p = ProcessScore {
+            pid: u32_of(int_at(r, 0)?),
+            command: text_at(r, 1)?,
+            captured_at: real_at(r, 2)?,
+            ..Default::default()
+        };
+        let next = read_metrics(r, 3, &mut p)?;
+        let next = read_identity(r, next, &mut p)?;
+        read_unit(r, next, &mut p)?;
+        Ok(p)
+    })
+    .and_then(|r| r.collect())
+    .ctx("reading snapshot members")
 }
 
 /// Every snapshot of an event, oldest first.
@@ -349,17 +414,20 @@ pub struct BufferSampleRow {
     pub elapsed_ms: f64,
     pub process_count: i64,
     pub max_score: i64,
+    /// The machine at that sample (defaults for samples stored before v22).
+    pub machine: Machine,
 }
 
 /// The stored samples of a capture, oldest first.
 pub fn buffer_samples(conn: &Connection, capture_id: i64) -> Result<Vec<BufferSampleRow>> {
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT s.id, s.sample_index, s.seq, s.timestamp, s.captured_at, s.elapsed_ms,
-                 s.process_count, s.max_score
+                 s.process_count, s.max_score, {}
              FROM buffer_context c JOIN buffer_samples s ON s.context_id = c.id
              WHERE c.capture_id = ?1 ORDER BY s.sample_index, s.id",
-        )
+            prefixed("s", &machine_columns::list())
+        ))
         .ctx("reading buffer samples")?;
     stmt.query_map([capture_id], |r| {
         Ok(BufferSampleRow {
@@ -371,6 +439,7 @@ pub fn buffer_samples(conn: &Connection, capture_id: i64) -> Result<Vec<BufferSa
             elapsed_ms: real_at(r, 5)?,
             process_count: int_at(r, 6)?,
             max_score: int_at(r, 7)?,
+            machine: machine_columns::read(r, 8)?,
         })
     })
     .and_then(|r| r.collect())
@@ -393,7 +462,8 @@ fn buffer_process_row(r: &Row<'_>) -> rusqlite::Result<BufferProcessRow> {
         ..Default::default()
     };
     let next = read_metrics(r, 5, &mut p)?;
-    read_identity(r, next, &mut p)?;
+    let next = read_identity(r, next, &mut p)?;
+    read_unit(r, next, &mut p)?;
     Ok(BufferProcessRow {
         sample_id: int_at(r, 0)?,
         sample_index: int_at(r, 1)?,
@@ -409,14 +479,15 @@ pub fn buffer_processes(
     pid: Option<u32>,
 ) -> Result<Vec<BufferProcessRow>> {
     let sql = format!(
-        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}, {}
          FROM buffer_context c
          JOIN buffer_samples s ON s.context_id = c.id
          JOIN buffer_sample_processes p ON p.sample_id = s.id
          WHERE c.capture_id = ?1 AND (?2 IS NULL OR p.pid = ?2)
          ORDER BY s.sample_index, p.score DESC, p.id",
         prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        prefixed("p", &identity_list()),
+        prefixed("p", &unit_list())
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
     stmt.query_map(params![capture_id, pid], buffer_process_row)
@@ -427,11 +498,12 @@ pub fn buffer_processes(
 /// Processes of one stored buffer sample, highest score first.
 pub fn buffer_sample_processes(conn: &Connection, sample_id: i64) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}, {}
          FROM buffer_sample_processes p JOIN buffer_samples s ON s.id = p.sample_id
          WHERE p.sample_id = ?1 ORDER BY p.score DESC, p.id",
         prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        prefixed("p", &identity_list()),
+        prefixed("p", &unit_list())
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
     stmt.query_map([sample_id], |r| buffer_process_row(r).map(|b| b.process))
@@ -476,6 +548,8 @@ pub struct MachineSnapshotRow {
     pub captured_at: f64,
     pub process_count: i64,
     pub max_score: i64,
+    /// The machine then (defaults for snapshots stored before v22).
+    pub machine: Machine,
 }
 
 /// Machine snapshots, newest first.
@@ -485,10 +559,11 @@ pub fn machine_snapshots(
     limit: Option<u32>,
 ) -> Result<Vec<MachineSnapshotRow>> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, captured_at, process_count, max_score FROM machine_snapshots
+        .prepare_cached(&format!(
+            "SELECT id, captured_at, process_count, max_score, {} FROM machine_snapshots
              WHERE ?1 IS NULL OR captured_at >= ?1 ORDER BY captured_at DESC, id DESC LIMIT ?2",
-        )
+            machine_columns::list()
+        ))
         .ctx("reading machine snapshots")?;
     stmt.query_map(params![since, limit_value(limit)], |r| {
         Ok(MachineSnapshotRow {
@@ -496,6 +571,7 @@ pub fn machine_snapshots(
             captured_at: real_at(r, 1)?,
             process_count: int_at(r, 2)?,
             max_score: int_at(r, 3)?,
+            machine: machine_columns::read(r, 4)?,
         })
     })
     .and_then(|r| r.collect())
@@ -508,11 +584,12 @@ pub fn machine_snapshot_processes(
     snapshot_id: i64,
 ) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.pid, p.command, m.captured_at, {}, {}
+        "SELECT p.pid, p.command, m.captured_at, {}, {}, {}
          FROM machine_snapshot_processes p JOIN machine_snapshots m ON m.id = p.snapshot_id
          WHERE p.snapshot_id = ?1 ORDER BY p.score DESC, p.id",
         prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        prefixed("p", &identity_list()),
+        prefixed("p", &unit_list())
     );
     let mut stmt = conn
         .prepare_cached(&sql)
@@ -525,7 +602,8 @@ pub fn machine_snapshot_processes(
             ..Default::default()
         };
         let next = read_metrics(r, 3, &mut p)?;
-        read_identity(r, next, &mut p)?;
+        let next = read_identity(r, next, &mut p)?;
+        read_unit(r, next, &mut p)?;
         Ok(p)
     })
     .and_then(|r| r.collect())

@@ -112,6 +112,7 @@ pub fn events() -> Vec<EventRow> {
                 start_time: Some(T0 - 3600.0 + f64::from(pid)),
                 exit_reason: exit.map(|_| crate::model::ExitReason::ScoreDropped),
                 capture_count: i64::from(id == 7),
+                ..Default::default()
             }
         };
     vec![

@@ -84,12 +84,15 @@ fn event(id: i64, pid: u32, command: &str, boot: i64, entry: f64, peak: u8, snap
                 Band::High
             },
             peak_snapshot_id: Some(snap),
+            unit: Default::default(),
+            reason: String::new(),
         }),
         Op::InsertSnapshot(NewSnapshot {
             id: snap,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }),
     ]
 }
@@ -110,6 +113,7 @@ fn buffer_sample(seq: u64, t: f64) -> Arc<Sample> {
         rogue_count: 3,
         access_denied: 0,
         processes,
+        ..Default::default()
     })
 }
 
@@ -199,18 +203,22 @@ fn build(env: &TestEnv) -> PathBuf {
         event_id: 2,
         snapshot_type: SnapshotType::Peak,
         process: process(4242, NASTY, 88, t2 + 60.0),
+        members: Vec::new(),
     }));
     ops.push(Op::SetPeak {
         event_id: 2,
         peak_score: 88,
         peak_band: Band::Critical,
         peak_snapshot_id: 21,
+        reason: String::new(),
+        members: 1,
     });
     ops.push(Op::InsertSnapshot(NewSnapshot {
         id: 22,
         event_id: 2,
         snapshot_type: SnapshotType::Exit,
         process: process(4242, NASTY, 30, t2 + 125.7),
+        members: Vec::new(),
     }));
     ops.push(Op::CloseEvent {
         event_id: 2,
