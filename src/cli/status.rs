@@ -212,7 +212,7 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
                 members,
                 reason: p.reason.clone(),
             }),
-            machine: s.machine.clone(),
+            machine: s.machine.as_deref().cloned(),
         }));
     }
     // No sample in time: the newest score of the history, if any.

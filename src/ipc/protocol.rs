@@ -76,7 +76,7 @@ pub struct SampleMessage {
     pub rogues: Vec<ProcessScore>,
     /// The machine's state (absent from daemons before it existed).
     #[serde(default)]
-    pub machine: Option<Machine>,
+    pub machine: Option<Box<Machine>>,
     /// The top-N units (culprits) by score, highest first: each with its summed row, reason and
     /// member pids.
     #[serde(default)]
@@ -94,7 +94,7 @@ impl SampleMessage {
             process_count: sample.process_count,
             max_score: sample.max_score,
             rogues: sample.rogues().to_vec(),
-            machine: Some(sample.machine.clone()),
+            machine: Some(Box::new(sample.machine.clone())),
             units: top_units(sample).to_vec(),
         }
     }

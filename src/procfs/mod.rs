@@ -57,8 +57,8 @@
 //! # Other fields
 //! `pageins` = majflt, `faults` = minflt + majflt, `threads`, `state`, `priority`, `ppid`,
 //! `pgid` from `stat` (whole process). `mem` = RssAnon + RssShmem + VmSwap, `mem_peak` = VmHWM,
-//! `uid` (effective) from `status`. `disk_io` = read_bytes + write_bytes and `syscalls` = syscr
-//! + syscw (read/write-family calls only) from `io`, which needs ptrace access: EACCES/EPERM
+//! `uid` (effective) from `status`. `disk_io` = read_bytes + write_bytes and `syscalls` =
+//! syscr + syscw (read/write-family calls only) from `io`, which needs ptrace access: EACCES/EPERM
 //! (another user's process, PID 1 in some containers) make only those fields 0 and are counted
 //! (every pass while refused; retried on status passes). `gpu_time` from DRM fdinfo (see
 //! `gpu`). `start_time` = boot time (`btime` of `/proc/stat`, read once, since it moves when

@@ -75,17 +75,44 @@ impl Stat<'_> {
     }
 }
 
-/// Parses `/proc/P/stat`. The command is everything between the first `(` and the **last** `)`,
-/// since a command may itself contain `)` and spaces.
-pub fn stat(b: &[u8]) -> Option<Stat<'_>> {
+/// The head of a `stat` line: command, state and parent, which is all a thread's `stat` read
+/// for its state needs (and all a truncated line may hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatHead<'a> {
+    pub comm: &'a [u8],
+    pub state: u8,
+    pub ppid: u32,
+}
+
+/// The command (between the first `(` and the **last** `)`, since a command may itself contain
+/// `)` and spaces) and what follows it.
+fn split_comm(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let open = b.iter().position(|&c| c == b'(')?;
     let close = b.iter().rposition(|&c| c == b')')?;
     if close < open {
         return None;
     }
-    let comm = &b[open + 1..close];
+    Some((&b[open + 1..close], &b[close + 1..]))
+}
+
+/// Parses the head of `/proc/P/stat` (or `task/T/stat`).
+pub fn stat_head(b: &[u8]) -> Option<StatHead<'_>> {
+    let (comm, rest) = split_comm(b)?;
+    let mut it = rest
+        .split(|&c| c == b' ' || c == b'\n')
+        .filter(|f| !f.is_empty());
+    Some(StatHead {
+        comm,
+        state: *it.next()?.first()?,
+        ppid: num_u32(it.next()?)?,
+    })
+}
+
+/// Parses `/proc/P/stat`.
+pub fn stat(b: &[u8]) -> Option<Stat<'_>> {
+    let (comm, rest) = split_comm(b)?;
     // Fields 3.. follow "') '", separated by single spaces.
-    let mut it = b[close + 1..]
+    let mut it = rest
         .split(|&c| c == b' ' || c == b'\n')
         .filter(|f| !f.is_empty());
     let mut field = |n: usize| -> Option<&[u8]> {
@@ -520,6 +547,14 @@ mod tests {
         assert_eq!(s.priority, -100);
         assert_eq!(s.num_threads, 9);
         assert_eq!(s.starttime, 777);
+    }
+
+    #[test]
+    fn the_head_of_a_stat_line_needs_only_three_fields() {
+        let h = stat_head(b"51 (worker (x)) R 7 0 0").unwrap();
+        assert_eq!((h.comm, h.state, h.ppid), (&b"worker (x)"[..], b'R', 7));
+        assert_eq!(stat_head(b"51 (w) R"), None);
+        assert_eq!(stat_head(STAT).unwrap().ppid, 1200);
     }
 
     #[test]

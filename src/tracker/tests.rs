@@ -574,7 +574,7 @@ fn manual_capture_uses_the_open_event_or_opens_one() {
 
     let quiet = p(2, 5);
     let (id2, u2) =
-        r.t.event_for_capture(&unit_of_process(&quiet), &[quiet.clone()]);
+        r.t.event_for_capture(&unit_of_process(&quiet), std::slice::from_ref(&quiet));
     assert_ne!(id2, open_id);
     assert!(
         u2.triggers.is_empty(),

@@ -85,7 +85,7 @@ pub fn sample(seq: u64, timestamp: f64, rogues: Vec<ProcessScore>) -> SampleMess
         process_count: 312,
         max_score: rogues.iter().map(|p| p.score).max().unwrap_or(0),
         rogues,
-        machine: Some(machine()),
+        machine: Some(Box::new(machine())),
         units: Vec::new(),
     }
 }

@@ -107,7 +107,7 @@ impl Stream {
             .top_culprit()
             .filter(|(p, _)| p.score > 0)
             .map(|(p, n)| (p.clone(), n));
-        self.board.machine = msg.machine.clone();
+        self.board.machine = msg.machine.as_deref().cloned();
         let mut rows = Vec::with_capacity(msg.rogues.len());
         let mut current = HashSet::with_capacity(msg.rogues.len());
         for p in msg.rogues {
