@@ -88,9 +88,9 @@ pub struct Machine {
     /// Tasks runnable and blocked on I/O at the moment of the reading.
     pub procs_running: u32,
     pub procs_blocked: u32,
-    /// New processes and threads per second (Linux counts every clone).
+    /// New processes and threads per second over the last ~3 s (Linux counts every clone).
     pub forks_rate: f64,
-    /// Context switches per second, machine-wide.
+    /// Context switches per second, machine-wide, over the last ~3 s.
     pub ctxt_rate: f64,
     /// Bytes.
     pub mem_total: u64,
@@ -209,12 +209,18 @@ pub struct ProcessTotals {
 /// How far back PSI totals are kept (the longest window plus slack).
 const HISTORY_S: f64 = 65.0;
 
+/// The window of the fork and context-switch rates: long enough that one pass's jitter does not
+/// swing them, short next to the 3 s a unit must hold its score.
+const RATE_WINDOW_S: f64 = 3.0;
+
 /// Turns successive [`MachineCounters`] into [`Machine`]s.
 #[derive(Debug, Default)]
 pub struct MachineTracker {
     prev: Option<(f64, MachineCounters)>,
     /// (time, some totals, full totals) of recent readings, oldest first.
     psi_history: VecDeque<(f64, [u64; 3], [u64; 3])>,
+    /// (time, forks, context switches) of recent readings, oldest first.
+    rate_history: VecDeque<(f64, Option<u64>, Option<u64>)>,
 }
 
 fn per_s(prev: Option<u64>, cur: Option<u64>, dt: f64) -> f64 {
@@ -243,10 +249,19 @@ impl MachineTracker {
             swap_free: c.swap_free,
             ..Machine::default()
         };
-        if let Some((t0, p)) = &self.prev {
-            let dt = now_s - t0;
-            m.forks_rate = per_s(p.forks, c.forks, dt);
-            m.ctxt_rate = per_s(p.ctxt, c.ctxt, dt);
+        while self
+            .rate_history
+            .front()
+            .is_some_and(|(t, ..)| now_s - t > RATE_WINDOW_S + 0.05)
+        {
+            self.rate_history.pop_front();
+        }
+        if let Some((t0, forks0, ctxt0)) = self.rate_history.front() {
+            m.forks_rate = per_s(*forks0, c.forks, now_s - t0);
+            m.ctxt_rate = per_s(*ctxt0, c.ctxt, now_s - t0);
+        }
+        self.rate_history.push_back((now_s, c.forks, c.ctxt));
+        if let Some((_, p)) = &self.prev {
             // CPU shares from the machine's own accounting of all its time, so a VM's steal and
             // a tick's rounding do not bend them.
             let total = per_s(p.cpu_total_ns, c.cpu_total_ns, 1.0);

@@ -230,6 +230,7 @@ mod round_trip {
             im.memory_growth_percent,
             im.memory_decay_s,
         ) = (40.0, 1.5, 5.0, 30.0);
+        im.memory_exhaustion_s = 45.0;
         c.rogue_selection.max_count = 15;
         c.sampler.include_kernel_threads = false;
         c.sampler.status_interval_samples = 1;

@@ -277,6 +277,9 @@ pub struct ImpactConfig {
     pub memory_growth_percent: f64,
     /// Time constant of that decayed average, seconds.
     pub memory_decay_s: f64,
+    /// RAM running out within this many seconds at the machine's current growth rate is full
+    /// memory stress (the growing unit takes the blame).
+    pub memory_exhaustion_s: f64,
 }
 
 impl Default for ImpactConfig {
@@ -289,7 +292,7 @@ impl Default for ImpactConfig {
             io_pressure_full: 20.0,
             memory_used_low: 50.0,
             memory_used_full: 90.0,
-            forks_per_cpu_full: 500.0,
+            forks_per_cpu_full: 250.0,
             switches_per_cpu_full: 50_000.0,
             switch_cost_us: 3.0,
             cpu_floor_cores: 0.9,
@@ -298,6 +301,7 @@ impl Default for ImpactConfig {
             memory_growth_ratio: 1.25,
             memory_growth_percent: 10.0,
             memory_decay_s: 20.0,
+            memory_exhaustion_s: 30.0,
         }
     }
 }

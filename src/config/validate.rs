@@ -164,6 +164,7 @@ pub(super) fn problems(c: &Config) -> Vec<(String, String)> {
         ),
         ("scoring.impact.cpu_floor_cores", im.cpu_floor_cores),
         ("scoring.impact.memory_decay_s", im.memory_decay_s),
+        ("scoring.impact.memory_exhaustion_s", im.memory_exhaustion_s),
     ] {
         v.positive(key, value);
     }

@@ -12,14 +12,17 @@
 //! | cpu (forks) | forks/s per CPU / `forks_per_cpu_full` | its share of the children spawned |
 //! | memory (capacity) | RAM in use, from `memory_used_low` (0) to `memory_used_full` (1) | bytes / RAM |
 //! | memory (pressure) | memory pressure / `memory_pressure_full` | its share of major faults, else of memory growth, else of memory |
+//! | memory (growth) | `memory_exhaustion_s` / the seconds until RAM runs out at the machine's growth rate | its share of that growth (over ~3 s) |
 //! | disk | io pressure / `io_pressure_full` | the larger of its share of disk bytes and of time blocked in D state |
 //! | wakeups | switches/s per CPU / `switches_per_cpu_full` | its share of context switches |
 //! | gpu | GPU engine time / 1 s | its share of GPU time |
 //!
-//! Two accounting rules move work to the resource that explains it: context switches taken while
-//! blocked in D state count as disk, not wakeups (an fsync-heavy writer is a disk culprit); and
-//! the CPU time spent switching (`switch_cost_us` per switch) counts as wakeups, not cpu (a
-//! ping-pong of threads is a wakeups culprit even though it keeps CPUs busy).
+//! Three accounting rules move work to the resource that explains it: context switches taken
+//! while blocked in D state count as disk, not wakeups (an fsync-heavy writer is a disk
+//! culprit); the CPU time spent switching (`switch_cost_us` per switch) counts as wakeups, not
+//! cpu (a ping-pong of threads is a wakeups culprit even though it keeps CPUs busy); and the
+//! reads and D-state waits of a process's own major faults count as memory, not disk (a hog
+//! thrashing in a small cgroup is a memory culprit even though the disk is busy).
 //!
 //! # Floors
 //! A quiet machine still reports a real runaway: a unit holding at least `cpu_floor_cores` for
@@ -102,13 +105,30 @@ impl Usage {
 
     /// Disk bytes not explained by major faults (a fault's read counts as memory).
     fn disk_bytes_net(&self) -> f64 {
-        (self.disk_bytes - self.pageins * FAULT_READ_BYTES).max(0.0)
+        (self.disk_bytes - self.fault_bytes()).max(0.0)
+    }
+
+    /// Bytes its major faults read, at one page each (readahead reads more, which then counts
+    /// as disk: streaming through a mapping is I/O, refaulting one's own pages is memory).
+    fn fault_bytes(&self) -> f64 {
+        self.pageins * PAGE_BYTES
+    }
+
+    /// Expected tasks blocked on I/O that is not its own page faults: a thrashing process
+    /// waits in D state for the pages it lost, which is memory's doing, not the disk's.
+    fn blocked_on_io(&self) -> f64 {
+        let faults = self.fault_bytes();
+        let from_faults = if faults > 0.0 {
+            (faults / self.disk_bytes.max(faults)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.blocked * (1.0 - from_faults)
     }
 }
 
-/// Bytes a major fault is taken to read (the default readahead window): what a thrashing
-/// process reads back counts as memory, not disk.
-const FAULT_READ_BYTES: f64 = 128.0 * 1024.0;
+/// What one major fault is taken to read.
+const PAGE_BYTES: f64 = 4096.0;
 
 /// Thresholds of the bands the scorer needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,12 +151,26 @@ pub struct Outcome {
     pub reason: String,
 }
 
+/// One pass of a unit, remembered.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    t: f64,
+    raw: u8,
+    /// Cores, own and exited children's.
+    cores: f64,
+    mem: u64,
+}
+
+/// Memory growth is measured over this window: a status read every few passes makes a single
+/// interval's growth jump between zero and several intervals' worth.
+const GROWTH_WINDOW_S: f64 = 3.0;
+
 /// Per-unit memory of recent passes.
 #[derive(Debug, Clone)]
 struct History {
     first_seen: f64,
-    /// (time, raw score, cores incl. children) of recent passes, oldest first.
-    recent: VecDeque<(f64, u8, f64)>,
+    /// Recent passes, oldest first.
+    recent: VecDeque<Pass>,
     mem_avg: f64,
     last_mem: u64,
     last_t: f64,
@@ -177,7 +211,7 @@ impl Totals {
             t.mem += u.mem as f64;
             t.pageins += u.pageins;
             t.disk_bytes += u.disk_bytes_net();
-            t.blocked += u.blocked;
+            t.blocked += u.blocked_on_io();
             t.switches += u.switches();
             t.gpu_ms += u.gpu_ms;
         }
@@ -208,16 +242,19 @@ pub struct Stress {
     pub forks: f64,
     pub memory_used: f64,
     pub memory_pressure: f64,
+    /// How soon RAM runs out at the machine's current growth rate.
+    pub memory_growth: f64,
     pub disk: f64,
     pub wakeups: f64,
     pub gpu: f64,
 }
 
 impl Stress {
-    /// Stress of `m` under the tunables `p`; `gpu_ms` is Σ GPU engine ms/s of the pass.
-    pub fn of(m: &Machine, p: &ImpactConfig, gpu_ms: f64) -> Stress {
+    /// Stress of `m` under the tunables `p`, with the pass's totals (GPU time, memory growth).
+    pub fn of(m: &Machine, p: &ImpactConfig, totals: &Totals) -> Stress {
         let cpus = f64::from(m.cpus.max(1));
         let used = m.mem_used_fraction() * 100.0;
+        let available = (m.mem_available as f64).max(1.0);
         Stress {
             cpu: 0.5 * m.cpu_utilisation() + 0.5 * ramp(m.pressure_cpu, p.cpu_pressure_full),
             forks: ramp(m.forks_rate / cpus, p.forks_per_cpu_full),
@@ -226,9 +263,11 @@ impl Stress {
                 p.memory_used_full - p.memory_used_low,
             ),
             memory_pressure: ramp(m.pressure_memory, p.memory_pressure_full),
+            // Seconds left = available / growth; stress = memory_exhaustion_s / seconds left.
+            memory_growth: ramp(totals.mem_growth * p.memory_exhaustion_s, available),
             disk: ramp(m.pressure_io, p.io_pressure_full),
             wakeups: ramp(m.ctxt_rate / cpus, p.switches_per_cpu_full),
-            gpu: ramp(gpu_ms, 1000.0),
+            gpu: ramp(totals.gpu_ms, 1000.0),
         }
     }
 }
@@ -275,10 +314,15 @@ impl ImpactScorer {
     /// The memory growth rate of a unit since its previous pass (bytes/s, ≥ 0), without
     /// recording anything: the totals of a pass need every unit's growth before any is scored.
     pub fn growth_rate(&self, id: u64, now_s: f64, mem: u64) -> f64 {
-        match self.history.get(&id) {
-            Some(h) if now_s > h.last_t => {
-                mem.saturating_sub(h.last_mem) as f64 / (now_s - h.last_t)
-            }
+        let Some(h) = self.history.get(&id) else {
+            return 0.0;
+        };
+        match h
+            .recent
+            .iter()
+            .find(|p| now_s - p.t <= GROWTH_WINDOW_S + 0.05)
+        {
+            Some(p) if now_s > p.t => mem.saturating_sub(p.mem) as f64 / (now_s - p.t),
             _ => 0.0,
         }
     }
@@ -318,10 +362,11 @@ impl ImpactScorer {
 
         let mem_total = m.mem_total.max(1) as f64;
         let fault_share = share(u.pageins, totals.pageins);
+        let growth_share = share(growth, totals.mem_growth);
         let memory_pressure_blame = if totals.pageins >= 10.0 && fault_share > 0.0 {
             fault_share
-        } else if totals.mem_growth > 0.0 && growth > 0.0 {
-            share(growth, totals.mem_growth)
+        } else if growth_share > 0.0 {
+            growth_share
         } else {
             share(u.mem as f64, totals.mem)
         };
@@ -331,18 +376,20 @@ impl ImpactScorer {
             memory_bytes: (u.mem as f64 / mem_total).clamp(0.0, 1.0),
             memory_pressure: memory_pressure_blame,
             disk: share(u.disk_bytes_net(), totals.disk_bytes)
-                .max(share(u.blocked, totals.blocked)),
+                .max(share(u.blocked_on_io(), totals.blocked)),
             wakeups: share(u.switches(), totals.switches),
             gpu: share(u.gpu_ms, totals.gpu_ms),
         };
         let s = stress;
         let cpu_main = s.cpu * blame.cpu;
         let cpu_forks = s.forks * blame.forks;
+        let memory_growth = s.memory_growth * growth_share;
         let per = PerResource {
             cpu: cpu_main.max(cpu_forks),
             gpu: s.gpu * blame.gpu,
             memory: (s.memory_used * blame.memory_bytes)
-                .max(s.memory_pressure * blame.memory_pressure),
+                .max(s.memory_pressure * blame.memory_pressure)
+                .max(memory_growth),
             disk: s.disk * blame.disk,
             wakeups: s.wakeups * blame.wakeups,
         };
@@ -359,8 +406,8 @@ impl ImpactScorer {
         let held_cores = h
             .recent
             .iter()
-            .filter(|(t, ..)| now_s - t < p.cpu_floor_s)
-            .map(|(_, _, c)| *c)
+            .filter(|q| now_s - q.t < p.cpu_floor_s)
+            .map(|q| q.cores)
             .fold(all_cores, f64::min);
         let floor = f64::from(self.bands.tracking);
         let cpu_floor =
@@ -377,9 +424,19 @@ impl ImpactScorer {
 
         let (dominant, top) = worst(&scores);
         let raw = top.clamp(0.0, 100.0) as u8;
-        h.recent.push_back((now_s, raw, all_cores));
-        let keep = p.persistence_s.max(p.forensics_hold_s).max(p.cpu_floor_s) + 1.0;
-        while h.recent.front().is_some_and(|(t, ..)| now_s - t > keep) {
+        h.recent.push_back(Pass {
+            t: now_s,
+            raw,
+            cores: all_cores,
+            mem: u.mem,
+        });
+        let keep = p
+            .persistence_s
+            .max(p.forensics_hold_s)
+            .max(p.cpu_floor_s)
+            .max(GROWTH_WINDOW_S)
+            + 1.0;
+        while h.recent.front().is_some_and(|q| now_s - q.t > keep) {
             h.recent.pop_front();
         }
         // Persistence: the lowest raw score over the window (0 while the unit is younger).
@@ -389,8 +446,8 @@ impl ImpactScorer {
             }
             h.recent
                 .iter()
-                .filter(|(t, ..)| now_s - t <= window + 1e-6)
-                .map(|(_, r, _)| *r)
+                .filter(|q| now_s - q.t <= window + 1e-6)
+                .map(|q| q.raw)
                 .min()
                 .unwrap_or(0)
         };
@@ -426,6 +483,10 @@ impl ImpactScorer {
                 && s.memory_pressure * blame.memory_pressure > s.memory_used * blame.memory_bytes
                 && totals.pageins >= 10.0
                 && fault_share > 0.0,
+            growth: (dominant == Resource::Memory
+                && memory_growth >= s.memory_pressure * blame.memory_pressure
+                && memory_growth > 0.0)
+                .then_some(growth),
             switch_share: blame.wakeups,
         });
         Outcome {
@@ -442,7 +503,7 @@ impl ImpactScorer {
             stress: PerResource {
                 cpu: s.cpu.max(s.forks),
                 gpu: s.gpu,
-                memory: s.memory_used.max(s.memory_pressure),
+                memory: s.memory_used.max(s.memory_pressure).max(s.memory_growth),
                 disk: s.disk,
                 wakeups: s.wakeups,
             },
@@ -479,7 +540,8 @@ pub fn process_blame(u: &Usage, m: &Machine, p: &ImpactConfig, totals: &Totals) 
         cpu: (u.net_cores(p.switch_cost_us / 1e6) / cpus).clamp(0.0, 1.0),
         gpu: share(u.gpu_ms, totals.gpu_ms),
         memory: (u.mem as f64 / mem_total).clamp(0.0, 1.0),
-        disk: share(u.disk_bytes_net(), totals.disk_bytes).max(share(u.blocked, totals.blocked)),
+        disk: share(u.disk_bytes_net(), totals.disk_bytes)
+            .max(share(u.blocked_on_io(), totals.blocked)),
         wakeups: share(u.switches(), totals.switches),
     }
 }

@@ -18,6 +18,8 @@ pub(super) struct Facts<'a> {
     pub grown_by: Option<f64>,
     /// The memory score comes from major faults under pressure.
     pub fault_led: bool,
+    /// The memory score comes from growing this fast (bytes/s).
+    pub growth: Option<f64>,
     /// The unit's share of all context switches.
     pub switch_share: f64,
 }
@@ -79,6 +81,15 @@ pub(super) fn line(f: &Facts<'_>) -> String {
             if f.fault_led {
                 s.push_str(&format!(", {} major faults/s", human_count(u.pageins)));
             }
+            if let Some(g) = f.growth {
+                s.push_str(&format!(", growing {}/s", bytes(g)));
+                if g > 0.0 {
+                    s.push_str(&format!(
+                        " (RAM runs out in {:.0} s at this pace)",
+                        m.mem_available as f64 / g
+                    ));
+                }
+            }
             if let Some(g) = f.grown_by {
                 s.push_str(&format!(", {} above its recent average", bytes(g)));
             }
@@ -107,7 +118,7 @@ pub(super) fn line(f: &Facts<'_>) -> String {
                 human_count(switches),
                 f.switch_share * 100.0
             );
-            let cost = switches * f.switch_cost_s;
+            let cost = (switches * f.switch_cost_s).min(u.cores + u.child_cores);
             if cost >= 0.05 {
                 s.push_str(&format!(", ~{cost:.1} cores spent switching"));
             }

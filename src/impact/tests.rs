@@ -83,7 +83,7 @@ fn run(
             .iter()
             .map(|(id, u)| s.growth_rate(*id, t, u.mem))
             .sum();
-        let stress = Stress::of(&m, &s.p, totals.gpu_ms);
+        let stress = Stress::of(&m, &s.p, &totals);
         s.begin_pass();
         for (id, u) in &units {
             let o = s.score(*id, t, u, &m, &stress, &totals);
@@ -235,6 +235,8 @@ fn a_quarter_of_ram_in_a_few_seconds_is_a_memory_event() {
         let mut m = idle_machine();
         m.mem_available = 22 * GIB - mem;
         m.cpu_busy = if grown < 1.0 { 1.0 } else { 0.05 };
+        // Others' work waits on the CPU meanwhile: the grower's core counts, its memory more.
+        m.pressure_cpu = 60.0;
         let mut units = background();
         units.push((
             9,
@@ -252,11 +254,47 @@ fn a_quarter_of_ram_in_a_few_seconds_is_a_memory_event() {
     assert!(at <= 10.0, "{at}");
     let p = peak(&g);
     assert_eq!(p.dominant, Resource::Memory);
+    assert!(p.reason.starts_with("memory: "), "{}", p.reason);
     assert!(
-        p.reason.starts_with("memory: 6.0 GiB (25 % of RAM)"),
-        "{}",
-        p.reason
+        g.iter()
+            .any(|(_, o)| o.dominant == Resource::Memory
+                && o.reason.contains("GiB/s (RAM runs out in")),
+        "the growth itself is named"
     );
+    assert!(
+        p.score >= 60,
+        "RAM would run out within seconds: {}",
+        p.score
+    );
+    // Once it stops growing, the floor keeps it tracked for memory a while.
+    let last = &g.iter().rev().find(|(_, o)| o.score >= TRACKING).unwrap().1;
+    assert!(
+        last.reason.starts_with("memory: 6.0 GiB (25 % of RAM)")
+            && last.reason.contains("above its recent average"),
+        "{}",
+        last.reason
+    );
+}
+
+#[test]
+fn steady_memory_adds_no_growth_stress() {
+    let mut s = scorer();
+    let runs = run(&mut s, 0.0, 30.0, |_| {
+        (
+            idle_machine(),
+            vec![(
+                9,
+                Usage {
+                    mem: 4 * GIB,
+                    members: 1,
+                    ..Usage::default()
+                },
+            )],
+        )
+    });
+    let w = of(&runs, 9);
+    assert!(w.iter().all(|(_, o)| o.score == 0), "{:?}", peak(&w));
+    assert_eq!(w.last().unwrap().1.stress.memory, 0.0);
 }
 
 #[test]

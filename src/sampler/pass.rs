@@ -264,14 +264,22 @@ impl PassState {
             .map(|(g, u)| self.impact.growth_rate(g.id, now_s, u.mem))
             .sum();
         let p: &ImpactConfig = &self.scoring.impact;
-        let stress = Stress::of(machine, p, totals.gpu_ms);
+        let stress = Stress::of(machine, p, &totals);
         for (row, u) in rows.iter_mut().zip(usages) {
             set_shares(row, &impact::process_blame(u, machine, p, &totals));
         }
         self.impact.begin_pass();
         let mut out = Vec::new();
+        // `ROGUE_HUNTER_LOG=rogue_hunter::impact=trace` shows what each scoring pass saw.
+        let trace = tracing::enabled!(target: "rogue_hunter::impact", tracing::Level::TRACE);
+        if trace {
+            tracing::trace!(target: "rogue_hunter::impact", ?stress, ?totals, "pass");
+        }
         for (g, u) in groups.iter().zip(&unit_usage) {
             let o = self.impact.score(g.id, now_s, u, machine, &stress, &totals);
+            if trace && o.raw > 5 {
+                tracing::trace!(target: "rogue_hunter::impact", unit = %g.key(&infos), raw = o.raw, score = o.score, usage = ?u, reason = %o.reason);
+            }
             let band = self.bands.band_for(o.score);
             let members = u32::try_from(g.members.len()).unwrap_or(u32::MAX);
             let reason = if o.score > 0 { o.reason } else { String::new() };
