@@ -18,7 +18,8 @@
 //! - `pingpong --pairs N`: N pairs of threads bouncing one byte over a socket pair (a
 //!   context-switch storm).
 //!
-//! Any mode takes `--name NAME`: the process renames itself (its `comm`) first.
+//! Any mode takes `--name NAME`: the process renames itself (its `comm`) first; and
+//! `--exit-on-eof 1`: it exits as soon as its stdin closes (its parent died).
 //!
 //! Standard library only, so it builds with no dependency of its own.
 
@@ -39,6 +40,7 @@ struct Opts {
     wake_ms: u64,
     seconds: u64,
     name: Option<String>,
+    exit_on_eof: bool,
     timeout: Duration,
 }
 
@@ -54,6 +56,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         wake_ms: 0,
         seconds: 1,
         name: None,
+        exit_on_eof: false,
         timeout: Duration::from_secs(600),
     };
     while let Some(flag) = it.next() {
@@ -72,6 +75,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--seconds" => o.seconds = num()? as u64,
             "--pairs" => o.count = num()?,
             "--name" => o.name = Some(value.clone()),
+            "--exit-on-eof" => o.exit_on_eof = num()? != 0,
             "--timeout" => o.timeout = Duration::from_secs(num()? as u64),
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -109,6 +113,13 @@ fn main() -> ExitCode {
     if let Some(name) = &opts.name {
         // The kernel keeps the first 15 bytes; a failure only leaves the default name.
         let _ = std::fs::write("/proc/self/comm", name);
+    }
+    if opts.exit_on_eof {
+        std::thread::spawn(|| {
+            let mut sink = [0u8; 64];
+            while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+            std::process::exit(0);
+        });
     }
     match opts.mode.as_str() {
         "busy" => {
@@ -257,7 +268,8 @@ fn sleepers(count: usize, wake_ms: u64, deadline: Instant) -> ExitCode {
     code
 }
 
-/// `count` busy children named `rh-worker`, in this process's group; they go when it does.
+/// `count` busy children named `rh-worker`, in this process's group; they go when it does (each
+/// watches the pipe on its stdin, whose other end only this process holds).
 fn workers(count: usize, timeout: Duration, deadline: Instant) -> ExitCode {
     let Ok(me) = std::env::current_exe() else {
         return ExitCode::FAILURE;
@@ -265,9 +277,17 @@ fn workers(count: usize, timeout: Duration, deadline: Instant) -> ExitCode {
     let mut children = Vec::with_capacity(count);
     for _ in 0..count {
         match Command::new(&me)
-            .args(["busy", "--threads", "1", "--name", "rh-worker"])
+            .args([
+                "busy",
+                "--threads",
+                "1",
+                "--name",
+                "rh-worker",
+                "--exit-on-eof",
+                "1",
+            ])
             .args(["--timeout", &timeout.as_secs().to_string()])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
