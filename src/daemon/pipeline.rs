@@ -140,7 +140,7 @@ impl Pipeline {
             }
         }
         self.machine_snapshot(&sample);
-        for line in self.band_log.update(sample.rogues()) {
+        for line in self.band_log.update(sample.units.iter().map(|u| &u.row)) {
             tracing::info!("{line}");
         }
         self.beat(&sample, msg.missed, msg.late);
