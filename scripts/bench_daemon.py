@@ -4,6 +4,8 @@
   python3 scripts/bench_daemon.py cost      # issue 5: daemon CPU and RSS at 3 Hz and 10 Hz
   python3 scripts/bench_daemon.py captures  # issue 7: tick lateness with and without captures,
                                             # capture wall time per part
+  python3 scripts/bench_daemon.py compare OTHER_BIN  # 3 Hz cost of this build and another
+                                            # (e.g. main's), alternating, 3 rounds each
 
 Build first: cargo build --release (the script uses target/release/rogue-hunter and
 target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
@@ -45,14 +47,14 @@ def start_helper(*args):
     return p
 
 
-def start_daemon(tmp, config):
+def start_daemon(tmp, config, binary=None):
     env = env_for(tmp)
     cfg = os.path.join(tmp, "config/rogue-hunter/config.toml")
     os.makedirs(os.path.dirname(cfg), exist_ok=True)
     with open(cfg, "w") as f:
         f.write(config)
     out = open(os.path.join(tmp, "daemon.out"), "w")
-    p = subprocess.Popen([BIN, "daemon"], env=env, stdout=out, stderr=out)
+    p = subprocess.Popen([binary or BIN, "daemon"], env=env, stdout=out, stderr=out)
     sock = os.path.join(tmp, "run/rogue-hunter/daemon.sock")
     for _ in range(200):
         if os.path.exists(sock):
@@ -86,10 +88,10 @@ def stop(p):
         p.kill()
 
 
-def cost(interval, seconds, sleepers):
+def cost(interval, seconds, sleepers, binary=None):
     tmp = tempfile.mkdtemp(prefix="rh-bench-")
     crowd = start_helper("sleepers", "--count", str(sleepers))
-    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n")
+    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n", binary)
     try:
         # Fill the ring buffer (90 samples) before measuring.
         time.sleep(90 * interval + 2)
@@ -212,6 +214,18 @@ def main():
             print(json.dumps(cost(interval, 60, 500)))
     elif what == "captures":
         print(json.dumps(captures(60, 300), indent=2))
+    elif what == "compare" and len(sys.argv) > 2:
+        other = sys.argv[2]
+        runs = {"this": [], "other": []}
+        for _ in range(3):
+            for name, binary in (("this", BIN), ("other", other)):
+                r = cost(1 / 3, 60, 500, binary)
+                runs[name].append(r)
+                print(json.dumps({"build": name, **r}), flush=True)
+        for name, rs in runs.items():
+            cpu = statistics.median(r["cpu_pct_of_one_core"] for r in rs)
+            rss = statistics.median(r["rss_mib_median"] for r in rs)
+            print(json.dumps({"build": name, "cpu_pct_median": cpu, "rss_mib_median": rss}))
     else:
         raise SystemExit(__doc__)
 

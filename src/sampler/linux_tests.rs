@@ -858,3 +858,118 @@ fn refused_checks(root: &Path) {
         assert_eq!((y.disk_io, y.mem), (4096 + 8192, (20_000 + 100) * 1024));
     }
 }
+
+impl Tree {
+    /// `/proc/stat` with these cumulative counters (two CPUs; ticks).
+    fn system(&self, busy: u64, idle: u64, ctxt: u64, forks: u64) {
+        self.write(
+            "stat",
+            &format!(
+                "cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n\
+                 cpu1 0 0 0 0 0 0 0 0 0 0\nctxt {ctxt}\nbtime {BTIME}\nprocesses {forks}\n\
+                 procs_running 3\nprocs_blocked 1\n"
+            ),
+        );
+        self.write(
+            "meminfo",
+            "MemTotal:       8000000 kB\nMemFree:  1000000 kB\nMemAvailable:   6000000 kB\n\
+             Cached: 2000000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+        );
+    }
+}
+
+#[test]
+fn the_machine_comes_from_the_root_and_says_when_there_is_no_psi() {
+    let t = Tree::new();
+    t.system(100, 100, 1000, 50);
+    let mut a = p(10, "waiter");
+    t.put(&a);
+    let mut s = t.sampler();
+    let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // 300 busy ticks of 400 (1.5 of 2 CPUs), 600 switches, 30 forks; the waiter waited 10 ms
+    // for a CPU: the run-queue estimate of cpu pressure.
+    t.system(400, 200, 1600, 80);
+    a.sched = (a.sched.0 + 1_000_000, a.sched.1 + 10_000_000, a.sched.2 + 1);
+    a.run(1);
+    t.put(&a);
+    let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
+    let w = Window {
+        inner: (t2 - t1).as_secs_f64(),
+        outer: (t3 - t0).as_secs_f64(),
+    };
+    let m = &s2.machine;
+    assert_eq!(m.cpus, 2);
+    assert!((m.cpu_busy - 1.5).abs() < 1e-9, "{}", m.cpu_busy);
+    assert_rate("ctxt_rate", m.ctxt_rate, 600.0, &w);
+    assert_rate("forks_rate", m.forks_rate, 30.0, &w);
+    assert_eq!(
+        (m.mem_total, m.mem_available),
+        (8_000_000 * 1024, 6_000_000 * 1024)
+    );
+    assert_eq!((m.procs_running, m.procs_blocked), (3, 1));
+    assert_eq!(m.psi, None);
+    assert_eq!(m.pressure_source, crate::machine::PressureSource::Estimate);
+    // Σ run delay: 10 ms over the interval, per 2 CPUs, in %.
+    assert_rate("estimated cpu pressure", m.pressure_cpu, 0.5, &w);
+
+    // The same tree with PSI files: the kernel's figures, and windows from their totals.
+    for (f, total) in crate::procfs::PRESSURE_FILES
+        .iter()
+        .zip([4_000_000u64, 0, 10])
+    {
+        t.write(
+            f,
+            &format!(
+                "some avg10=12.50 avg60=3.00 avg300=1.00 total={total}\n\
+                 full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+            ),
+        );
+    }
+    let mut s = t.sampler();
+    let m = s.sample().expect("pass").machine;
+    let psi = m.psi.expect("PSI read");
+    assert_eq!(psi.cpu.some.avg10, 12.5);
+    assert_eq!(m.pressure_source, crate::machine::PressureSource::Psi);
+}
+
+#[test]
+fn a_cgroup_service_is_one_unit_whatever_its_process_groups() {
+    let t = Tree::new();
+    t.system(100, 100, 1000, 50);
+    let mut procs = vec![p(70, "nginx"), p(71, "nginx-worker"), p(72, "bash")];
+    for x in &procs {
+        t.put(x);
+    }
+    t.write("70/cgroup", "0::/system.slice/nginx.service\n");
+    t.write("71/cgroup", "0::/system.slice/nginx.service\n");
+    t.write("72/cgroup", "0::/\n");
+    let mut c = t.config();
+    c.scoring.impact.persistence_s = 0.0;
+    c.scoring.impact.forensics_hold_s = 0.0;
+    let mut s = LinuxSampler::new(&c).expect("sampler");
+    s.sample().expect("pass 1");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    t.system(300, 100, 1100, 50);
+    for x in procs.iter_mut().take(2) {
+        x.run(100);
+        t.put(x);
+    }
+    let s2 = s.sample().expect("pass 2");
+    let unit = s2
+        .units
+        .iter()
+        .find(|u| u.key == "cgroup:/system.slice/nginx.service")
+        .unwrap_or_else(|| panic!("the service is a unit: {:?}", s2.units));
+    assert_eq!(unit.kind, crate::model::UnitKind::Cgroup);
+    assert_eq!(unit.label, "nginx.service");
+    let mut members = unit.member_pids.clone();
+    members.sort_unstable();
+    assert_eq!(members, vec![70, 71]);
+    assert_eq!(unit.row.members, 2);
+    assert_eq!(
+        get(&s2, 72).members,
+        1,
+        "bash in the root cgroup stands alone"
+    );
+}
