@@ -10,6 +10,7 @@ mod daemon_fixture;
 mod export;
 mod forensics;
 mod helper;
+mod impact;
 mod ipc;
 mod perms;
 mod profile;
