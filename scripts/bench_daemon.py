@@ -95,7 +95,10 @@ def stop(p):
 def cost(interval, seconds, sleepers, binary=None):
     tmp = tempfile.mkdtemp(prefix="rh-bench-")
     crowd = start_helper("sleepers", "--count", str(sleepers))
-    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n", binary)
+    # RH_BENCH_CONFIG is appended to the config: `[forensics]\nenabled = false` measures the
+    # steady state when other load on the machine would otherwise trigger captures.
+    extra = os.environ.get("RH_BENCH_CONFIG", "").replace("\\n", "\n")
+    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n{extra}\n", binary)
     try:
         # Fill the ring buffer (90 samples) before measuring.
         time.sleep(90 * interval + 2)
@@ -109,6 +112,9 @@ def cost(interval, seconds, sleepers, binary=None):
         return {
             "hz": round(1 / interval, 2),
             "processes": procs,
+            # Events and captures of the whole run: others' load on a shared machine can trigger
+            # captures, whose cost then shows in the CPU figure.
+            **stored_counts(tmp),
             "cpu_pct_of_one_core": round(100 * (c1 - c0) / (t1 - t0), 2),
             "rss_mib_median": round(statistics.median(rss) / 2**20, 1),
             "rss_mib_max": round(max(rss) / 2**20, 1),
@@ -118,6 +124,19 @@ def cost(interval, seconds, sleepers, binary=None):
         crowd.kill()
         crowd.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stored_counts(tmp):
+    import sqlite3
+    path = os.path.join(tmp, "data/rogue-hunter/data.db")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        events = db.execute("SELECT COUNT(*) FROM process_events").fetchone()[0]
+        captures = db.execute("SELECT COUNT(*) FROM forensic_captures").fetchone()[0]
+        db.close()
+        return {"events": events, "captures": captures}
+    except sqlite3.Error as e:
+        return {"events": None, "captures": None, "db_error": str(e)}
 
 
 def heartbeats(tmp):
