@@ -9,6 +9,7 @@ pub mod account;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod escape;
 pub mod export;
 pub mod forensics;
 pub mod ipc;

@@ -45,9 +45,11 @@ const PARTS: [(&str, &str); 4] = [
 
 pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
     let socket = ctx.paths.socket.clone();
-    let outcome = client::block_on(request(&socket, &args))?;
+    let outcome = client::block_on(request(&socket, ctx.paths.daemon_uid(), &args))?;
     let (capture_id, notice) = match outcome {
-        Ok(Requested::Refused(reason)) => anyhow::bail!("the daemon refused the capture: {reason}"),
+        Ok(Requested::Refused(reason)) => {
+            anyhow::bail!("the daemon refused the capture: {}", printable(&reason))
+        }
         Ok(Requested::Accepted(id, notice)) => (id, notice),
         Err(e) if e.is_not_running() => {
             anyhow::bail!(
@@ -97,8 +99,12 @@ enum Requested {
 }
 
 /// Asks for the capture and follows its notices.
-async fn request(socket: &Path, args: &CaptureArgs) -> Result<Requested, ClientError> {
-    let mut c = Client::connect(socket).await?;
+async fn request(
+    socket: &Path,
+    daemon_uid: u32,
+    args: &CaptureArgs,
+) -> Result<Requested, ClientError> {
+    let mut c = Client::connect_to(socket, daemon_uid).await?;
     let capture_id = match c.request_capture(args.pid).await? {
         CaptureAnswer::Accepted { capture_id } => capture_id,
         CaptureAnswer::Refused { reason } => return Ok(Requested::Refused(reason)),

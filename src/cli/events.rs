@@ -243,7 +243,7 @@ mod tests {
         );
         assert!(
             lines[3].starts_with(
-                "   13  bridge?                  1234        31s*        high      65  "
+                "   13  bridge\\x1b               1234        31s*        high      65  "
             ),
             "{}",
             lines[3]

@@ -1,7 +1,8 @@
 //! The command line: argument definitions, dispatch, and how failures become exit codes.
 //!
-//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error. Every failure prints one
-//! `Error: …` message on stderr; nothing panics at the user.
+//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error; `status` also 3 (daemon not
+//! running) and 4 (cannot tell), as `systemctl status`. Every failure prints one `Error: …`
+//! message on stderr; nothing panics at the user.
 
 mod capture;
 mod config_cmd;
@@ -114,6 +115,12 @@ impl Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A command already said everything and only sets the exit code (`status`: 3 when the daemon
+/// is not running, 4 when it cannot tell).
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {0}")]
+pub struct Quiet(pub u8);
+
 /// The user declined a confirmation (exit code 1, nothing changed).
 #[derive(Debug, thiserror::Error)]
 #[error("aborted; nothing was changed")]
@@ -161,7 +168,10 @@ pub fn main() -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("Error: {}", error_text(&e));
+            if let Some(Quiet(code)) = e.downcast_ref::<Quiet>() {
+                return ExitCode::from(*code);
+            }
+            eprintln!("Error: {}", printable_lines(&error_text(&e)));
             ExitCode::from(exit_code(&e))
         }
         // The panic hook already printed the message; never show a backtrace as the result.
@@ -184,6 +194,15 @@ pub fn error_text(e: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// Error texts quote outside text (a daemon's answer, a key of a config file being checked):
+/// each line is escaped, the line breaks of multi-line messages stay.
+fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| crate::escape::escape(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Maps an error to the documented exit code.

@@ -114,23 +114,15 @@ pub fn seconds3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Text from a process (its command name, a log line) made safe for a terminal: control
-/// characters (a name can hold an escape sequence or a newline) become `?`.
+/// Text from a process (its command name, a log line) or another program, made safe for a
+/// terminal: control and reordering characters become visible escapes (see [`crate::escape`]).
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
-    }
+    crate::escape::escape(s)
 }
 
-/// The first `max` characters of `s` (printable).
+/// The first `max` characters of `s` (printable; an escape is never split).
 pub fn cut(s: &str, max: usize) -> String {
-    printable(s).chars().take(max).collect()
+    crate::escape::cut(s, max)
 }
 
 /// One CSV field per RFC 4180: quoted when it holds a comma, a quote, CR or LF (or starts or
@@ -252,10 +244,9 @@ mod tests {
     fn control_characters_never_reach_the_terminal() {
         assert_eq!(printable("ok name"), "ok name");
         assert!(matches!(printable("ok"), Cow::Borrowed(_)));
-        assert_eq!(printable("evil\x1b[2Jname\n"), "evil?[2Jname?");
+        assert_eq!(printable("evil\x1b[2Jname\n"), "evil\\x1b[2Jname\\n");
         assert_eq!(cut("abcdef", 3), "abc");
-        assert_eq!(cut("ééééé", 2), "éé");
-        assert_eq!(cut("a\tb", 5), "a?b");
+        assert_eq!(cut("a\tb", 5), "a\\tb");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::Context;
 use super::database::{self, NOT_FOUND};
 use super::events::EventJson;
-use super::output::{self, ago, bytes, cut, local_seconds, print_json, rfc3339};
+use super::output::{self, ago, bytes, cut, local_seconds, print_json, printable, rfc3339};
 use crate::ipc::protocol::{InitialState, SampleMessage};
 use crate::ipc::{Client, ClientError, Hello, ServerMessage, client};
 use crate::model::Band;
@@ -14,6 +14,11 @@ use clap::Args;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
+
+/// Exit code when the daemon is not running (the `systemctl status` convention).
+pub const NOT_RUNNING: u8 = 3;
+/// Exit code when the daemon's state cannot be told (permission, timeout, untrusted socket).
+pub const UNKNOWN: u8 = 4;
 
 /// How long connecting and the daemon's `hello` may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -109,12 +114,15 @@ struct Live {
 
 /// Connects, reads `hello` (that is the liveness probe), `initial_state` and, if one comes in
 /// time, one live sample.
-fn ask_daemon(socket: &Path) -> Result<Live, ClientError> {
+fn ask_daemon(socket: &Path, daemon_uid: u32) -> Result<Live, ClientError> {
     client::block_on(async {
-        let mut c = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(socket)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ClientError::Timeout("connecting")),
-        };
+        let mut c =
+            match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect_to(socket, daemon_uid))
+                .await
+            {
+                Ok(r) => r?,
+                Err(_) => return Err(ClientError::Timeout("connecting")),
+            };
         let hello = c.hello().clone();
         let interval = Duration::from_millis(hello.sample_interval_ms);
         let wait = (interval * 2 + Duration::from_millis(500)).min(SAMPLE_WAIT_MAX);
@@ -228,7 +236,7 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
 
 pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     let socket = &ctx.paths.socket;
-    let probe = ask_daemon(socket);
+    let probe = ask_daemon(socket, ctx.paths.daemon_uid());
     let now = output::now();
     let current = match &probe {
         Ok(live) => current_json(ctx, live)?,
@@ -290,10 +298,22 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             render(&status, &open_events, last_event.as_ref(), now)
         );
     }
-    match db_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    exit(status.daemon.state, db_error)
+}
+
+/// `systemctl status` exit codes: 0 running, 3 not running, 4 unknown. A database that cannot
+/// be read is an error (1) while the daemon runs; otherwise the daemon's state decides, and the
+/// database error is still shown.
+fn exit(daemon_state: &str, db_error: Option<anyhow::Error>) -> anyhow::Result<()> {
+    let code = match daemon_state {
+        "running" => return db_error.map_or(Ok(()), Err),
+        "stopped" => NOT_RUNNING,
+        _ => UNKNOWN,
+    };
+    if let Some(e) = db_error {
+        eprintln!("Error: {}", crate::escape::escape(&super::error_text(&e)));
     }
+    Err(super::Quiet(code).into())
 }
 
 /// The text form.
@@ -305,7 +325,7 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             out.push(format!(
                 "Daemon: running (pid {}, version {})",
                 d.pid.unwrap_or(0),
-                d.version.as_deref().unwrap_or("?")
+                printable(d.version.as_deref().unwrap_or("?"))
             ));
             if let (Some(ms), Some(rate)) = (d.sample_interval_ms, d.samples_per_second) {
                 out.push(format!(
@@ -343,11 +363,11 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         }
         "stopped" => out.push(format!(
             "Daemon: stopped ({})",
-            d.detail.as_deref().unwrap_or("no answer")
+            printable(d.detail.as_deref().unwrap_or("no answer"))
         )),
         _ => out.push(format!(
             "Daemon: unknown ({})",
-            d.detail.as_deref().unwrap_or("no answer")
+            printable(d.detail.as_deref().unwrap_or("no answer"))
         )),
     }
 

@@ -106,7 +106,12 @@ fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> 
         tracing::info!(path = %paths.db_file.display(), "created the database");
     }
     if let Some(m) = &report.migration {
-        tracing::info!(migration = ?m, "migrated the database");
+        tracing::info!(
+            from = m.from,
+            to = m.to,
+            orphan_rows = m.orphan_rows,
+            "migrated the database"
+        );
     }
     let last = startup::last_sample_time(&conn)?;
     let closed = startup::close_open_events(&conn, last.unwrap_or(now), ExitReason::DaemonStopped)?;
@@ -155,10 +160,8 @@ async fn serve(
             })
             .await;
             match srv {
-                Ok(s) => {
-                    tracing::info!(addr = %s.local_addr, "serving Prometheus metrics at /metrics");
-                    Some(state)
-                }
+                // The exporter logs where it listens.
+                Ok(_) => Some(state),
                 Err(e) => {
                     server.shutdown().await;
                     bail!(e);
@@ -263,7 +266,8 @@ async fn auto_prune(writer: WriterHandle, config: Arc<Config>) {
         let policy = PrunePolicy::from(&config.retention);
         match writer.prune(policy, crate::sys::now_epoch()).await {
             Ok(rx) => match rx.await {
-                Ok(Ok(counts)) => tracing::info!(?counts, "🧹 auto-prune done"),
+                // The writer logs what it pruned.
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!("auto-prune failed: {e}"),
                 Err(_) => return,
             },

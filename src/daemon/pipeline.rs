@@ -283,7 +283,7 @@ impl Pipeline {
             writer_errors = ws.write_errors - h.writer_errors_before,
             rss_mb = format!("{:.1}", usage.rss_bytes as f64 / 1_048_576.0),
             db_mb = format!("{db_mb:.1}"),
-            "♡ heartbeat"
+            "heartbeat"
         );
         *h = Heartbeat {
             dropped_before: dropped_total,

@@ -343,7 +343,7 @@ impl Worker {
         tracing::warn!(
             capture_id = inf.capture_id,
             event_id = inf.event_id,
-            ?unfinished,
+            unfinished = %unfinished.iter().map(|p| part_name(*p)).collect::<Vec<_>>().join(","),
             "capture cut short: the daemon is stopping"
         );
         let now = crate::sys::now_epoch();
@@ -424,7 +424,7 @@ impl Job {
         tracing::info!(
             capture_id = self.capture_id,
             event_id = self.request.event_id,
-            ?statuses,
+            statuses = %describe_statuses(&statuses),
             total_ms = ms(started.elapsed().as_secs_f64()),
             buffer_ms = ms(buffer_s),
             stacks_ms = ms(stacks_s),
@@ -585,6 +585,15 @@ pub fn part_name(p: CapturePart) -> &'static str {
         CapturePart::Decode => "decode",
         CapturePart::Logs => "logs",
     }
+}
+
+/// `buffer:success,logs:timeout,stacks:success`: every part's status for a log line.
+fn describe_statuses(statuses: &BTreeMap<String, String>) -> String {
+    statuses
+        .iter()
+        .map(|(part, status)| format!("{part}:{status}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// One word for a whole capture: `success` when every part succeeded, `failed` when none did,

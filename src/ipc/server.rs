@@ -567,7 +567,7 @@ fn admit(shared: &Arc<Shared>, stream: UnixStream) {
     if peer.uid != shared.uid && peer.uid != 0 {
         tracing::warn!(
             peer_uid = peer.uid,
-            peer_pid = ?peer.pid,
+            peer_pid = peer.pid,
             "connection from another user refused"
         );
         turn_away(
@@ -598,7 +598,12 @@ fn admit(shared: &Arc<Shared>, stream: UnixStream) {
         reg.clients.push((peer.id, Arc::clone(&outbox)));
     }
     add(&shared.counters.accepted, 1);
-    tracing::debug!(client = peer.id, peer_uid = peer.uid, peer_pid = ?peer.pid, "client connected");
+    tracing::debug!(
+        client = peer.id,
+        peer_uid = peer.uid,
+        peer_pid = peer.pid,
+        "client connected"
+    );
     tokio::spawn(serve(Arc::clone(shared), stream, peer, outbox));
 }
 
@@ -770,7 +775,7 @@ fn log_for_client(
             tracing::$lvl!(
                 source = "client",
                 client = peer.id,
-                peer_pid = ?peer.pid,
+                peer_pid = peer.pid,
                 event = %event,
                 fields = %fields,
                 "client: {event}"

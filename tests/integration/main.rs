@@ -8,6 +8,7 @@ mod daemon;
 mod daemon_fixture;
 mod export;
 mod forensics;
+mod hardening;
 mod helper;
 mod ipc;
 mod perms;

@@ -1,0 +1,337 @@
+//! Hardening (issue 14): what a hostile local user or a hostile process name can do to the
+//! clients, the console and the log. Tests that need another uid create throwaway system users
+//! (`rh-victim`, `rh-attacker`) and run the real binaries as them with `setpriv`; without root
+//! they say so and skip.
+
+use crate::common::{TestEnv, which};
+use crate::daemon_fixture::{Daemon, TEST_CONFIG};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Tests that create users or use the fixed `/tmp/rogue-hunter-<uid>` path take turns.
+static USERS: Mutex<()> = Mutex::new(());
+
+/// A version string a hostile daemon might send: clear the screen, retitle the terminal,
+/// forge a second line.
+const EVIL: &str = "9.9.9\x1b[2J\x1b]0;pwned\x07\nDaemon: running (pid 1, version 0.1.0)";
+
+/// A system user for tests (created when missing): (uid, gid).
+fn test_user(name: &str) -> Option<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, name]).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    if id("-u").is_none() {
+        let made = Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ])
+            .status()
+            .ok()?;
+        if !made.success() && id("-u").is_none() {
+            return None;
+        }
+    }
+    Some((id("-u")?, id("-g")?))
+}
+
+/// Root, `setpriv` and `useradd`, or a reason to skip.
+fn can_switch_users() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run processes as other users");
+        return false;
+    }
+    for tool in ["setpriv", "useradd"] {
+        if which(tool).is_none() && !Path::new("/usr/sbin").join(tool).exists() {
+            eprintln!("skipped: {tool} is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+fn as_user(uid: u32, gid: u32, program: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg(program);
+    c
+}
+
+fn helper_bin() -> PathBuf {
+    PathBuf::from(assert_cmd::cargo::cargo_bin!("rogue-hunter-test-helper"))
+}
+
+fn main_bin() -> PathBuf {
+    PathBuf::from(assert_cmd::cargo::cargo_bin!("rogue-hunter"))
+}
+
+/// A `fake-daemon` of the test helper, killed on drop.
+struct FakeDaemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl FakeDaemon {
+    fn start(mut cmd: Command, socket: &Path, log: &Path) -> FakeDaemon {
+        cmd.args(["fake-daemon", "--socket"])
+            .arg(socket)
+            .args(["--version", EVIL, "--reason", EVIL, "--log"])
+            .arg(log)
+            .args(["--timeout", "120"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start the fake daemon");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the fake daemon did not start");
+        FakeDaemon {
+            child,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// What the fake daemon saw: `connection` lines and `request …` lines.
+    fn seen(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FakeDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Removes whatever is at `path` (a symlink, a file or a directory tree).
+fn clear(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path).unwrap(),
+        Ok(_) => std::fs::remove_file(path).unwrap(),
+        Err(_) => {}
+    }
+}
+
+/// Issue 14, item 2: with `XDG_RUNTIME_DIR` unset the runtime dir is `/tmp/rogue-hunter-<uid>`,
+/// which anyone can create first. Another user plants it (as a symlink to their own dir, or
+/// as a directory of theirs) and serves a fake daemon there: `status` must not print what it
+/// says and `capture` must not send it anything. A socket of another user inside the victim's
+/// own directory is refused by its peer credentials.
+#[test]
+fn clients_refuse_a_runtime_dir_or_a_daemon_of_another_user() {
+    if !can_switch_users() {
+        return;
+    }
+    let _turn = USERS.lock().unwrap_or_else(|p| p.into_inner());
+    let (Some((victim, victim_gid)), Some((attacker, attacker_gid))) =
+        (test_user("rh-victim"), test_user("rh-attacker"))
+    else {
+        eprintln!("skipped: cannot create the test users");
+        return;
+    };
+    // The victim's home (config, data, state) and the attacker's directory.
+    let home = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(home.path(), Some(victim), Some(victim_gid)).unwrap();
+    let lair = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(lair.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(lair.path(), Some(attacker), Some(attacker_gid)).unwrap();
+    let fake_socket = lair.path().join("daemon.sock");
+    let fake = FakeDaemon::start(
+        as_user(attacker, attacker_gid, &helper_bin()),
+        &fake_socket,
+        &lair.path().join("seen.log"),
+    );
+    let fallback = PathBuf::from(format!("/tmp/rogue-hunter-{victim}"));
+    clear(&fallback);
+
+    let run_as_victim = |args: &[&str]| -> Output {
+        as_user(victim, victim_gid, &main_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home.path())
+            .output()
+            .unwrap()
+    };
+    let check_refused = |case: &str, why: &str| {
+        let status = run_as_victim(&["status"]);
+        let shown = text(&status);
+        assert!(
+            !shown.contains("9.9.9") && !shown.contains('\x1b'),
+            "{case}: status showed the planted daemon:\n{shown}"
+        );
+        assert!(shown.contains(why), "{case}: no '{why}' in:\n{shown}");
+        assert_eq!(status.status.code(), Some(4), "{case}: {shown}");
+        let capture = run_as_victim(&["capture", "--pid", "1"]);
+        assert!(!capture.status.success(), "{case}: {}", text(&capture));
+        assert!(
+            !fake.seen().contains("request"),
+            "{case}: the planted daemon got a capture request:\n{}",
+            fake.seen()
+        );
+    };
+
+    // 1. A symlink to the attacker's directory.
+    std::os::unix::fs::symlink(lair.path(), &fallback).unwrap();
+    std::os::unix::fs::lchown(&fallback, Some(attacker), Some(attacker_gid)).unwrap();
+    check_refused("symlink", "is a symlink");
+    assert_eq!(fake.seen(), "", "nothing may even connect to it");
+    clear(&fallback);
+
+    // 2. A directory of the attacker's, open to all, with the fake socket in it.
+    std::fs::create_dir(&fallback).unwrap();
+    std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::chown(&fallback, Some(attacker), Some(attacker_gid)).unwrap();
+    std::fs::rename(&fake_socket, fallback.join("daemon.sock")).unwrap();
+    check_refused("attacker's directory", &format!("owned by uid {attacker}"));
+    assert_eq!(fake.seen(), "", "nothing may even connect to it");
+    clear(&fallback);
+
+    // 3. The victim's own private directory, with the attacker's socket put inside (as if
+    // through a race): the kernel says who listens, and it is not the victim.
+    std::fs::create_dir(&fallback).unwrap();
+    std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&fallback, Some(victim), Some(victim_gid)).unwrap();
+    std::fs::rename(
+        lair.path().join("seen.log"),
+        lair.path().join("seen.before"),
+    )
+    .ok();
+    let moved = fallback.join("daemon.sock");
+    // Re-serve: the socket file moved in case 2 went away with that directory.
+    drop(fake);
+    let fake = FakeDaemon::start(
+        as_user(attacker, attacker_gid, &helper_bin()),
+        &fake_socket,
+        &lair.path().join("seen.log"),
+    );
+    std::fs::rename(&fake_socket, &moved).unwrap();
+    let status = run_as_victim(&["status"]);
+    let shown = text(&status);
+    assert!(!shown.contains("9.9.9"), "peer: {shown}");
+    assert!(
+        shown.contains(&format!("runs as uid {attacker}")),
+        "{shown}"
+    );
+    assert_eq!(status.status.code(), Some(4), "{shown}");
+    let capture = run_as_victim(&["capture", "--pid", "1"]);
+    assert!(!capture.status.success(), "{}", text(&capture));
+    assert!(!fake.seen().contains("request"), "{}", fake.seen());
+    clear(&fallback);
+}
+
+/// Issue 14, item 3: whatever the daemon on our own socket says (its version, a refusal
+/// reason) reaches the terminal with its control characters escaped.
+#[test]
+fn status_and_capture_escape_what_the_daemon_says() {
+    let env = TestEnv::new();
+    let dir = env.root().join("run/rogue-hunter");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let _fake = FakeDaemon::start(
+        Command::new(helper_bin()),
+        &dir.join("daemon.sock"),
+        &env.root().join("seen.log"),
+    );
+    let out = env.cmd().arg("status").output().unwrap();
+    let shown = text(&out);
+    assert!(
+        !shown.contains('\x1b') && !shown.contains('\x07'),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("version 9.9.9\\x1b[2J\\x1b]0;pwned\\x07\\nDaemon: running"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("Daemon:")).count(),
+        1,
+        "a forged line: {shown}"
+    );
+    let out = env.cmd().args(["capture", "--pid", "1"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(!shown.contains('\x1b'), "{shown:?}");
+    assert!(
+        shown.contains("refused the capture: 9.9.9\\x1b[2J"),
+        "{shown}"
+    );
+}
+
+/// Issue 14, item 3: a client's `log` message cannot forge console lines or reach the
+/// terminal raw, and the JSON log keeps typed fields (`peer_pid` a number).
+#[test]
+fn client_log_messages_are_escaped_on_the_console_and_typed_in_json() {
+    let d = Daemon::start(TEST_CONFIG);
+    let socket = d.socket();
+    let forged = "ok\x1b[2J\n07:00:00 ERROR forged line";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pid = rt.block_on(async move {
+        let mut c = rogue_hunter::ipc::Client::connect(&socket).await.unwrap();
+        let mut fields = serde_json::Map::new();
+        fields.insert("why".into(), serde_json::json!("test\x07"));
+        c.log(rogue_hunter::ipc::LogLevel::Warn, forged, fields)
+            .await
+            .unwrap();
+        c.ping().await.unwrap();
+        std::process::id()
+    });
+    let log = d.env.root().join("state/rogue-hunter/daemon.log");
+    d.wait_until(
+        Duration::from_secs(10),
+        "the client line in the log",
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("forged line")),
+    );
+    let console = d.output();
+    assert!(
+        !console.contains('\x1b') && !console.contains('\x07'),
+        "{console:?}"
+    );
+    assert!(
+        !console.lines().any(|l| l.starts_with("07:00:00 ERROR")),
+        "a forged console line:\n{console}"
+    );
+    assert!(
+        console.contains("client: ok\\x1b[2J\\n07:00:00 ERROR forged line"),
+        "{console}"
+    );
+    let line = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("forged line"))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .unwrap();
+    assert_eq!(line["peer_pid"], serde_json::json!(pid), "{line}");
+    assert_eq!(
+        line["event"],
+        serde_json::json!(forged),
+        "JSON keeps the exact text"
+    );
+}
