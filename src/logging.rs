@@ -5,6 +5,7 @@
 use crate::escape::Escaped;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::field::{Field, Visit};
@@ -56,7 +57,10 @@ impl RotatingFile {
     /// Opens (appending to) `path`, creating its directory.
     pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<RotatingFile> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = open_append(path)?;
         let size = file.metadata()?.len();
@@ -87,6 +91,7 @@ impl RotatingFile {
             state.file = OpenOptions::new()
                 .write(true)
                 .truncate(true)
+                .mode(0o600)
                 .open(&self.path)?;
         } else {
             let _ = std::fs::remove_file(numbered(self.backups));
@@ -112,8 +117,13 @@ impl RotatingFile {
     }
 }
 
+/// Opens for appending; a new file is private (0600) whatever the umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The writer `tracing` gets for one event.

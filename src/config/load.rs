@@ -4,6 +4,7 @@ use super::Config;
 use std::fmt;
 use std::io::Write;
 use std::ops::Range;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use toml_edit::{Item, TableLike};
 
@@ -158,7 +159,12 @@ impl Config {
             source,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
+        // Private whatever the umask: the file can name paths and listen addresses.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
         let mut tmp = tempfile_in(dir, path).map_err(err)?;
         let text = format!(
             "# rogue-hunter configuration. Every key is optional; see README.md for each one.\n\n{}",
@@ -183,6 +189,7 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(&tmp)?;
     Ok((tmp, file))
 }

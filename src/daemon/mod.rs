@@ -39,6 +39,12 @@ use tokio::signal::unix::{SignalKind, signal};
 
 /// Runs the daemon in the foreground until SIGINT or SIGTERM.
 pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
+    // Everything the daemon creates (database, log, config, capture temp files) holds what
+    // other users' processes did: private whatever umask it was started with.
+    // SAFETY: umask(2) only sets this process's file mode creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
     paths
         .ensure_runtime_dir()
         .context("cannot prepare the runtime directory")?;

@@ -200,18 +200,41 @@ fn refuse_unknown_version(path: &Path, state: &FileState) -> Result<()> {
     }
 }
 
+/// Creates a new database file, empty and private (0600, its directory 0700) whatever the
+/// umask: SQLite gives the `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Someone (another daemon start) made it meanwhile: SQLite opens what is there.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
 /// Opens the daemon's read-write connection, creating the schema in a new file or migrating an
 /// older one. Refuses (file untouched) a newer schema, a foreign database or a non-SQLite file.
 pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
     let state = inspect(path)?;
     refuse_unknown_version(path, &state)?;
-    if state == FileState::Missing
-        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    if state == FileState::Missing {
+        create_private(path)?;
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE

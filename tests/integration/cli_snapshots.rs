@@ -586,7 +586,8 @@ fn without_a_database_lists_say_so_and_show_fails() {
     assert!(json.err.contains("Database not found"));
     let events_json = rh(&env, &["events", "--json"], "");
     assert_eq!(events_json.out, "[]\n");
-    let status: serde_json::Value = serde_json::from_str(&stopped(&env, &["status", "--json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&stopped(&env, &["status", "--json"])).unwrap();
     assert_eq!(status["database"]["exists"], false);
     assert_eq!(status["daemon"]["state"], "stopped");
     // Hard: `events show`.

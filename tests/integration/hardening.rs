@@ -335,3 +335,86 @@ fn client_log_messages_are_escaped_on_the_console_and_typed_in_json() {
         "JSON keeps the exact text"
     );
 }
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .mode()
+        & 0o777
+}
+
+/// Issue 14, item 4: started under umask 000, the daemon still creates everything private:
+/// directories 0700, files 0600 (the database's `-wal`/`-shm` included); so does `config reset`.
+#[test]
+fn files_are_private_under_a_permissive_umask() {
+    use std::os::unix::process::CommandExt;
+    // No config file: the daemon writes the default one itself.
+    let env = TestEnv::new();
+    let mut cmd = Daemon::command(&env);
+    // SAFETY: umask(2) in the child before exec; nothing else runs there.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let root = env.root();
+    let db = root.join("data/rogue-hunter/data.db");
+    let wal = root.join("data/rogue-hunter/data.db-wal");
+    let socket = root.join("run/rogue-hunter/daemon.sock");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let config = root.join("config/rogue-hunter/config.toml");
+    while !(wal.exists() && socket.exists() && config.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let expected = [
+        ("config/rogue-hunter", 0o700),
+        ("config/rogue-hunter/config.toml", 0o600),
+        ("state/rogue-hunter", 0o700),
+        ("state/rogue-hunter/daemon.log", 0o600),
+        ("data/rogue-hunter", 0o700),
+        ("data/rogue-hunter/data.db", 0o600),
+        ("data/rogue-hunter/data.db-wal", 0o600),
+        ("data/rogue-hunter/data.db-shm", 0o600),
+        ("run/rogue-hunter", 0o700),
+        ("run/rogue-hunter/daemon.sock", 0o600),
+        ("run/rogue-hunter/daemon.lock", 0o600),
+    ];
+    let modes: Vec<(&str, u32)> = expected
+        .iter()
+        .map(|(p, _)| (*p, mode_of(&root.join(p))))
+        .collect();
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    child.wait().unwrap();
+    for ((path, want), (_, got)) in expected.iter().zip(&modes) {
+        assert_eq!(*got, *want, "{path}: {got:04o}, want {want:04o}");
+    }
+    assert!(db.exists());
+
+    // A config written by the CLI (`config reset`, `config edit`), also under umask 000.
+    let fresh = TestEnv::new();
+    let mut reset = Command::new(main_bin());
+    reset
+        .args(["config", "reset", "--yes"])
+        .env("HOME", fresh.root())
+        .env("XDG_CONFIG_HOME", fresh.root().join("config"));
+    // SAFETY: as above.
+    unsafe {
+        reset.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    assert!(reset.status().unwrap().success());
+    assert_eq!(mode_of(&fresh.root().join("config/rogue-hunter")), 0o700);
+    assert_eq!(mode_of(&fresh.config_file()), 0o600);
+}
