@@ -82,6 +82,9 @@ pub struct DatabaseJson {
     pub size_bytes: Option<u64>,
     /// Why it could not be read (not a rogue-hunter database, a newer schema, …).
     pub error: Option<String>,
+    /// Captures with a part still `pending`: in progress while the daemon runs; otherwise
+    /// left unfinished (the next start marks them failed).
+    pub captures_pending: Option<i64>,
 }
 
 /// An open event with how long it has lasted so far.
@@ -248,7 +251,7 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     // the exit code says something is wrong.
     let read = database::open(db_path).and_then(|conn| {
         let Some(conn) = conn else {
-            return Ok((false, Vec::new(), None));
+            return Ok((false, Vec::new(), None, None));
         };
         let open = queries::events(
             &conn,
@@ -265,11 +268,12 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
                 ..EventFilter::default()
             },
         )?;
-        Ok((true, open, last.into_iter().next()))
+        let pending = queries::pending_captures(&conn)?;
+        Ok((true, open, last.into_iter().next(), Some(pending)))
     });
-    let (exists, open_events, last_event, db_error) = match read {
-        Ok((exists, open, last)) => (exists, open, last, None),
-        Err(e) => (db_path.exists(), Vec::new(), None, Some(e)),
+    let (exists, open_events, last_event, pending, db_error) = match read {
+        Ok((exists, open, last, pending)) => (exists, open, last, pending, None),
+        Err(e) => (db_path.exists(), Vec::new(), None, None, Some(e)),
     };
     let status = StatusJson {
         daemon: daemon_json(socket, &probe),
@@ -279,6 +283,7 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             exists,
             size_bytes: exists.then(|| database::size_on_disk(db_path)).flatten(),
             error: db_error.as_ref().map(super::error_text),
+            captures_pending: pending,
         },
         boot_time: boot,
         open_events: open_events
@@ -388,6 +393,13 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         s.database.path,
         s.database.size_bytes.map_or("size unknown".into(), bytes)
     ));
+    match (s.database.captures_pending, d.state) {
+        (None | Some(0), _) => {}
+        (Some(n), "running") => out.push(format!("Captures in progress: {n}")),
+        (Some(n), _) => out.push(format!(
+            "Unfinished captures: {n} (marked failed when the daemon starts again)"
+        )),
+    }
     if let Some(e) = last {
         let when = match e.exit_time {
             None => format!("started {}, ongoing", ago(now - e.entry_time)),

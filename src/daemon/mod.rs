@@ -26,6 +26,7 @@ use crate::logging::RotatingFileHandle;
 use crate::model::ExitReason;
 use crate::paths::Paths;
 use crate::sampler::platform_sampler;
+use crate::store::reserve::SpaceReserve;
 use crate::store::startup;
 use crate::store::{PrunePolicy, Writer, WriterConfig, WriterHandle};
 use crate::tracker::{Tracker, TrackerParams};
@@ -94,6 +95,7 @@ pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
     // Whatever happened, everything queued reaches the database.
     let stats = writer.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(1));
+    finish_pending_captures(paths);
     tracing::info!(
         batches = stats.batches_written,
         rows = stats.rows_written,
@@ -101,6 +103,32 @@ pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
         "daemon stopped"
     );
     result
+}
+
+/// At a stop, after the forensics worker and the writer are done, no capture part may stay
+/// `pending`: one still is when its result could not be written (a full disk). A connection of
+/// its own marks them failed; on a full disk the space reserve is given back for it. If even
+/// that fails, the next start finishes them.
+fn finish_pending_captures(paths: &Paths) {
+    let reserve = SpaceReserve::of(&paths.db_file);
+    let mut result = startup::finish_pending_at_exit(&paths.db_file, crate::sys::now_epoch());
+    if result.is_err() && reserve.release() {
+        tracing::warn!(
+            path = %reserve.path().display(),
+            "released the disk space reserve to finish the pending captures"
+        );
+        result = startup::finish_pending_at_exit(&paths.db_file, crate::sys::now_epoch());
+    }
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            captures = n,
+            "captures whose results could not be stored are marked failed"
+        ),
+        Err(e) => tracing::error!(
+            "captures whose results could not be stored stay pending until the next start: {e}"
+        ),
+    }
 }
 
 /// Opens (creating or migrating) the database, closes what a crash left open, starts the writer.
@@ -128,8 +156,25 @@ fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> 
             "closed events left open by the previous run, at its last sample time"
         );
     }
+    // Nothing runs yet, so a pending capture part is one the previous run never finished.
+    match startup::finish_pending_captures(&conn, last.unwrap_or(now)) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            captures = n,
+            "captures left unfinished by the previous run are marked failed"
+        ),
+        // Not a reason to stop sampling (say, the disk is full); the next start tries again.
+        Err(e) => tracing::error!("cannot finish the captures left pending: {e}"),
+    }
     if let Some(boot) = crate::sys::boot_time() {
         startup::set_state(&conn, startup::BOOT_TIME_KEY, &boot.to_string(), now)?;
+    }
+    let reserve = SpaceReserve::of(&paths.db_file);
+    if let Err(e) = reserve.ensure() {
+        tracing::warn!(
+            path = %reserve.path().display(),
+            "cannot set disk space aside for the last writes at a stop: {e}"
+        );
     }
     let ids = startup::next_ids(&conn)?;
     let writer = Writer::spawn(conn, WriterConfig::default()).context("cannot start the writer")?;

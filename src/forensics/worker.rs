@@ -353,7 +353,7 @@ impl Worker {
                 capture_id: inf.capture_id,
                 part,
                 status: PartStatus::Failed,
-                error: Some("daemon stopped".into()),
+                error: Some(crate::store::startup::UNFINISHED_PART.into()),
                 at: now,
             })
             .collect();

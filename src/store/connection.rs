@@ -144,17 +144,24 @@ fn open_for_inspection(path: &Path) -> Result<Connection> {
         .map_err(|e| classify_open_error(path, e))
 }
 
+/// The header was checked first: "not a database" means not SQLite, "corrupt" a damaged one.
 fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(ffi, _) = &e
-        && matches!(
-            ffi.code,
-            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-        )
-    {
-        return StoreError::NotSqlite {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        };
+    if let rusqlite::Error::SqliteFailure(ffi, _) = &e {
+        match ffi.code {
+            rusqlite::ErrorCode::NotADatabase => {
+                return StoreError::NotSqlite {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                };
+            }
+            rusqlite::ErrorCode::DatabaseCorrupt => {
+                return StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                };
+            }
+            _ => {}
+        }
     }
     StoreError::Sqlite {
         context: format!("reading {}", path.display()),
@@ -228,11 +235,77 @@ fn create_private(path: &Path) -> Result<()> {
     }
 }
 
+/// SQLite creates `-wal` and `-shm` beside the database: without write access to the directory
+/// (a read-only file system, say) it fails with a bare "unable to open database file".
+fn check_writable_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| StoreError::Invalid(format!("a NUL byte in the path {}", dir.display())))?;
+    // SAFETY: access(2) with a NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    Err(StoreError::NotWritable {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source: std::io::Error::last_os_error(),
+    })
+}
+
+/// Problems `quick_check` lists before we stop reading them.
+const QUICK_CHECK_LIMIT: u32 = 5;
+
+/// `PRAGMA quick_check` through a read-only connection: a damaged file (pages overwritten,
+/// truncated) is refused before anything writes to it. It reads every page (about a second
+/// per GiB, see BENCHMARKS.md), once per daemon start.
+pub fn quick_check(path: &Path) -> Result<()> {
+    let damaged = |detail: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let conn = open_for_inspection(path)?;
+    let result = conn
+        .prepare(&format!("PRAGMA quick_check({QUICK_CHECK_LIMIT})"))
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        });
+    match result {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+        Ok(lines) => Err(damaged(format!("integrity check: {}", lines.join("; ")))),
+        Err(rusqlite::Error::SqliteFailure(f, msg))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(damaged(format!(
+                "integrity check: {}",
+                msg.unwrap_or_else(|| f.to_string())
+            )))
+        }
+        Err(e) => Err(StoreError::Sqlite {
+            context: format!("checking {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
 /// Opens the daemon's read-write connection, creating the schema in a new file or migrating an
-/// older one. Refuses (file untouched) a newer schema, a foreign database or a non-SQLite file.
+/// older one. Refuses (file untouched) a newer schema, a foreign database, a non-SQLite file or
+/// a damaged one ([`quick_check`]).
 pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
     let state = inspect(path)?;
     refuse_unknown_version(path, &state)?;
+    if let FileState::Version(_) = state {
+        quick_check(path)?;
+    }
+    if state != FileState::Missing {
+        check_writable_dir(path)?;
+    }
     if state == FileState::Missing {
         create_private(path)?;
     }

@@ -10,6 +10,7 @@
 //!   that keeps WAL checkpoints off the writer's path).
 //! - [`queries`]: read-only queries returning `Serialize` structs.
 //! - [`prune`]: retention by cascade, in short batches.
+//! - [`reserve`]: disk space set aside for the daemon's last writes on a full disk.
 //!
 //! Daemon start-up, in order: [`open_writer`] → [`startup::last_sample_time`] and
 //! [`startup::close_open_events`] → [`startup::next_ids`] → [`Writer::spawn`] → (optionally) a
@@ -24,6 +25,7 @@ pub mod process_columns;
 pub mod prune;
 pub mod queries;
 pub mod records;
+pub mod reserve;
 pub mod schema;
 pub mod startup;
 pub mod time;

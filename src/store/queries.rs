@@ -304,6 +304,18 @@ pub fn capture(conn: &Connection, id: i64) -> Result<Option<CaptureRow>> {
     .ctx("reading a capture")
 }
 
+/// How many captures have a part still `pending`: being taken while the daemon runs,
+/// unfinished when it does not (the next start marks them failed).
+pub fn pending_captures(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM forensic_captures
+         WHERE 'pending' IN (IFNULL(buffer_status, ''), IFNULL(tailspin_status, ''),
+                             IFNULL(spindump_status, ''), IFNULL(logs_status, ''))",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+    .ctx("counting pending captures")
+}
+
 /// The buffer summary of a capture.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BufferContextRow {

@@ -1,8 +1,9 @@
 //! What the daemon does with its connection before the writer thread starts: learn the next
-//! ids, close the events a crash left open, read and write `daemon_state`.
+//! ids, close the events and finish the captures a crash left open, read and write
+//! `daemon_state`.
 
 use super::error::{Context, Result};
-use super::records::ExitReason;
+use super::records::{CapturePart, ExitReason};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// `daemon_state` key: epoch seconds of the last sample the daemon recorded (written with every
@@ -56,6 +57,68 @@ pub fn close_open_events(conn: &Connection, at: f64, reason: ExitReason) -> Resu
         params![at, reason.as_str()],
     )
     .ctx("closing open events")
+}
+
+/// The error text of a capture part the daemon never finished (it was killed, or its last
+/// writes failed before it stopped).
+pub const UNFINISHED_PART: &str = "daemon stopped before the capture finished";
+
+/// Finishes every capture part still `pending` as `failed` with [`UNFINISHED_PART`] and sets
+/// `completed_at` (to `at`) where it is missing. Returns how many captures it finished.
+///
+/// At start nothing can still be running, so a pending part is one a crash (or a write that
+/// failed before a stop) left behind; at a clean stop it runs after the forensics worker has
+/// finished, so nothing is ever left `pending`.
+pub fn finish_pending_captures(conn: &Connection, at: f64) -> Result<usize> {
+    finish_pending_raw(conn, at).ctx("finishing captures left pending")
+}
+
+/// [`finish_pending_captures`] on a connection of its own, for the daemon's last act (after
+/// its writer has closed). Reads first, so a database without pending parts is not written.
+pub fn finish_pending_at_exit(path: &std::path::Path, at: f64) -> Result<usize> {
+    use rusqlite::OpenFlags;
+    if !path.exists() {
+        return Ok(0);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ctx("opening the database")?;
+    conn.busy_timeout(super::connection::BUSY_TIMEOUT)
+        .ctx("opening the database")?;
+    let pending: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM forensic_captures WHERE 'pending' IN
+                (IFNULL(buffer_status, ''), IFNULL(tailspin_status, ''),
+                 IFNULL(spindump_status, ''), IFNULL(logs_status, '')))",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("looking for pending captures")?;
+    if !pending {
+        return Ok(0);
+    }
+    finish_pending_captures(&conn, at)
+}
+
+fn finish_pending_raw(conn: &Connection, at: f64) -> rusqlite::Result<usize> {
+    let mut sets = Vec::new();
+    let mut pending = Vec::new();
+    for part in CapturePart::ALL {
+        let (status, error) = part.columns();
+        sets.push(format!(
+            "{error} = CASE WHEN {status} = 'pending' THEN ?1 ELSE {error} END, \
+             {status} = CASE WHEN {status} = 'pending' THEN 'failed' ELSE {status} END"
+        ));
+        pending.push(format!("{status} = 'pending'"));
+    }
+    conn.prepare_cached(&format!(
+        "UPDATE forensic_captures SET {}, completed_at = IFNULL(completed_at, ?2) WHERE {}",
+        sets.join(", "),
+        pending.join(" OR ")
+    ))?
+    .execute(params![UNFINISHED_PART, at])
 }
 
 /// A `daemon_state` value.

@@ -15,5 +15,6 @@ mod perms;
 mod sampler;
 mod service;
 mod socket;
+mod storage_faults;
 mod store;
 mod tui;
