@@ -106,7 +106,7 @@ pub(super) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<()> {
     let filter = EventFilter {
         limit: (args.limit > 0).then_some(args.limit),
         open_only: args.open,
-        boot_time: boot,
+        boot: boot.clone(),
         since: None,
     };
     let rows = queries::events(&conn, &filter)?;
@@ -123,7 +123,7 @@ pub(super) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<()> {
         queries::count_events(
             &conn,
             &EventFilter {
-                boot_time: None,
+                boot: None,
                 ..filter.clone()
             },
         )?

@@ -102,6 +102,8 @@ pub struct StatusJson {
     pub current: Option<CurrentJson>,
     pub database: DatabaseJson,
     pub boot_time: Option<i64>,
+    /// The kernel's id of the current boot (what "the current boot" means).
+    pub boot_id: Option<String>,
     /// Open events of the current boot.
     pub open_events: Vec<OpenEventJson>,
     /// The most recent event of any boot.
@@ -257,7 +259,7 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             &conn,
             &EventFilter {
                 open_only: true,
-                boot_time: boot,
+                boot: boot.clone(),
                 ..EventFilter::default()
             },
         )?;
@@ -285,7 +287,8 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             error: db_error.as_ref().map(super::error_text),
             captures_pending: pending,
         },
-        boot_time: boot,
+        boot_time: boot.as_ref().and_then(|b| b.time),
+        boot_id: boot.as_ref().and_then(|b| b.id.clone()),
         open_events: open_events
             .iter()
             .map(|e| OpenEventJson {

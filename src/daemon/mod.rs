@@ -166,8 +166,21 @@ fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> 
         // Not a reason to stop sampling (say, the disk is full); the next start tries again.
         Err(e) => tracing::error!("cannot finish the captures left pending: {e}"),
     }
-    if let Some(boot) = crate::sys::boot_time() {
+    let boot_time = crate::sys::boot_time();
+    if let Some(boot) = boot_time {
         startup::set_state(&conn, startup::BOOT_TIME_KEY, &boot.to_string(), now)?;
+    }
+    if let Some(id) = crate::sys::boot_id() {
+        startup::set_state(&conn, startup::BOOT_ID_KEY, &id, now)?;
+        if let Some(boot) = boot_time {
+            let adopted = startup::adopt_boot_id(&conn, &id, boot)?;
+            if adopted > 0 {
+                tracing::info!(
+                    events = adopted,
+                    "events of this boot recorded before boot ids got the id"
+                );
+            }
+        }
     }
     let reserve = SpaceReserve::of(&paths.db_file);
     if let Err(e) = reserve.ensure() {
@@ -248,7 +261,8 @@ async fn serve(
         TrackerParams::from_config(&config),
         crate::sys::boot_time().unwrap_or(0),
         ids,
-    );
+    )
+    .with_boot_id(crate::sys::boot_id());
     let mut pipeline = Pipeline::new(
         config.clone(),
         tracker,

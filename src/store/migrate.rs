@@ -10,6 +10,10 @@
 //!   errors, `stack_source`, `triggers`, `completed_at` on captures, Linux thread columns, log
 //!   `source`.
 //! - `buffer_samples` and `buffer_sample_processes` are created.
+//!
+//! 21 → 22: `process_events.boot_id` (the kernel's boot id; NULL in older rows, which the daemon
+//! matches to the current boot by boot time at start, see `startup::adopt_boot_id`).
+//!
 //! - The original ran without foreign keys, so its files usually hold orphans (snapshots of
 //!   pruned events, machine snapshot rows of pruned snapshots). They are counted, kept, and
 //!   recorded under [`ORPHANS_PENDING_KEY`] for the next prune to remove in small batches.
@@ -34,7 +38,12 @@ pub struct MigrationReport {
 type Step = fn(&Connection) -> rusqlite::Result<()>;
 
 /// (from, step): applying `step` to version `from` yields `from + 1`.
-const STEPS: [(i64, Step); 1] = [(20, migrate_20_to_21)];
+const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
+
+/// 21 → 22: the boot identity of events ([`schema::v22_boot_identity`]).
+fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
+    schema::v22_boot_identity(conn)
+}
 
 fn migrate_20_to_21(conn: &Connection) -> rusqlite::Result<()> {
     let seq: Option<i64> = conn

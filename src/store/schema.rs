@@ -14,7 +14,7 @@ use super::process_columns::{IDENTITY_COLUMNS, metrics_ddl};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 
 /// The oldest version we can migrate from: the original's last schema.
 pub const OLDEST_MIGRATABLE: i64 = 20;
@@ -451,10 +451,22 @@ pub(crate) fn write_version(conn: &Connection, version: i64, now: f64) -> rusqli
     Ok(())
 }
 
-/// Creates every v21 table in one transaction on an empty database.
+/// v22, boot identity: `process_events.boot_id`, the kernel's id of the boot an event
+/// happened in (`crate::sys::boot_id`); NULL in rows written before v22. `boot_time` stays, for
+/// display. Called by the 21 → 22 migration and for a fresh database, so both end up alike.
+pub(crate) fn v22_boot_identity(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "ALTER TABLE process_events ADD COLUMN boot_id TEXT;
+         CREATE INDEX IF NOT EXISTS idx_process_events_boot_id ON process_events(boot_id);",
+    )
+}
+
+/// Creates the current schema (the v21 tables, then every later step's additions) in one
+/// transaction on an empty database.
 pub(crate) fn create_fresh(conn: &mut Connection, now: f64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(&ddl())?;
+    v22_boot_identity(&tx)?;
     write_version(&tx, SCHEMA_VERSION, now)?;
     tx.commit()
 }

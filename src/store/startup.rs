@@ -13,6 +13,27 @@ pub const LAST_SAMPLE_TIME_KEY: &str = "last_sample_time";
 /// `daemon_state` key: the machine's boot time (epoch seconds) the daemon last ran under.
 pub const BOOT_TIME_KEY: &str = "boot_time";
 
+/// `daemon_state` key: the kernel's id of the boot the daemon last ran in.
+pub const BOOT_ID_KEY: &str = "boot_id";
+
+/// How far (seconds) the boot time an older daemon recorded may be from this boot's own and
+/// still be this boot: `btime` is the wall clock minus the uptime, so clock adjustments move it.
+pub const BOOT_TIME_SLACK: i64 = 300;
+
+/// Gives events written without a boot id (before schema 22) this boot's id when they belong
+/// to it: their boot time is within [`BOOT_TIME_SLACK`] of `boot_time` and they started after
+/// this boot did. Returns how many it adopted. (A previous boot could only be mistaken for this
+/// one if it lasted less than the slack.)
+pub fn adopt_boot_id(conn: &Connection, boot_id: &str, boot_time: i64) -> Result<usize> {
+    conn.execute(
+        "UPDATE process_events SET boot_id = ?1
+         WHERE boot_id IS NULL AND boot_time BETWEEN ?2 - ?3 AND ?2 + ?3
+           AND entry_time >= ?2 - ?3",
+        params![boot_id, boot_time, BOOT_TIME_SLACK],
+    )
+    .ctx("giving older events of this boot its id")
+}
+
 /// The next free ids, from which the daemon counts up in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct NextIds {

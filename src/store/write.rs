@@ -97,8 +97,8 @@ fn missing(what: &str, id: i64) -> rusqlite::Error {
 fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
-             peak_band, peak_score, peak_snapshot_id, start_time)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             peak_band, peak_score, peak_snapshot_id, start_time, boot_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         e.id,
@@ -110,7 +110,8 @@ fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
         e.peak_band.as_str(),
         e.peak_score,
         e.peak_snapshot_id,
-        e.start_time
+        e.start_time,
+        e.boot_id
     ])
 }
 

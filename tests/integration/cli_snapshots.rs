@@ -75,6 +75,7 @@ fn event(id: i64, pid: u32, command: &str, boot: i64, entry: f64, peak: u8, snap
             start_time: p.start_time,
             command: command.to_string(),
             boot_time: boot,
+            boot_id: None,
             entry_time: entry,
             entry_band: Band::Elevated,
             peak_score: peak,

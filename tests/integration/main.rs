@@ -10,6 +10,7 @@ mod export;
 mod forensics;
 mod hardening;
 mod helper;
+mod honesty;
 mod ipc;
 mod perms;
 mod sampler;

@@ -211,7 +211,7 @@ fn shape(conn: &Connection) -> Shape {
 }
 
 #[test]
-fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
+fn an_original_v20_database_migrates_to_the_current_schema_with_every_row_intact() {
     let (_dir, path) = temp_db();
     let conn = build_v20(&path);
     let mut before = BTreeMap::new();
@@ -233,7 +233,7 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
 
     let (conn, report) = open_writer(&path, NOW).unwrap();
     let m = report.migration.expect("migrated");
-    assert_eq!((m.from, m.to, m.orphan_rows), (20, 21, 0));
+    assert_eq!((m.from, m.to, m.orphan_rows), (20, SCHEMA_VERSION, 0));
     assert!(!report.created);
 
     for (table, (cols, data)) in &before {
@@ -243,7 +243,11 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
             data.iter()
                 .map(|r| {
                     if r[0] == Value::Text("schema_version".into()) {
-                        vec![r[0].clone(), Value::Text("21".into()), Value::Real(NOW)]
+                        vec![
+                            r[0].clone(),
+                            Value::Text(SCHEMA_VERSION.to_string()),
+                            Value::Real(NOW),
+                        ]
                     } else {
                         r.clone()
                     }
@@ -428,5 +432,36 @@ fn orphans_of_the_original_are_counted_kept_and_removed_by_the_next_prune() {
     // Everything with a parent is still there.
     assert_eq!(count(&conn, "process_events"), 2);
     assert_eq!(count(&conn, "forensic_captures"), 1);
-    assert_eq!(SCHEMA_VERSION, 21);
+    assert_eq!(SCHEMA_VERSION, 22);
+}
+
+#[test]
+fn a_v21_database_migrates_to_v22_with_boot_ids_and_every_row_intact() {
+    let (_dir, path) = temp_db();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(&rogue_hunter::store::schema::ddl())
+        .unwrap();
+    conn.execute_batch(
+        "INSERT INTO daemon_state (key, value, updated_at) VALUES ('schema_version', '21', 0);
+         INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
+             peak_band, peak_score) VALUES (7, 42, 'job', 1000, 2000.5, 'high', 'high', 60);",
+    )
+    .unwrap();
+    drop(conn);
+
+    let (conn, report) = open_writer(&path, NOW).unwrap();
+    let m = report.migration.expect("migrated");
+    assert_eq!((m.from, m.to), (21, SCHEMA_VERSION));
+    let row: (i64, String, i64, Option<String>) = conn
+        .query_row(
+            "SELECT pid, command, boot_time, boot_id FROM process_events WHERE id = 7",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(row, (42, "job".to_string(), 1000, None));
+    // The same tables, columns and indexes as a fresh database.
+    let (_fresh_dir, fresh_path) = temp_db();
+    let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
+    assert_eq!(shape(&conn), shape(&fresh));
 }

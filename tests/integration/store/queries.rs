@@ -2,7 +2,7 @@
 
 use super::{NOW, count, create_capture, open_event, process, spawn, temp_db};
 use rogue_hunter::model::Band;
-use rogue_hunter::store::queries::{self, EventFilter};
+use rogue_hunter::store::queries::{self, Boot, EventFilter};
 use rogue_hunter::store::startup::{self, LAST_SAMPLE_TIME_KEY};
 use rogue_hunter::store::{
     ExitReason, NewEvent, NewSnapshot, Op, SnapshotType, WriterConfig, open_reader, open_writer,
@@ -18,6 +18,7 @@ fn event(id: i64, pid: u32, boot: i64, entry: f64) -> Vec<Op> {
             start_time: p.start_time,
             command: p.command.clone(),
             boot_time: boot,
+            boot_id: None,
             entry_time: entry,
             entry_band: Band::Medium,
             peak_score: 55,
@@ -93,7 +94,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     );
     assert_eq!(
         ids(EventFilter {
-            boot_time: Some(100),
+            boot: Some(Boot {
+                id: None,
+                time: Some(100)
+            }),
             ..Default::default()
         }),
         vec![1]
@@ -108,7 +112,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert_eq!(
         ids(EventFilter {
             limit: Some(1),
-            boot_time: Some(200),
+            boot: Some(Boot {
+                id: None,
+                time: Some(200)
+            }),
             ..Default::default()
         }),
         vec![3]
@@ -128,7 +135,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert!(queries::events_page(&r, &page, 3).unwrap().is_empty());
     let open_of_boot = EventFilter {
         open_only: true,
-        boot_time: Some(200),
+        boot: Some(Boot {
+            id: None,
+            time: Some(200),
+        }),
         ..Default::default()
     };
     assert_eq!(queries::count_events(&r, &open_of_boot).unwrap(), 2);
@@ -153,7 +163,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     );
 
     let counts = queries::counts(&r).unwrap();
-    assert_eq!(counts.schema_version, Some(21));
+    assert_eq!(
+        counts.schema_version,
+        Some(rogue_hunter::store::SCHEMA_VERSION)
+    );
     assert_eq!(counts.open_events, 2);
     assert_eq!(counts.tables["process_events"], 3);
     assert_eq!(counts.tables["process_snapshots"], 5);

@@ -138,7 +138,7 @@ fn assert_untouched(path: &Path, before: &[u8]) {
 #[test]
 fn a_newer_schema_is_refused_and_left_untouched() {
     let (_dir, path) = temp_db();
-    checkpointed_file_with_version(&path, "22");
+    checkpointed_file_with_version(&path, "23");
     let before = std::fs::read(&path).unwrap();
 
     let err = open_writer(&path, NOW).unwrap_err();
@@ -146,8 +146,8 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         matches!(
             err,
             StoreError::TooNew {
-                found: 22,
-                supported: 21,
+                found: 23,
+                supported: SCHEMA_VERSION,
                 ..
             }
         ),
