@@ -107,7 +107,9 @@ async fn request(
     let mut c = Client::connect_to(socket, daemon_uid).await?;
     let capture_id = match c.request_capture(args.pid).await? {
         CaptureAnswer::Accepted { capture_id } => capture_id,
-        CaptureAnswer::Refused { reason } => return Ok(Requested::Refused(reason)),
+        CaptureAnswer::Refused { reason } | CaptureAnswer::TooSoon { reason, .. } => {
+            return Ok(Requested::Refused(reason));
+        }
     };
     if args.wait {
         println!("Capture #{capture_id} requested; waiting for it to finish…");

@@ -45,6 +45,8 @@ pub struct Pipeline {
     waiting_captures: Vec<WaitingCapture>,
     /// When the last `pressure` trigger fired.
     last_pressure: Option<Instant>,
+    /// When the last manual capture was handed to the forensics worker.
+    last_manual: Option<Instant>,
 }
 
 struct WaitingCapture {
@@ -91,6 +93,7 @@ impl Pipeline {
             events_opened: 0,
             waiting_captures: Vec::new(),
             last_pressure: None,
+            last_manual: None,
         }
     }
 
@@ -342,6 +345,31 @@ impl Pipeline {
             });
             return;
         };
+        // Each capture stores the whole ring buffer (megabytes): manual ones are held to
+        // `min_interval_s` apart like automatic ones, and the client is told when to ask again.
+        let every = Duration::from_secs_f64(self.config.forensics.min_interval_s.max(0.0));
+        if let Some(wait) = self
+            .last_manual
+            .and_then(|t| every.checked_sub(t.elapsed()))
+            .filter(|w| !w.is_zero())
+        {
+            tracing::info!(
+                pid = target.pid,
+                retry_after_s = format!("{:.1}", wait.as_secs_f64()),
+                "manual capture refused: too soon after the last one"
+            );
+            let _ = reply.send(CaptureAnswer::TooSoon {
+                reason: format!(
+                    "manual captures are limited to one every {} s ([forensics] min_interval_s); \
+                     ask again in {:.1} s",
+                    every.as_secs_f64(),
+                    (wait.as_secs_f64() * 10.0).ceil() / 10.0
+                ),
+                retry_after: wait,
+            });
+            return;
+        }
+        self.last_manual = Some(Instant::now());
         let (event_id, update) = self.tracker.event_for_capture(&target);
         if !update.ops.is_empty() {
             self.events_opened += 1;

@@ -266,6 +266,14 @@ impl Client {
                         capture_id: *capture_id,
                     })
                 }
+                ServerMessage::CaptureRefused {
+                    reason,
+                    retry_after_s: Some(s),
+                    ..
+                } if s.is_finite() && *s >= 0.0 => Some(CaptureAnswer::TooSoon {
+                    reason: reason.clone(),
+                    retry_after: Duration::from_secs_f64(s.min(86_400.0)),
+                }),
                 ServerMessage::CaptureRefused { reason, .. } => Some(CaptureAnswer::Refused {
                     reason: reason.clone(),
                 }),

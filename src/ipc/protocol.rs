@@ -124,10 +124,13 @@ pub enum ServerMessage {
         capture_id: i64,
         pid: Option<u32>,
     },
-    /// The daemon declined this client's `capture` request, and why.
+    /// The daemon declined this client's `capture` request, and why; `retry_after_s` when it
+    /// is only too soon (manual captures are rate limited) and the client may ask again then.
     CaptureRefused {
         reason: String,
         pid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<f64>,
     },
     /// The answer to `ping`.
     Pong,
@@ -155,8 +158,17 @@ impl ServerMessage {
 /// `capture_refused`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureAnswer {
-    Accepted { capture_id: i64 },
-    Refused { reason: String },
+    Accepted {
+        capture_id: i64,
+    },
+    Refused {
+        reason: String,
+    },
+    /// Too soon after the last manual capture: the client may ask again after `retry_after`.
+    TooSoon {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Levels a client may log at: a fixed allow-list, never a lookup by name.
@@ -346,6 +358,12 @@ mod tests {
             ServerMessage::CaptureRefused {
                 reason: "a capture is in progress".into(),
                 pid: None,
+                retry_after_s: None,
+            },
+            ServerMessage::CaptureRefused {
+                reason: "too soon".into(),
+                pid: Some(3),
+                retry_after_s: Some(4.5),
             },
             ServerMessage::Pong,
             ServerMessage::Error {

@@ -796,6 +796,7 @@ fn forward_capture(shared: &Shared, outbox: &Arc<Outbox>, peer: Peer, pid: Optio
     let refused = move |reason: &str| ServerMessage::CaptureRefused {
         reason: reason.to_string(),
         pid,
+        retry_after_s: None,
     };
     let (tx, rx) = oneshot::channel();
     let request = ClientRequest::Capture {
@@ -831,9 +832,20 @@ fn forward_capture(shared: &Shared, outbox: &Arc<Outbox>, peer: Peer, pid: Optio
             Ok(Ok(CaptureAnswer::Accepted { capture_id })) => {
                 ServerMessage::CaptureAccepted { capture_id, pid }
             }
-            Ok(Ok(CaptureAnswer::Refused { reason })) => {
-                ServerMessage::CaptureRefused { reason, pid }
-            }
+            Ok(Ok(CaptureAnswer::Refused { reason })) => ServerMessage::CaptureRefused {
+                reason,
+                pid,
+                retry_after_s: None,
+            },
+            Ok(Ok(CaptureAnswer::TooSoon {
+                reason,
+                retry_after,
+            })) => ServerMessage::CaptureRefused {
+                reason,
+                pid,
+                // Rounded up to a tenth, so asking again then is never a little too early.
+                retry_after_s: Some((retry_after.as_secs_f64() * 10.0).ceil() / 10.0),
+            },
             Ok(Err(_)) => refused("the daemon dropped the request"),
             Err(_) => refused(&format!(
                 "the daemon did not answer within {} s",

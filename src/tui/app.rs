@@ -534,7 +534,7 @@ impl App {
                     Tone::Info,
                 );
             }
-            ServerMessage::CaptureRefused { reason, pid } => {
+            ServerMessage::CaptureRefused { reason, pid, .. } => {
                 let who = match self.captures.waiting.take() {
                     Some((p, c, _)) => format!("{c} ({p})"),
                     None => pid.map_or_else(|| "?".to_string(), |p| p.to_string()),

@@ -265,12 +265,14 @@ mod tests {
         let msg = printable(ServerMessage::CaptureRefused {
             reason: evil.into(),
             pid: None,
+            retry_after_s: None,
         });
         assert_eq!(
             msg,
             ServerMessage::CaptureRefused {
                 reason: shown.into(),
-                pid: None
+                pid: None,
+                retry_after_s: None,
             }
         );
         let mut hello = Hello::for_this_process(Duration::from_millis(333), 90);

@@ -346,6 +346,13 @@ fn stabilise(env: &TestEnv, text: &[u8]) -> String {
             &format!("\"boot_time\": {}", boot - EARLIER_BOOT),
             "\"boot_time\": \"[BOOT - 10 days]\"",
         );
+    let text = match rogue_hunter::sys::boot_id() {
+        Some(id) => text.replace(
+            &format!("\"boot_id\": \"{id}\""),
+            "\"boot_id\": \"[BOOT ID]\"",
+        ),
+        None => text,
+    };
     let size = regex::Regex::new(r"(data\.db \()[0-9.]+ [KMG]?i?B\)").unwrap();
     let text = size.replace_all(&text, "${1}[SIZE])");
     let bytes = regex::Regex::new(r#""size_bytes": \d+"#).unwrap();

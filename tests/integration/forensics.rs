@@ -53,7 +53,9 @@ fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
         let mut c = Client::connect(d.socket()).await.expect("connect");
         let id = match c.request_capture(Some(pid)).await.expect("capture request") {
             CaptureAnswer::Accepted { capture_id } => capture_id,
-            CaptureAnswer::Refused { reason } => panic!("capture refused: {reason}"),
+            CaptureAnswer::Refused { reason } | CaptureAnswer::TooSoon { reason, .. } => {
+                panic!("capture refused: {reason}")
+            }
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

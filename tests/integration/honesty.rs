@@ -85,3 +85,80 @@ fn events_of_this_boot_are_found_by_boot_id_even_when_the_boot_time_moved() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["boot_id"], Value::String(boot_id), "{v}");
 }
+
+/// Issue 14, item 11: manual captures are held to `[forensics] min_interval_s` apart (40
+/// requests made 16 captures in 4 s); a request that comes too soon is refused with the time
+/// the client may ask again, and asking then works.
+#[test]
+fn manual_captures_are_rate_limited_and_say_when_to_ask_again() {
+    use rogue_hunter::ipc::{CaptureAnswer, Client};
+    let d = Daemon::start(
+        "[system]\nsample_interval = 0.2\n[scoring]\nscore_multiplier = 0.01\n\
+         [forensics]\nmin_interval_s = 3.0\nstack_samples = 1\nuser_stacks = \"none\"\n",
+    );
+    let socket = d.socket();
+    let pid = d.pid;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answers = rt.block_on(async move {
+        let mut c = Client::connect(&socket).await.unwrap();
+        let mut answers = Vec::new();
+        for _ in 0..20 {
+            answers.push(c.request_capture(Some(pid)).await.unwrap());
+        }
+        // Then once more, when told.
+        let wait = answers.iter().find_map(|a| match a {
+            CaptureAnswer::TooSoon { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        });
+        if let Some(w) = wait {
+            tokio::time::sleep(w + Duration::from_millis(300)).await;
+            answers.push(c.request_capture(Some(pid)).await.unwrap());
+        }
+        answers
+    });
+    let accepted = answers
+        .iter()
+        .filter(|a| matches!(a, CaptureAnswer::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 2, "one at once, one when told: {answers:?}");
+    assert!(
+        matches!(answers[0], CaptureAnswer::Accepted { .. }),
+        "{answers:?}"
+    );
+    assert!(
+        matches!(answers[20], CaptureAnswer::Accepted { .. }),
+        "{answers:?}"
+    );
+    for a in &answers[1..20] {
+        match a {
+            CaptureAnswer::TooSoon {
+                reason,
+                retry_after,
+            } => {
+                assert!(*retry_after <= Duration::from_secs(3), "{a:?}");
+                assert!(*retry_after > Duration::ZERO, "{a:?}");
+                assert!(reason.contains("ask again in"), "{reason}");
+                assert!(reason.contains("min_interval_s"), "{reason}");
+            }
+            other => panic!("expected too soon, got {other:?}"),
+        }
+    }
+    // The CLI says it too, and fails.
+    let out = d
+        .env
+        .cmd()
+        .args(["capture", "--pid", &pid.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ask again in"), "{err}");
+    let captures: i64 = d
+        .db()
+        .query_row("SELECT COUNT(*) FROM forensic_captures", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(captures, 2);
+}

@@ -486,6 +486,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     app.on_conn(msg(ServerMessage::CaptureRefused {
         reason: "a capture is in progress".into(),
         pid: Some(3401),
+        retry_after_s: None,
     }));
     assert_eq!(
         app.message().unwrap().text,
