@@ -418,3 +418,104 @@ fn files_are_private_under_a_permissive_umask() {
     assert_eq!(mode_of(&fresh.root().join("config/rogue-hunter")), 0o700);
     assert_eq!(mode_of(&fresh.config_file()), 0o600);
 }
+
+/// Issue 14, item 5: 64 idle connections of the same user used to lock `status` and the
+/// dashboard out ("too many clients"). Now a new client gets in, the idlest silent one goes,
+/// and a client that has spoken (the dashboard says hello when it connects) stays.
+#[test]
+fn idle_connections_cannot_lock_out_status_or_the_dashboard() {
+    let d = Daemon::start(TEST_CONFIG);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = d.socket();
+    let mut dashboard = rt.block_on(async {
+        let mut c = rogue_hunter::ipc::Client::connect(&socket).await.unwrap();
+        c.log(
+            rogue_hunter::ipc::LogLevel::Info,
+            "tui_connected",
+            serde_json::Map::new(),
+        )
+        .await
+        .unwrap();
+        c.ping().await.unwrap();
+        c
+    });
+    let idle: Vec<std::os::unix::net::UnixStream> = (0..64)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
+    for _ in 0..3 {
+        let out = d.env.cmd().arg("status").output().unwrap();
+        let text = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.starts_with("Daemon: running"), "{text}");
+    }
+    rt.block_on(async { dashboard.ping().await })
+        .expect("the dashboard, which spoke, is still connected");
+    d.wait_until(Duration::from_secs(5), "the eviction logged", || {
+        d.output()
+            .contains("too many clients: dropped the one idle longest")
+    });
+    drop(idle);
+}
+
+/// Issue 14, item 5: 40 idle, half-open connections used to starve the Prometheus endpoint (32
+/// slots, each held for 10 s), and nothing was logged. Now a scrape still gets its answer at
+/// once, and the dropped idle connection is logged.
+#[test]
+fn idle_connections_cannot_starve_the_metrics_endpoint() {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    let d = Daemon::start(&format!(
+        "{TEST_CONFIG}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
+    ));
+    let mut addr: Option<SocketAddr> = None;
+    d.wait_until(Duration::from_secs(10), "the metrics address", || {
+        addr = d
+            .output()
+            .lines()
+            .find(|l| l.contains("metrics exporter listening"))
+            .and_then(|l| l.split("local_addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|a| a.parse().ok());
+        addr.is_some()
+    });
+    let addr = addr.unwrap();
+    // Half-open: a request line started and never finished, or nothing at all.
+    let idle: Vec<TcpStream> = (0..40)
+        .map(|i| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            if i % 2 == 0 {
+                s.write_all(b"GET /metr").unwrap();
+            }
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let mut scrape = TcpStream::connect(addr).unwrap();
+    scrape
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    scrape
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = scrape.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "no answer while idle connections sat there ({:?}): {answer:?}",
+        started.elapsed()
+    );
+    assert!(answer.contains("rogue_hunter_samples_total"), "{answer}");
+    d.wait_until(
+        Duration::from_secs(5),
+        "the dropped connection logged",
+        || {
+            d.output()
+                .contains("metrics exporter: too many connections, closed the one idle longest")
+        },
+    );
+    drop(idle);
+}

@@ -526,20 +526,36 @@ async fn a_live_server_is_not_stolen() {
     assert_eq!(f.server.stats().accepted, 2, "the probe and this client");
 }
 
+/// Issue 14, item 5: a full server still lets a new client in; the one silent longest (one
+/// that never sent anything before one that did) is told why and dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_beyond_the_limit_are_told_so() {
+async fn a_new_client_beyond_the_limit_replaces_the_idlest() {
     let f = start(ServerOptions {
-        max_clients: 1,
+        max_clients: 2,
         ..ServerOptions::default()
     })
     .await;
-    let _first = Client::connect(&f.path).await.unwrap();
-    let err = Client::connect(&f.path).await.unwrap_err();
-    assert!(
-        matches!(&err, ClientError::Rejected(m) if m.contains("too many clients")),
-        "{err:?}"
-    );
-    assert_eq!(f.server.stats().refused, 1);
+    let mut talker = Client::connect(&f.path).await.unwrap();
+    talker.ping().await.unwrap();
+    let mut silent = Client::connect(&f.path).await.unwrap();
+    let mut newcomer = Client::connect(&f.path).await.expect("let in");
+    newcomer.ping().await.unwrap();
+    talker.ping().await.expect("the client that spoke stays");
+    let told = loop {
+        match tokio::time::timeout(Duration::from_secs(5), silent.next())
+            .await
+            .expect("a message in time")
+        {
+            Ok(ServerMessage::Error { message }) => break message,
+            Ok(_) => continue,
+            Err(e) => panic!("dropped without a word: {e}"),
+        }
+    };
+    assert!(told.contains("too many clients"), "{told}");
+    assert!(silent.next().await.is_err(), "and then disconnected");
+    assert_eq!(f.server.stats().evicted, 1);
+    assert_eq!(f.server.stats().refused, 0);
+    assert_eq!(f.server.client_count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
