@@ -136,7 +136,7 @@ pub struct Context {
 impl Context {
     /// Loads the config file (defaults when it does not exist).
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        crate::config::load_or_default(&self.paths.config_file)
+        crate::config::load_or_default(&self.paths.config_file).map_err(ConfigError::in_use)
     }
 }
 
@@ -364,6 +364,7 @@ mod tests {
         let cfg: anyhow::Error = ConfigError::Invalid {
             path: "x".into(),
             problems: vec![],
+            in_use: true,
         }
         .into();
         assert_eq!(exit_code(&cfg.context("loading")), 2);

@@ -519,3 +519,89 @@ fn idle_connections_cannot_starve_the_metrics_endpoint() {
     );
     drop(idle);
 }
+
+/// Issue 14, item 13: `config show` is valid TOML (its header is comments), so
+/// `config show > f && config validate f` passes and `f` holds the same configuration; the
+/// "Fix it with `config edit`" hint is only for the config file in use.
+#[test]
+fn config_show_output_is_a_valid_config_file() {
+    let env = TestEnv::new();
+    env.write_config(
+        "[bands]\nmedium = 15\n[metrics]\nlisten = \"127.0.0.1:9464\"\n[tui.colors.bands]\nhigh = \"bold red\"\n",
+    );
+    let shown = env.cmd().args(["config", "show"]).output().unwrap();
+    assert!(shown.status.success());
+    let copy = env.root().join("shown.toml");
+    std::fs::write(&copy, &shown.stdout).unwrap();
+    let check = env
+        .cmd()
+        .args(["config", "validate"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", text(&check));
+    assert_eq!(
+        rogue_hunter::config::load_file(&copy).unwrap(),
+        rogue_hunter::config::load_file(&env.config_file()).unwrap()
+    );
+
+    std::fs::write(&copy, "[bands]\nmedium = 0\n").unwrap();
+    let other = env
+        .cmd()
+        .args(["config", "validate"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(2));
+    assert!(!text(&other).contains("config edit"), "{}", text(&other));
+    env.write_config("[bands]\nmedium = 0\n");
+    let in_use = env.cmd().args(["config", "validate"]).output().unwrap();
+    assert_eq!(in_use.status.code(), Some(2));
+    assert!(
+        text(&in_use).contains("rogue-hunter config edit"),
+        "{}",
+        text(&in_use)
+    );
+}
+
+/// Issue 14, item 12 through the binary: every problem of a file in one run, and the name of
+/// a duplicate key.
+#[test]
+fn config_validate_lists_every_problem_and_names_a_duplicate() {
+    let env = TestEnv::new();
+    let file = env.root().join("c.toml");
+    std::fs::write(
+        &file,
+        "[system]\nsample_intervall = 1.0\nheartbeat_samples = \"x\"\n[bands]\nmedium = 0\n",
+    )
+    .unwrap();
+    let out = env
+        .cmd()
+        .args(["config", "validate"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let shown = text(&out);
+    for key in [
+        "system.sample_intervall",
+        "system.heartbeat_samples",
+        "bands.medium",
+    ] {
+        assert!(shown.contains(key), "{key} missing from:\n{shown}");
+    }
+    std::fs::write(&file, "[bands]\nhigh = 60\nhigh = 61\n").unwrap();
+    let out = env
+        .cmd()
+        .args(["config", "validate"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).contains(
+            "line 3, column 1: bands.high: TOML syntax error: duplicate key `bands.high`"
+        ),
+        "{}",
+        text(&out)
+    );
+}
