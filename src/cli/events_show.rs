@@ -7,8 +7,8 @@ use super::Context;
 use super::database;
 use super::events::EventJson;
 use super::output::{
-    and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
-    print_json, printable, rfc3339, seconds3,
+    and_more, cut, decimal, dominant, duration_verbose, local_clock, local_datetime, multiple,
+    plural, print_json, printable, rfc3339, seconds3,
 };
 use crate::model::{ProcessScore, Resource};
 use crate::store::capture_data::{Frame, StackProcess, StackThread};
@@ -383,6 +383,9 @@ fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
     for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
         let text = match value.get(*name) {
             Some(serde_json::Value::String(v)) => v.clone(),
+            Some(serde_json::Value::Number(n)) if n.is_f64() => {
+                n.as_f64().map_or_else(|| n.to_string(), decimal)
+            }
             Some(v) => v.to_string(),
             None => continue,
         };

@@ -147,6 +147,32 @@ pub fn csv_record<'a>(fields: impl IntoIterator<Item = Cow<'a, str>>) -> String 
     line
 }
 
+/// A measured value for people: two decimals (`198.5`, `0.12`), trailing zeros dropped, and
+/// three significant digits when it is smaller than that (`0.00123`); never `198.49542354204064`.
+pub fn decimal(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let a = v.abs();
+    let places = if a == 0.0 || a >= 0.01 {
+        2
+    } else {
+        // Three significant digits: 0.001234 → 0.00123.
+        (2 - a.log10().floor() as i32).clamp(2, 12) as usize
+    };
+    let s = format!("{v:.places$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// A multiple of fair share, as the TUI shows it: `12.35x`.
 pub fn multiple(v: f64) -> String {
     format!("{v:.2}x")
@@ -247,6 +273,19 @@ mod tests {
         assert_eq!(printable("evil\x1b[2Jname\n"), "evil\\x1b[2Jname\\n");
         assert_eq!(cut("abcdef", 3), "abc");
         assert_eq!(cut("a\tb", 5), "a\\tb");
+    }
+
+    #[test]
+    fn measured_values_are_rounded_for_people() {
+        assert_eq!(decimal(198.49542354204064), "198.5");
+        assert_eq!(decimal(12.345), "12.35");
+        assert_eq!(decimal(0.1234), "0.12");
+        assert_eq!(decimal(2.0), "2");
+        assert_eq!(decimal(0.0), "0");
+        assert_eq!(decimal(-0.0001), "-0.0001");
+        assert_eq!(decimal(0.0012345), "0.00123");
+        assert_eq!(decimal(1_763_000_123.456), "1763000123.46");
+        assert_eq!(decimal(f64::NAN), "NaN");
     }
 
     #[test]
