@@ -605,3 +605,56 @@ fn config_validate_lists_every_problem_and_names_a_duplicate() {
         text(&out)
     );
 }
+
+/// Issue 14, item 15: the console is for people: no emoji, no Rust `Debug` output
+/// (`PruneCounts { … }`, `Some(…)`, `{"buffer": …}`), no event logged twice.
+#[test]
+fn console_lines_are_formatted_for_people() {
+    let mut d = Daemon::start(&format!(
+        "{}\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        TEST_CONFIG.replace(
+            "[forensics]\nenabled = false\n",
+            "[forensics]\nstack_samples = 1\nuser_stacks = \"none\"\n"
+        )
+    ));
+    let pid = d.pid.to_string();
+    let out = d
+        .env
+        .cmd()
+        .args(["capture", "--wait", "--pid", &pid])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    d.wait_until(Duration::from_secs(20), "a heartbeat", || {
+        d.output().contains(" heartbeat ")
+    });
+    d.stop_with(libc::SIGTERM, Duration::from_secs(10));
+    let console = d.output();
+    for line in console.lines() {
+        assert!(
+            !line.chars().any(|c| {
+                let c = c as u32;
+                (0x1f000..=0x1faff).contains(&c) || (0x2600..=0x27bf).contains(&c)
+            }),
+            "an emoji: {line}"
+        );
+        for debug in [" { ", "Some(", "None", "{\""] {
+            assert!(!line.contains(debug), "Debug output ({debug}): {line}");
+        }
+    }
+    for once in [
+        "metrics exporter listening",
+        "pruned old data",
+        "rogue-hunter daemon starting",
+    ] {
+        assert_eq!(
+            console.lines().filter(|l| l.contains(once)).count(),
+            1,
+            "'{once}' logged more or less than once:\n{console}"
+        );
+    }
+    assert!(
+        console.contains("capture done") && console.contains("statuses=buffer:"),
+        "{console}"
+    );
+}
