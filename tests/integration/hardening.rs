@@ -658,3 +658,40 @@ fn console_lines_are_formatted_for_people() {
         "{console}"
     );
 }
+
+/// Issue 14, item 17: `service install --print` as root without `--system` proposes a user
+/// unit for root (with whatever paths the shell has); it says so and points at `--system`.
+#[test]
+fn service_install_print_as_root_points_at_the_system_service() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the hint is for root");
+        return;
+    }
+    if !cfg!(target_os = "linux") {
+        eprintln!("skipped: systemd units are Linux");
+        return;
+    }
+    let env = TestEnv::new();
+    let out = env
+        .cmd()
+        .args(["service", "install", "--print"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.starts_with("# Note: you are root, and this is a *user* unit"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("rogue-hunter --system service install --print"),
+        "{shown}"
+    );
+    let system = env
+        .cmd()
+        .args(["--system", "service", "install", "--print"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&system.stdout).contains("*user* unit"));
+}
