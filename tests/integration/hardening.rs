@@ -695,3 +695,20 @@ fn service_install_print_as_root_points_at_the_system_service() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&system.stdout).contains("*user* unit"));
 }
+
+/// Issue 14, item 14: `status` exits like `systemctl status`: 0 while the daemon runs, 3 once it
+/// has stopped (text and JSON alike), so scripts can tell.
+#[test]
+fn status_exit_code_says_whether_the_daemon_runs() {
+    let mut d = Daemon::start(TEST_CONFIG);
+    for args in [&["status"][..], &["status", "--json"]] {
+        let out = d.env.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    d.stop_with(libc::SIGTERM, Duration::from_secs(10));
+    for args in [&["status"][..], &["status", "--json"]] {
+        let out = d.env.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
+        assert!(out.stderr.is_empty(), "not an error: {}", text(&out));
+    }
+}
