@@ -12,6 +12,8 @@ pub mod daemon;
 pub mod escape;
 pub mod export;
 pub mod forensics;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ipc;
 pub mod logging;
 pub mod model;

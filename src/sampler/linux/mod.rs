@@ -76,6 +76,23 @@ mod threads;
 #[cfg(test)]
 mod tests;
 
+/// Every procfs parser of the sampler on the same bytes, for the fuzz targets (see
+/// `crate::fuzzing`): none may panic, whatever a file (or a fake proc tree) holds.
+#[doc(hidden)]
+pub fn fuzz_parsers(data: &[u8]) {
+    if let Some(s) = parse::stat(data) {
+        // The command lies between the first '(' and the last ')'.
+        assert!(s.comm.len() < data.len());
+        let _ = s.is_kernel_thread();
+    }
+    let _ = parse::schedstat(data);
+    let _ = parse::io(data);
+    let _ = parse::status(data).mem_bytes();
+    let _ = parse::drm_fdinfo(data);
+    let _ = parse::boot_time(data);
+    let _ = parse::num_i64(data);
+}
+
 use crate::config::{BandsConfig, Config, ScoringConfig};
 use crate::model::{ProcessScore, Sample};
 use crate::sampler::pass::{self, PassInfo};
