@@ -274,6 +274,32 @@ pub fn init_daemon(
     Ok(handle)
 }
 
+/// What a `tracing` writer got, for tests of log lines.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+#[cfg(test)]
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,20 +366,6 @@ mod tests {
         );
     }
 
-    /// Collects what a layer writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn console_lines_escape_outside_text() {
         let out = Captured::default();
@@ -364,7 +376,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(command = %name, pid = 42, "client: {name}");
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         assert_eq!(text.lines().count(), 1, "one event, one line: {text:?}");
         assert!(!text.contains('\x1b'), "{text:?}");
         assert!(text.contains("client: evil\\x1b[2J\\nFAKE"), "{text}");
@@ -380,7 +392,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(path = "/x", quote = "say \"hi\"", empty = "", "plain");
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         assert!(
             text.ends_with("plain path=/x quote=\"say \\\"hi\\\"\" empty=\"\"\n"),
             "{text}"

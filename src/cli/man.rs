@@ -61,6 +61,18 @@ fn roff(text: &str) -> String {
     text.replace('\\', "\\e").replace('-', "\\-")
 }
 
+/// `PATH`, `N`, …: what `--help` calls an argument's value.
+fn value_names(arg: &clap::Arg) -> String {
+    arg.get_value_names()
+        .map(|v| {
+            v.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| arg.get_id().as_str().to_ascii_uppercase())
+}
+
 /// The SYNOPSIS line, with each option's value (`--config PATH`, which clap_mangen leaves out)
 /// and the positional arguments and subcommand.
 fn synopsis(cmd: &clap::Command) -> String {
@@ -77,16 +89,7 @@ fn synopsis(cmd: &clap::Command) -> String {
             (None, None) => continue,
         };
         let value = if arg.get_action().takes_values() {
-            let names = arg
-                .get_value_names()
-                .map(|v| {
-                    v.iter()
-                        .map(|n| n.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_else(|| arg.get_id().as_str().to_ascii_uppercase());
-            format!(" \\fI{}\\fR", roff(&names))
+            format!(" \\fI{}\\fR", roff(&value_names(arg)))
         } else {
             String::new()
         };
@@ -98,15 +101,7 @@ fn synopsis(cmd: &clap::Command) -> String {
         line.push_str(&format!(" {open}{flag}{value}{close}"));
     }
     for arg in cmd.get_positionals().filter(|a| !a.is_hide_set()) {
-        let names = arg
-            .get_value_names()
-            .map(|v| {
-                v.iter()
-                    .map(|n| n.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_else(|| arg.get_id().as_str().to_ascii_uppercase());
+        let names = value_names(arg);
         let (open, close) = if arg.is_required_set() {
             ("<", ">")
         } else {

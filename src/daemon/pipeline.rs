@@ -347,9 +347,11 @@ impl Pipeline {
         };
         // Each capture stores the whole ring buffer (megabytes): manual ones are held to
         // `min_interval_s` apart like automatic ones, and the client is told when to ask again.
+        // (With forensics off the worker says so; that is no capture to count.)
         let every = Duration::from_secs_f64(self.config.forensics.min_interval_s.max(0.0));
         if let Some(wait) = self
             .last_manual
+            .filter(|_| self.config.forensics.enabled)
             .and_then(|t| every.checked_sub(t.elapsed()))
             .filter(|w| !w.is_zero())
         {

@@ -1014,23 +1014,10 @@ mod tests {
         assert_eq!(reg.last_seq, 5);
     }
 
-    /// Collects what a `tracing` subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            lock(&self.0).extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn client_log_lines_are_written_at_their_level_with_source_client() {
         use crate::ipc::client::Client;
+        use crate::logging::Captured;
         use tokio::io::AsyncWriteExt;
         let out = Captured::default();
         let writer = out.clone();
@@ -1076,7 +1063,7 @@ mod tests {
                 server.shutdown().await;
             });
         });
-        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
+        let text = out.text();
         for (level, event) in [
             ("DEBUG", "ev_debug"),
             ("INFO", "ev_info"),

@@ -520,6 +520,14 @@ fn idle_connections_cannot_starve_the_metrics_endpoint() {
     drop(idle);
 }
 
+fn validate(env: &TestEnv, file: &Path) -> Output {
+    env.cmd()
+        .args(["config", "validate"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 /// Issue 14, item 13: `config show` is valid TOML (its header is comments), so
 /// `config show > f && config validate f` passes and `f` holds the same configuration; the
 /// "Fix it with `config edit`" hint is only for the config file in use.
@@ -533,12 +541,7 @@ fn config_show_output_is_a_valid_config_file() {
     assert!(shown.status.success());
     let copy = env.root().join("shown.toml");
     std::fs::write(&copy, &shown.stdout).unwrap();
-    let check = env
-        .cmd()
-        .args(["config", "validate"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let check = validate(&env, &copy);
     assert!(check.status.success(), "{}", text(&check));
     assert_eq!(
         rogue_hunter::config::load_file(&copy).unwrap(),
@@ -546,12 +549,7 @@ fn config_show_output_is_a_valid_config_file() {
     );
 
     std::fs::write(&copy, "[bands]\nmedium = 0\n").unwrap();
-    let other = env
-        .cmd()
-        .args(["config", "validate"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let other = validate(&env, &copy);
     assert_eq!(other.status.code(), Some(2));
     assert!(!text(&other).contains("config edit"), "{}", text(&other));
     env.write_config("[bands]\nmedium = 0\n");
@@ -575,12 +573,7 @@ fn config_validate_lists_every_problem_and_names_a_duplicate() {
         "[system]\nsample_intervall = 1.0\nheartbeat_samples = \"x\"\n[bands]\nmedium = 0\n",
     )
     .unwrap();
-    let out = env
-        .cmd()
-        .args(["config", "validate"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = validate(&env, &file);
     assert_eq!(out.status.code(), Some(2));
     let shown = text(&out);
     for key in [
@@ -591,12 +584,7 @@ fn config_validate_lists_every_problem_and_names_a_duplicate() {
         assert!(shown.contains(key), "{key} missing from:\n{shown}");
     }
     std::fs::write(&file, "[bands]\nhigh = 60\nhigh = 61\n").unwrap();
-    let out = env
-        .cmd()
-        .args(["config", "validate"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = validate(&env, &file);
     assert!(
         text(&out).contains(
             "line 3, column 1: bands.high: TOML syntax error: duplicate key `bands.high`"
