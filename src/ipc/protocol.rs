@@ -360,14 +360,14 @@ mod tests {
                 pid: None,
                 retry_after_s: None,
             },
+            ServerMessage::Pong,
+            ServerMessage::Error {
+                message: "bad".into(),
+            },
             ServerMessage::CaptureRefused {
                 reason: "too soon".into(),
                 pid: Some(3),
                 retry_after_s: Some(4.5),
-            },
-            ServerMessage::Pong,
-            ServerMessage::Error {
-                message: "bad".into(),
             },
         ]
     }
@@ -477,6 +477,12 @@ mod tests {
         );
         assert_eq!(keys(&msgs[7]), ["type"]);
         assert_eq!(keys(&msgs[8]), ["message", "type"]);
+        assert_eq!(
+            keys(&msgs[6]),
+            ["pid", "reason", "type"],
+            "no retry_after_s when None"
+        );
+        assert_eq!(keys(&msgs[9]), ["pid", "reason", "retry_after_s", "type"]);
 
         let v = as_json(&encode(&msgs[0]).unwrap());
         assert_eq!(v["type"], "hello");
