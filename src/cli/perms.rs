@@ -185,7 +185,12 @@ mod platform {
     }
 
     fn describe(t: &Target) -> String {
-        format!("{}, owned by {}", t.comm, user_name(t.owner))
+        // A process's name is its own choice: escaped like every outside text.
+        format!(
+            "{}, owned by {}",
+            crate::escape::Escaped(&t.comm),
+            user_name(t.owner)
+        )
     }
 
     /// Reads `file` of the first target that allows it; else the first refusal.
