@@ -451,7 +451,8 @@ pub mod self_process {
         let num = |i: usize| fields.get(i)?.parse::<u64>().ok();
         let ticks = ticks.max(1) as f64;
         Some(SelfStat {
-            cpu_seconds: (num(11)? + num(12)?) as f64 / ticks,
+            // Summed as floats: two tick counts near u64::MAX overflowed (found by fuzzing).
+            cpu_seconds: (num(11)? as f64 + num(12)? as f64) / ticks,
             threads: i64::try_from(num(17)?).ok()?,
             start_time_seconds: btime as f64 + num(19)? as f64 / ticks,
             virtual_bytes: i64::try_from(num(20)?).ok()?,
@@ -1010,6 +1011,10 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_btime("cpu 1\n"), None);
+        // Found by fuzzing: tick counts near u64::MAX no longer overflow.
+        let huge = stat.replace(" 250 150 ", " 18446744073709551615 18446744073709551615 ");
+        let s = parse_stat(&huge, 0, 100, 4096).unwrap();
+        assert!(s.cpu_seconds > 3.6e17, "{}", s.cpu_seconds);
     }
 
     #[test]
