@@ -134,8 +134,17 @@ fn finish_pending_captures(paths: &Paths) {
 /// Opens (creating or migrating) the database, closes what a crash left open, starts the writer.
 fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> {
     let now = crate::sys::now_epoch();
+    let opening = std::time::Instant::now();
     let (conn, report) = crate::store::open_writer(&paths.db_file, now)
         .with_context(|| format!("cannot open the database {}", paths.db_file.display()))?;
+    // Opening reads every page once (quick_check): seconds for a database of gigabytes.
+    let took = opening.elapsed();
+    if took >= Duration::from_secs(1) {
+        tracing::info!(
+            seconds = format!("{:.1}", took.as_secs_f64()),
+            "checked the database for damage (quick_check) and opened it"
+        );
+    }
     if report.created {
         tracing::info!(path = %paths.db_file.display(), "created the database");
     }
