@@ -259,8 +259,8 @@ fn check_writable_dir(path: &Path) -> Result<()> {
 const QUICK_CHECK_LIMIT: u32 = 5;
 
 /// `PRAGMA quick_check` through a read-only connection: a damaged file (pages overwritten,
-/// truncated) is refused before anything writes to it. It reads every page (about a second
-/// per GiB, see BENCHMARKS.md), once per daemon start.
+/// truncated) is refused before anything writes to it. It reads every page, once per daemon
+/// start (about 6 s per GiB on the 2-vCPU test VM, see BENCHMARKS.md).
 pub fn quick_check(path: &Path) -> Result<()> {
     let damaged = |detail: String| StoreError::Damaged {
         path: path.to_path_buf(),
