@@ -10,6 +10,9 @@
 //!
 //! Run: `cargo bench --bench cli`.
 
+#[path = "../tests/integration/blocking_writer.rs"]
+mod blocking_writer;
+use blocking_writer::BlockingWriter;
 use criterion::{Criterion, SamplingMode};
 use rogue_hunter::model::{Band, ProcessScore, Resource, Sample};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackProcess, StackThread};
@@ -97,7 +100,7 @@ fn build(dir: &Path, now: f64, boot: i64) -> i64 {
         id: 1,
         event_id: event,
         captured_at: t,
-        trigger: "band_entry_critical".into(),
+        trigger: rogue_hunter::model::Trigger::BandEntry(Band::Critical),
         has_decode_step: false,
     })])
     .unwrap();

@@ -1,4 +1,4 @@
-//! Storage benchmarks (DESIGN §2, issue 4).
+//! Storage benchmarks: the writer thread (see ARCHITECTURE.md) against the `sqlite3` shell.
 //!
 //! 1. `store/capture_buffer`: one capture's ring buffer, 90 samples × 500 processes (45,000
 //!    `buffer_sample_processes` rows plus 90 samples and the context row), through the writer
@@ -14,6 +14,9 @@
 //!
 //! Run: `cargo bench --bench store`. Without `sqlite3` on PATH the comparison is skipped.
 
+#[path = "../tests/integration/blocking_writer.rs"]
+mod blocking_writer;
+use blocking_writer::BlockingWriter;
 use criterion::{Criterion, SamplingMode};
 use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample};
 use rogue_hunter::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
@@ -180,8 +183,12 @@ fn write_csv(path: &Path, buffer: &[Arc<Sample>]) {
                 csv_field(&p.command),
                 p.captured_at.to_string(),
             ];
-            for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
-                fields.push(match &v[*name] {
+            for name in METRIC_COLUMNS
+                .iter()
+                .chain(IDENTITY_COLUMNS.iter())
+                .map(|c| c.name)
+            {
+                fields.push(match &v[name] {
                     serde_json::Value::String(t) => csv_field(t),
                     other => other.to_string(),
                 });
@@ -327,7 +334,7 @@ fn latency_under_capture(
                     id: capture_id,
                     event_id: 1,
                     captured_at: NOW,
-                    trigger: "bench".into(),
+                    trigger: rogue_hunter::model::Trigger::Manual,
                     has_decode_step: false,
                 })])
                 .expect("capture row")

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 DURATION=${1:-60}
-cargo build --release --bins --quiet
+cargo build --release --workspace --bins --quiet
 BIN=$PWD/target/release/rogue-hunter
 HELPER=$PWD/target/release/rogue-hunter-test-helper
 TICK=$(getconf CLK_TCK)

@@ -1,4 +1,4 @@
-//! Prometheus exporter (DESIGN §12): `GET /metrics` in the text exposition format, off unless
+//! Prometheus exporter for fleets: `GET /metrics` in the text exposition format, off unless
 //! `[metrics] listen` is set.
 //!
 //! The pipeline updates a [`MetricsState`] after every sample; that costs a few atomic operations
@@ -11,11 +11,13 @@
 //! Libraries: `prometheus` (the classic text format 0.0.4 that every Prometheus and `promtool
 //! check metrics` read) and `hyper` 1 on the daemon's tokio runtime.
 
-use crate::model::{Band, Sample};
+use crate::model::{Band, CaptureOutcome, Sample};
+use crate::sync::lock;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
 use prometheus::core::{Collector, Desc};
+use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder, proto::MetricFamily,
@@ -23,12 +25,15 @@ use prometheus::{
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Capture outcomes counted in `rogue_hunter_captures_total{status}`. Anything else is
-/// counted as `other`, so the label set stays fixed.
-pub const CAPTURE_STATUSES: [&str; 5] = ["success", "partial", "failed", "skipped", "timeout"];
+/// The fixed label set of `rogue_hunter_captures_total{status}`, every series created at 0. A
+/// capture counts under its [`CaptureOutcome`] (`success`, `partial`, `failed`); `skipped`,
+/// `timeout` and `other` stay at 0 and are kept so the series of earlier versions go on.
+pub const CAPTURE_STATUSES: [&str; 6] = [
+    "success", "partial", "failed", "skipped", "timeout", "other",
+];
 
 /// Seconds buckets for the cost of one sampler pass (a pass takes milliseconds).
 const PASS_BUCKETS: [f64; 11] = [
@@ -68,130 +73,140 @@ fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help).namespace("rogue_hunter")
 }
 
+/// Registers each metric as it is made, so a family is defined in one expression.
+struct Registrar<'a>(&'a Registry);
+
+impl Registrar<'_> {
+    fn add<M: Collector + Clone + 'static>(&self, m: M) -> Result<M, DefinitionError> {
+        self.0.register(Box::new(m.clone()))?;
+        Ok(m)
+    }
+
+    /// A collector nothing else keeps a handle on.
+    fn add_top<C: Collector + 'static>(&self, c: C) -> Result<(), DefinitionError> {
+        Ok(self.0.register(Box::new(c))?)
+    }
+
+    fn counter(&self, name: &str, help: &str) -> Result<IntCounter, DefinitionError> {
+        self.add(IntCounter::with_opts(opts(name, help))?)
+    }
+
+    fn int_gauge(&self, name: &str, help: &str) -> Result<IntGauge, DefinitionError> {
+        self.add(IntGauge::with_opts(opts(name, help))?)
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> Result<Gauge, DefinitionError> {
+        self.add(Gauge::with_opts(opts(name, help))?)
+    }
+
+    /// A labelled family with every series of `values` created at 0, so they exist before the
+    /// first update.
+    fn labelled<P: MetricVecBuilder + 'static>(
+        &self,
+        family: MetricVec<P>,
+        values: &[&str],
+    ) -> Result<MetricVec<P>, DefinitionError> {
+        for value in values {
+            family.get_metric_with_label_values(&[value])?;
+        }
+        self.add(family)
+    }
+}
+
 impl MetricsState {
     /// All metrics, registered, with per-process series for the top `top_n` processes.
     pub fn new(top_n: usize) -> Result<MetricsState, DefinitionError> {
         let registry = Registry::new();
-        let reg = |c: Box<dyn Collector>| registry.register(c);
-
-        let build = IntGaugeVec::new(
-            opts(
-                "build_info",
-                "Always 1; the version of rogue-hunter serving these metrics.",
-            ),
-            &["version"],
-        )?;
-        build
-            .get_metric_with_label_values(&[env!("CARGO_PKG_VERSION")])?
-            .set(1);
-        reg(Box::new(build))?;
-
-        let samples = IntCounter::with_opts(opts("samples_total", "Sampler passes completed."))?;
-        reg(Box::new(samples.clone()))?;
-        let pass_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "sampler_pass_seconds",
-                "Time one sampler pass took (read every process, compute rates and scores).",
-            )
-            .namespace("rogue_hunter")
-            .buckets(PASS_BUCKETS.to_vec()),
-        )?;
-        reg(Box::new(pass_seconds.clone()))?;
-        let last_pass_seconds = Gauge::with_opts(opts(
-            "sampler_last_pass_seconds",
-            "Time the latest sampler pass took.",
-        ))?;
-        reg(Box::new(last_pass_seconds.clone()))?;
-        let overruns = IntCounter::with_opts(opts(
-            "sampler_overruns_total",
-            "Sampler ticks skipped because a pass ran past its slot.",
-        ))?;
-        reg(Box::new(overruns.clone()))?;
-        let processes = IntGauge::with_opts(opts(
-            "processes",
-            "Processes read and scored in the latest sample.",
-        ))?;
-        reg(Box::new(processes.clone()))?;
-        let max_score = IntGauge::with_opts(opts(
-            "max_score",
-            "Highest process score (0-100) in the latest sample.",
-        ))?;
-        reg(Box::new(max_score.clone()))?;
-        let access_denied = IntGauge::with_opts(opts(
-            "sampler_access_denied",
-            "Per-process file reads refused (EACCES/EPERM) in the latest sample; see `rogue-hunter perms status`.",
-        ))?;
-        reg(Box::new(access_denied.clone()))?;
-        let last_sample_time = Gauge::with_opts(opts(
-            "last_sample_timestamp_seconds",
-            "Wall-clock time of the latest sample, seconds since the epoch (alert when it stops moving).",
-        ))?;
-        reg(Box::new(last_sample_time.clone()))?;
-        let tracked = IntGaugeVec::new(
-            opts(
-                "tracked_processes",
-                "Processes with an open event, by their current band.",
-            ),
-            &["band"],
-        )?;
-        for band in Band::ALL {
-            tracked.get_metric_with_label_values(&[band.as_str()])?;
-        }
-        reg(Box::new(tracked.clone()))?;
-        let events = IntCounter::with_opts(opts(
-            "events_total",
-            "Events opened (a process became rogue) since the daemon started.",
-        ))?;
-        reg(Box::new(events.clone()))?;
-        let captures = IntCounterVec::new(
-            opts(
-                "captures_total",
-                "Forensic captures finished since the daemon started, by outcome.",
-            ),
-            &["status"],
-        )?;
-        for status in CAPTURE_STATUSES.iter().chain(&["other"]) {
-            captures.get_metric_with_label_values(&[status])?;
-        }
-        reg(Box::new(captures.clone()))?;
-        let dropped_client_messages = IntCounter::with_opts(opts(
-            "client_messages_dropped_total",
-            "Messages dropped for slow socket clients (TUI, status) since the daemon started.",
-        ))?;
-        reg(Box::new(dropped_client_messages.clone()))?;
-        let writer_queue_depth = IntGauge::with_opts(opts(
-            "writer_queue_depth",
-            "Commands waiting for the database writer.",
-        ))?;
-        reg(Box::new(writer_queue_depth.clone()))?;
-        let writer_errors = IntCounter::with_opts(opts(
-            "writer_errors_total",
-            "Database writes that failed since the daemon started.",
-        ))?;
-        reg(Box::new(writer_errors.clone()))?;
-
+        let r = Registrar(&registry);
+        r.labelled(
+            IntGaugeVec::new(
+                opts(
+                    "build_info",
+                    "Always 1; the version of rogue-hunter serving these metrics.",
+                ),
+                &["version"],
+            )?,
+            &[env!("CARGO_PKG_VERSION")],
+        )?
+        .get_metric_with_label_values(&[env!("CARGO_PKG_VERSION")])?
+        .set(1);
         let latest = Arc::new(Mutex::new(None));
-        reg(Box::new(TopCollector::new(latest.clone(), top_n)?))?;
+        r.add_top(TopCollector::new(latest.clone(), top_n)?)?;
         #[cfg(target_os = "linux")]
-        reg(Box::new(self_process::SelfCollector::new()?))?;
-
+        r.add_top(self_process::SelfCollector::new()?)?;
+        let bands = Band::ALL.map(Band::as_str);
         Ok(MetricsState {
-            registry,
-            samples,
-            pass_seconds,
-            last_pass_seconds,
-            overruns,
-            processes,
-            max_score,
-            access_denied,
-            last_sample_time,
-            tracked,
-            events,
-            captures,
-            dropped_client_messages,
-            writer_queue_depth,
-            writer_errors,
+            samples: r.counter("samples_total", "Sampler passes completed.")?,
+            pass_seconds: r.add(Histogram::with_opts(
+                HistogramOpts::new(
+                    "sampler_pass_seconds",
+                    "Time one sampler pass took (read every process, compute rates and scores).",
+                )
+                .namespace("rogue_hunter")
+                .buckets(PASS_BUCKETS.to_vec()),
+            )?)?,
+            last_pass_seconds: r.gauge(
+                "sampler_last_pass_seconds",
+                "Time the latest sampler pass took.",
+            )?,
+            overruns: r.counter(
+                "sampler_overruns_total",
+                "Sampler ticks skipped because a pass ran past its slot.",
+            )?,
+            processes: r.int_gauge(
+                "processes",
+                "Processes read and scored in the latest sample.",
+            )?,
+            max_score: r.int_gauge(
+                "max_score",
+                "Highest process score (0-100) in the latest sample.",
+            )?,
+            access_denied: r.int_gauge(
+                "sampler_access_denied",
+                "Per-process file reads refused (EACCES/EPERM) in the latest sample; see `rogue-hunter perms status`.",
+            )?,
+            last_sample_time: r.gauge(
+                "last_sample_timestamp_seconds",
+                "Wall-clock time of the latest sample, seconds since the epoch (alert when it stops moving).",
+            )?,
+            tracked: r.labelled(
+                IntGaugeVec::new(
+                    opts(
+                        "tracked_processes",
+                        "Processes with an open event, by their current band.",
+                    ),
+                    &["band"],
+                )?,
+                &bands,
+            )?,
+            events: r.counter(
+                "events_total",
+                "Events opened (a process became rogue) since the daemon started.",
+            )?,
+            captures: r.labelled(
+                IntCounterVec::new(
+                    opts(
+                        "captures_total",
+                        "Forensic captures finished since the daemon started, by outcome.",
+                    ),
+                    &["status"],
+                )?,
+                &CAPTURE_STATUSES,
+            )?,
+            dropped_client_messages: r.counter(
+                "client_messages_dropped_total",
+                "Messages dropped for slow socket clients (TUI, status) since the daemon started.",
+            )?,
+            writer_queue_depth: r.int_gauge(
+                "writer_queue_depth",
+                "Commands waiting for the database writer.",
+            )?,
+            writer_errors: r.counter(
+                "writer_errors_total",
+                "Database writes that failed since the daemon started.",
+            )?,
             latest,
+            registry,
         })
     }
 
@@ -207,7 +222,7 @@ impl MetricsState {
         self.max_score.set(i64::from(sample.max_score));
         self.access_denied.set(i64::from(sample.access_denied));
         self.last_sample_time.set(sample.timestamp);
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(sample));
+        *lock(&self.latest) = Some(Arc::clone(sample));
     }
 
     /// Counts sampler ticks that were skipped.
@@ -234,15 +249,12 @@ impl MetricsState {
         self.events.inc();
     }
 
-    /// Counts a finished capture: `success` (every part succeeded), `partial`, `failed`,
-    /// `skipped` (rate limit, nothing captured) or `timeout`; anything else counts as `other`.
-    pub fn inc_capture(&self, status: &str) {
-        let label = CAPTURE_STATUSES
-            .iter()
-            .find(|s| **s == status)
-            .copied()
-            .unwrap_or("other");
-        if let Ok(c) = self.captures.get_metric_with_label_values(&[label]) {
+    /// Counts a finished capture under its outcome.
+    pub fn inc_capture(&self, outcome: CaptureOutcome) {
+        if let Ok(c) = self
+            .captures
+            .get_metric_with_label_values(&[outcome.as_str()])
+        {
             c.inc();
         }
     }
@@ -383,12 +395,8 @@ impl Collector for TopCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let sample = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        let _guard = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
+        let sample = lock(&self.latest).clone();
+        let _guard = lock(&self.rebuild);
         for v in [
             &self.score,
             &self.cpu,
@@ -528,7 +536,7 @@ pub mod self_process {
         }
 
         fn refresh(&self) {
-            let _guard = self.update.lock().unwrap_or_else(PoisonError::into_inner);
+            let _guard = crate::sync::lock(&self.update);
             if let Some(s) = std::fs::read_to_string("/proc/self/stat")
                 .ok()
                 .and_then(|t| parse_stat(&t, self.btime, self.ticks, self.page_size))
@@ -702,8 +710,7 @@ where
                 let touched = Arc::clone(&active);
                 let abort = connections.spawn(async move {
                     let service = service_fn(move |req| {
-                        *touched.lock().unwrap_or_else(PoisonError::into_inner) =
-                            std::time::Instant::now();
+                        *crate::sync::lock(&touched) = std::time::Instant::now();
                         let response = respond(&state, &req);
                         async move { Ok::<_, std::convert::Infallible>(response) }
                     });
@@ -729,7 +736,7 @@ fn evict_idlest(
     served: &mut std::collections::HashMap<tokio::task::Id, Served>,
     log: &mut (Option<std::time::Instant>, u64),
 ) {
-    let idle_since = |s: &Served| *s.active.lock().unwrap_or_else(PoisonError::into_inner);
+    let idle_since = |s: &Served| *crate::sync::lock(&s.active);
     let Some(id) = served
         .iter()
         .min_by_key(|(_, s)| idle_since(s))
@@ -853,8 +860,8 @@ mod tests {
         m.add_overruns(2);
         m.set_tracked(&[(Band::Critical, 1), (Band::Medium, 2), (Band::Medium, 1)]);
         m.inc_events();
-        m.inc_capture("success");
-        m.inc_capture("bogus");
+        m.inc_capture(CaptureOutcome::Success);
+        m.inc_capture(CaptureOutcome::Partial);
         m.set_writer(7, 3);
         m.set_writer(5, 2); // a lower running total is ignored
         m.set_dropped_client_messages(11);
@@ -890,7 +897,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            value(&t, "rogue_hunter_captures_total{status=\"other\"}"),
+            value(&t, "rogue_hunter_captures_total{status=\"partial\"}"),
             Some(1.0)
         );
         assert_eq!(value(&t, "rogue_hunter_writer_queue_depth"), Some(5.0));

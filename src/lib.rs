@@ -2,8 +2,11 @@
 //! disproportionate share of CPU, GPU, memory, disk I/O and wakeups, tracks rogue processes as
 //! events and keeps forensic evidence in one SQLite database.
 //!
-//! The crate is laid out as DESIGN.md §2 describes; dependencies point downwards from `cli`
-//! through the daemon parts to the pure modules (`model`, `config`).
+//! ARCHITECTURE.md (at the repository root) maps the modules, the daemon's threads and channels,
+//! the data's path and the invariants the tests hold; dependencies point downwards from `cli`
+//! through the daemon parts to the pure modules (`model`, `config`). "The original", in docs
+//! throughout, is the Python rogue-hunter this crate re-implements: its schema v20, field names
+//! and formulas are kept.
 
 pub mod account;
 pub mod cli;
@@ -11,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod escape;
 pub mod export;
+pub mod flamegraph;
 pub mod forensics;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -24,6 +28,7 @@ pub mod sampler;
 pub mod score;
 pub mod service;
 pub mod store;
+pub mod sync;
 pub mod sys;
 pub mod tracker;
 pub mod tui;

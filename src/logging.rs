@@ -82,7 +82,7 @@ impl RotatingFile {
 
     fn lock(&self) -> MutexGuard<'_, FileState> {
         // A panic while holding the lock leaves only a half-written line behind; keep logging.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     fn rotate(&self, state: &mut FileState) -> io::Result<()> {

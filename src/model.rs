@@ -4,22 +4,49 @@
 //! Field names are the original's (they are SQLite column and JSON key names), so a row written by
 //! the daemon, a line sent over the socket and a column queried with `sqlite3` all say the same.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
+use strum::{Display, EnumString, IntoStaticStr};
 
-/// Severity band of a score. Ordered: `Low < Medium < Elevated < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Band {
-    #[default]
-    Low,
-    Medium,
-    Elevated,
-    High,
-    Critical,
+// Every name-like enum here is declared through `named!`, so its text is derived once for
+// serde (JSON, the socket) and strum (`Display`, `FromStr`, `as_str`: the database, the CLI):
+// the two cannot disagree. The tests below pin every name to what earlier versions stored.
+
+/// Declares a name-like enum: `Copy`, comparable, hashable, and named in `$case` everywhere.
+macro_rules! named {
+    ($case:literal, $(#[$meta:meta])* $vis:vis enum $name:ident { $($body:tt)* }) => {
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display, EnumString,
+            IntoStaticStr,
+        )]
+        #[serde(rename_all = $case)]
+        #[strum(serialize_all = $case)]
+        $(#[$meta])*
+        $vis enum $name { $($body)* }
+
+        impl $name {
+            /// The name stored in the database and carried in JSON.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
+named! {
+    "lowercase",
+    /// Severity band of a score. Ordered: `Low < Medium < Elevated < High < Critical`.
+    #[derive(PartialOrd, Ord, Default)]
+    #[strum(parse_err_ty = UnknownBand, parse_err_fn = UnknownBand::new)]
+    pub enum Band {
+        #[default]
+        Low,
+        Medium,
+        Elevated,
+        High,
+        Critical,
+    }
 }
 
 impl Band {
@@ -31,23 +58,6 @@ impl Band {
         Band::High,
         Band::Critical,
     ];
-
-    /// The lower-case name used in config files, the database and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Band::Low => "low",
-            Band::Medium => "medium",
-            Band::Elevated => "elevated",
-            Band::High => "high",
-            Band::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Band {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A name that is not one of the five bands.
@@ -55,26 +65,24 @@ impl fmt::Display for Band {
 #[error("Unknown band: '{0}'. Valid bands: low, medium, elevated, high, critical")]
 pub struct UnknownBand(pub String);
 
-impl FromStr for Band {
-    type Err = UnknownBand;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Band::ALL
-            .into_iter()
-            .find(|b| b.as_str() == s)
-            .ok_or_else(|| UnknownBand(s.to_string()))
+impl UnknownBand {
+    fn new(name: &str) -> UnknownBand {
+        UnknownBand(name.to_string())
     }
 }
 
-/// The five scored resources. Declaration order is the tie-break order for the dominant resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Resource {
-    #[default]
-    Cpu,
-    Gpu,
-    Memory,
-    Disk,
-    Wakeups,
+named! {
+    "lowercase",
+    /// The five scored resources. Declaration order is the tie-break order for the dominant resource.
+    #[derive(Default)]
+    pub enum Resource {
+        #[default]
+        Cpu,
+        Gpu,
+        Memory,
+        Disk,
+        Wakeups,
+    }
 }
 
 impl Resource {
@@ -86,49 +94,24 @@ impl Resource {
         Resource::Disk,
         Resource::Wakeups,
     ];
-
-    /// The name stored in `dominant_resource` (note `memory`, not `mem`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resource::Cpu => "cpu",
-            Resource::Gpu => "gpu",
-            Resource::Memory => "memory",
-            Resource::Disk => "disk",
-            Resource::Wakeups => "wakeups",
-        }
-    }
 }
 
-impl fmt::Display for Resource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named! {
+    "lowercase",
+    /// Scheduler state of a process, normalised across platforms.
+    ///
+    /// Linux `stat` field 3: R→running, S→sleeping, D→stuck, T/t→stopped, Z→zombie, I→idle.
+    #[derive(Default)]
+    pub enum ProcState {
+        Running,
+        Sleeping,
+        Stuck,
+        Stopped,
+        Zombie,
+        Idle,
+        #[default]
+        Unknown,
     }
-}
-
-impl FromStr for Resource {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Resource::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown resource '{s}'"))
-    }
-}
-
-/// Scheduler state of a process, normalised across platforms.
-///
-/// Linux `stat` field 3: R→running, S→sleeping, D→stuck, T/t→stopped, Z→zombie, I→idle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ProcState {
-    Running,
-    Sleeping,
-    Stuck,
-    Stopped,
-    Zombie,
-    Idle,
-    #[default]
-    Unknown,
 }
 
 impl ProcState {
@@ -155,92 +138,209 @@ impl ProcState {
             _ => ProcState::Unknown,
         }
     }
+}
 
-    /// The name stored in the `state` column.
-    pub fn as_str(self) -> &'static str {
+named! {
+    "lowercase",
+    /// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
+    /// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
+    pub enum SnapshotType {
+        Entry,
+        Checkpoint,
+        Peak,
+        Exit,
+    }
+}
+
+named! {
+    "snake_case",
+    /// Why an event ended (`process_events.exit_reason`).
+    pub enum ExitReason {
+        /// The score stayed below the tracking threshold long enough.
+        ScoreDropped,
+        /// The process exited, or its pid now belongs to another process.
+        ProcessGone,
+        /// The daemon stopped (on a crash: closed at the next start at the last sample time).
+        DaemonStopped,
+    }
+}
+
+named! {
+    "lowercase",
+    /// One part of a forensic capture; each has a status (and an error text) of its own.
+    ///
+    /// Declared in name order, so a map keyed by part lists them as it did when the keys were the
+    /// names (`buffer`, `decode`, `logs`, `stacks`: the `statuses` of a `capture` notice).
+    #[derive(PartialOrd, Ord)]
+    pub enum CapturePart {
+        /// The frozen ring buffer.
+        Buffer,
+        /// The macOS spindump decode step (absent elsewhere).
+        Decode,
+        /// System log entries.
+        Logs,
+        /// Thread stacks, on every platform.
+        Stacks,
+    }
+}
+
+impl CapturePart {
+    pub const ALL: [CapturePart; 4] = [
+        CapturePart::Buffer,
+        CapturePart::Decode,
+        CapturePart::Logs,
+        CapturePart::Stacks,
+    ];
+}
+
+named! {
+    "lowercase",
+    /// How one capture part ended (or that it has not yet). Adding a status is one change here:
+    /// its name comes from the derive, and [`PartStatus::is_ok`] and [`PartStatus::captured`]
+    /// (`match`es, so the compiler asks) decide what it means for the capture.
+    pub enum PartStatus {
+        Pending,
+        Success,
+        /// The error text says why.
+        Failed,
+        /// Not attempted (tool absent, no permission); the error text gives the reason.
+        Skipped,
+        Timeout,
+    }
+}
+
+impl PartStatus {
+    /// Whether the part ended with nothing gone wrong: done, or not attempted for a reason it
+    /// states (no tool, no permission), which no retry would change.
+    pub fn is_ok(self) -> bool {
         match self {
-            ProcState::Running => "running",
-            ProcState::Sleeping => "sleeping",
-            ProcState::Stuck => "stuck",
-            ProcState::Stopped => "stopped",
-            ProcState::Zombie => "zombie",
-            ProcState::Idle => "idle",
-            ProcState::Unknown => "unknown",
+            PartStatus::Success | PartStatus::Skipped => true,
+            PartStatus::Pending | PartStatus::Failed | PartStatus::Timeout => false,
+        }
+    }
+
+    /// Whether the part stored what it set out to capture (a capture with such a part is not
+    /// a failure, even when another part went wrong).
+    pub fn captured(self) -> bool {
+        match self {
+            PartStatus::Success => true,
+            PartStatus::Pending
+            | PartStatus::Failed
+            | PartStatus::Skipped
+            | PartStatus::Timeout => false,
         }
     }
 }
 
-impl fmt::Display for ProcState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+named! {
+    "lowercase",
+    /// One word for a whole capture: the rule the forensics worker counts in `/metrics`
+    /// (`captures_total{status}`) and the TUI colours its message by.
+    pub enum CaptureOutcome {
+        /// Every part [`is_ok`](PartStatus::is_ok).
+        Success,
+        /// Some part went wrong, and at least one [captured](PartStatus::captured) its data.
+        Partial,
+        /// Some part went wrong, and none captured its data.
+        Failed,
     }
 }
 
-impl FromStr for ProcState {
-    type Err = String;
+impl CaptureOutcome {
+    /// The outcome of a capture whose parts ended so.
+    pub fn of(statuses: impl IntoIterator<Item = PartStatus>) -> CaptureOutcome {
+        let (mut all_ok, mut any_success) = (true, false);
+        for s in statuses {
+            all_ok &= s.is_ok();
+            any_success |= s.captured();
+        }
+        if all_ok {
+            CaptureOutcome::Success
+        } else if any_success {
+            CaptureOutcome::Partial
+        } else {
+            CaptureOutcome::Failed
+        }
+    }
+}
+
+named! {
+    "lowercase",
+    /// The PSI resource (`/proc/pressure/<name>`) behind a `pressure_<name>` trigger.
+    pub enum PsiResource {
+        Cpu,
+        Memory,
+        Io,
+    }
+}
+
+impl PsiResource {
+    pub const ALL: [PsiResource; 3] = [PsiResource::Cpu, PsiResource::Memory, PsiResource::Io];
+}
+
+/// What started a forensic capture. Its text (`band_entry_critical`, `manual`, …) is what
+/// `forensic_captures.trigger` stores and the socket's `capture` notice carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An event opened directly at or above the forensics band (`band_entry_<band>`).
+    BandEntry(Band),
+    /// A new peak moved an event into the forensics band or above (`peak_escalation_<band>`).
+    PeakEscalation(Band),
+    /// Asked for by a client (`capture`, the TUI's `c`).
+    Manual,
+    /// System-wide pressure passed `[forensics] psi_trigger` (`pressure_<resource>`).
+    Pressure(PsiResource),
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::BandEntry(b) => write!(f, "band_entry_{b}"),
+            Trigger::PeakEscalation(b) => write!(f, "peak_escalation_{b}"),
+            Trigger::Manual => f.write_str("manual"),
+            Trigger::Pressure(r) => write!(f, "pressure_{r}"),
+        }
+    }
+}
+
+/// Text that names no [`Trigger`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown trigger '{0}'")]
+pub struct UnknownTrigger(pub String);
+
+impl FromStr for Trigger {
+    type Err = UnknownTrigger;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProcState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown process state '{s}'"))
-    }
-}
-
-/// Why a process snapshot was taken. `Peak` is a checkpoint that set a new peak (one row per
-/// sample at most: the tracker writes `Peak` instead of a checkpoint plus a peak).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SnapshotType {
-    Entry,
-    Checkpoint,
-    Peak,
-    Exit,
-}
-
-impl SnapshotType {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotType::Entry => "entry",
-            SnapshotType::Checkpoint => "checkpoint",
-            SnapshotType::Peak => "peak",
-            SnapshotType::Exit => "exit",
+        let unknown = || UnknownTrigger(s.to_string());
+        if s == "manual" {
+            return Ok(Trigger::Manual);
         }
-    }
-}
-
-/// Why an event ended (`process_events.exit_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitReason {
-    /// The score stayed below the tracking threshold long enough.
-    ScoreDropped,
-    /// The process exited, or its pid now belongs to another process.
-    ProcessGone,
-    /// The daemon stopped (on a crash: closed at the next start at the last sample time).
-    DaemonStopped,
-}
-
-impl ExitReason {
-    /// The value stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::ScoreDropped => "score_dropped",
-            ExitReason::ProcessGone => "process_gone",
-            ExitReason::DaemonStopped => "daemon_stopped",
+        if let Some(band) = s.strip_prefix("band_entry_") {
+            return band.parse().map(Trigger::BandEntry).map_err(|_| unknown());
         }
+        if let Some(band) = s.strip_prefix("peak_escalation_") {
+            return band
+                .parse()
+                .map(Trigger::PeakEscalation)
+                .map_err(|_| unknown());
+        }
+        if let Some(r) = s.strip_prefix("pressure_") {
+            return r.parse().map(Trigger::Pressure).map_err(|_| unknown());
+        }
+        Err(unknown())
     }
 }
 
-impl fmt::Display for SnapshotType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Serialize for Trigger {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
-impl fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -361,6 +461,120 @@ mod tests {
         }
         let err = "invalid".parse::<Band>().unwrap_err();
         assert!(err.to_string().contains("Unknown band: 'invalid'"));
+    }
+
+    /// serde and strum spell every name the same: JSON and the database agree.
+    #[test]
+    fn names_agree_between_serde_and_strum() {
+        fn check<T: Serialize + fmt::Display + FromStr + PartialEq + fmt::Debug + Copy>(all: &[T])
+        where
+            <T as FromStr>::Err: fmt::Debug,
+        {
+            for v in all {
+                let json = serde_json::to_value(v).unwrap();
+                assert_eq!(json.as_str(), Some(v.to_string().as_str()), "{v:?}");
+                assert_eq!(v.to_string().parse::<T>().unwrap(), *v);
+            }
+        }
+        check(&Band::ALL);
+        check(&Resource::ALL);
+        check(&ProcState::ALL);
+        check(&CapturePart::ALL);
+        check(&[
+            SnapshotType::Entry,
+            SnapshotType::Checkpoint,
+            SnapshotType::Peak,
+            SnapshotType::Exit,
+        ]);
+        check(&[
+            ExitReason::ScoreDropped,
+            ExitReason::ProcessGone,
+            ExitReason::DaemonStopped,
+        ]);
+        check(&[
+            PartStatus::Pending,
+            PartStatus::Success,
+            PartStatus::Failed,
+            PartStatus::Skipped,
+            PartStatus::Timeout,
+        ]);
+        check(&[
+            Trigger::BandEntry(Band::Critical),
+            Trigger::PeakEscalation(Band::High),
+            Trigger::Manual,
+            Trigger::Pressure(PsiResource::Io),
+        ]);
+    }
+
+    /// The text of every name is what the database and the socket held before the names were
+    /// derived: rows and messages of earlier versions read the same.
+    #[test]
+    fn names_are_the_stored_ones() {
+        let names = |v: Vec<String>| v.join(" ");
+        assert_eq!(
+            names(Band::ALL.iter().map(|b| b.to_string()).collect()),
+            "low medium elevated high critical"
+        );
+        assert_eq!(
+            names(Resource::ALL.iter().map(|r| r.to_string()).collect()),
+            "cpu gpu memory disk wakeups"
+        );
+        assert_eq!(
+            names(ProcState::ALL.iter().map(|s| s.to_string()).collect()),
+            "running sleeping stuck stopped zombie idle unknown"
+        );
+        assert_eq!(
+            names(CapturePart::ALL.iter().map(|p| p.to_string()).collect()),
+            "buffer decode logs stacks"
+        );
+        assert_eq!(ExitReason::DaemonStopped.as_str(), "daemon_stopped");
+        assert_eq!(ExitReason::ScoreDropped.as_str(), "score_dropped");
+        assert_eq!(ExitReason::ProcessGone.as_str(), "process_gone");
+        assert_eq!(SnapshotType::Checkpoint.as_str(), "checkpoint");
+        assert_eq!(PartStatus::Timeout.as_str(), "timeout");
+        let triggers = [
+            (Trigger::BandEntry(Band::Critical), "band_entry_critical"),
+            (Trigger::PeakEscalation(Band::High), "peak_escalation_high"),
+            (Trigger::Manual, "manual"),
+            (Trigger::Pressure(PsiResource::Memory), "pressure_memory"),
+        ];
+        for (t, text) in triggers {
+            assert_eq!(t.to_string(), text);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{text}\""));
+            assert_eq!(
+                serde_json::from_str::<Trigger>(&format!("\"{text}\"")).unwrap(),
+                t
+            );
+        }
+        for bad in [
+            "band_entry_",
+            "band_entry_huge",
+            "pressure_gpu",
+            "test1",
+            "",
+        ] {
+            assert!(bad.parse::<Trigger>().is_err(), "{bad}");
+        }
+        assert!("pending".parse::<PartStatus>().is_ok());
+        assert!("ok".parse::<PartStatus>().is_err());
+    }
+
+    #[test]
+    fn one_rule_for_a_capture_outcome() {
+        use PartStatus::*;
+        let of = |v: &[PartStatus]| CaptureOutcome::of(v.iter().copied());
+        assert_eq!(of(&[Success, Success, Success]), CaptureOutcome::Success);
+        assert_eq!(of(&[Success, Skipped, Success]), CaptureOutcome::Success);
+        assert_eq!(of(&[Success, Failed, Skipped]), CaptureOutcome::Partial);
+        assert_eq!(of(&[Success, Timeout]), CaptureOutcome::Partial);
+        assert_eq!(of(&[Failed, Failed]), CaptureOutcome::Failed);
+        assert_eq!(of(&[Failed, Skipped, Timeout]), CaptureOutcome::Failed);
+        assert_eq!(
+            of(&[Success, Pending]),
+            CaptureOutcome::Partial,
+            "cut short"
+        );
+        assert_eq!(CaptureOutcome::Partial.as_str(), "partial");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Where rogue-hunter keeps its files (DESIGN §9), and the private runtime directory.
+//! Where rogue-hunter keeps its files (XDG directories per user, `/etc`, `/var/lib`, `/var/log`,
+//! `/run` with `--system`), and the private runtime directory.
 //!
 //! User mode follows the XDG base directories; system mode (`--system`, for root) uses
 //! `/etc`, `/var/lib`, `/var/log` and `/run`.

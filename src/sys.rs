@@ -2,6 +2,7 @@
 //! to the current boot),
 //! this process's own CPU and memory (heartbeat, metrics), and scheduling priority.
 
+use crate::model::PsiResource;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall-clock now, epoch seconds.
@@ -99,11 +100,11 @@ pub fn parse_boot_id(text: &str) -> Option<String> {
 
 /// The highest PSI "some avg10" among cpu, memory and io, with its resource name (Linux with
 /// PSI enabled; `None` elsewhere).
-pub fn psi_some_avg10(root: &std::path::Path) -> Option<(&'static str, f64)> {
-    ["cpu", "memory", "io"]
+pub fn psi_some_avg10(root: &std::path::Path) -> Option<(PsiResource, f64)> {
+    PsiResource::ALL
         .into_iter()
         .filter_map(|r| {
-            let text = std::fs::read_to_string(root.join("pressure").join(r)).ok()?;
+            let text = std::fs::read_to_string(root.join("pressure").join(r.as_str())).ok()?;
             Some((r, parse_psi_some_avg10(&text)?))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
@@ -277,7 +278,7 @@ mod tests {
             "some avg10=42.00 avg60=0 avg300=0 total=0\n",
         )
         .unwrap();
-        assert_eq!(psi_some_avg10(t.path()), Some(("io", 42.0)));
+        assert_eq!(psi_some_avg10(t.path()), Some((PsiResource::Io, 42.0)));
         assert_eq!(psi_some_avg10(std::path::Path::new("/nonexistent")), None);
     }
 

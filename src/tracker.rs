@@ -1,7 +1,7 @@
 //! Per-process events, as pure logic: a sample goes in, changes to record and forensics triggers
 //! come out. Nothing here touches the database or the clock, so every rule tests without a machine.
 //!
-//! Rules (DESIGN §5, the original's tracker with its known weaknesses fixed):
+//! Rules (the original's tracker with its known weaknesses fixed):
 //! - a process is (pid, start_time): a reused pid is a new process, and the old event closes as
 //!   `process_gone`;
 //! - an event opens when a score reaches the tracking threshold, with an `entry` snapshot that is
@@ -17,36 +17,18 @@
 //! - event and snapshot ids are assigned here, so nothing waits for the database.
 
 use crate::config::Config;
-use crate::model::{Band, ExitReason, ProcessKey, ProcessScore, Sample, SnapshotType};
+use crate::model::{Band, ExitReason, ProcessKey, ProcessScore, Sample, SnapshotType, Trigger};
 use crate::store::{NewEvent, NewSnapshot, NextIds, Op};
 use std::collections::HashMap;
-use std::fmt;
 
-/// The forensics triggers the tracker raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TriggerKind {
-    /// An event opened directly at or above the forensics band.
-    BandEntry(Band),
-    /// A new peak moved an event into the forensics band or above.
-    PeakEscalation(Band),
-}
-
-impl fmt::Display for TriggerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TriggerKind::BandEntry(b) => write!(f, "band_entry_{b}"),
-            TriggerKind::PeakEscalation(b) => write!(f, "peak_escalation_{b}"),
-        }
-    }
-}
-
-/// A request for a forensic capture of an event.
+/// A request for a forensic capture of an event: [`Trigger::BandEntry`] or
+/// [`Trigger::PeakEscalation`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Trigger {
+pub struct Triggered {
     pub event_id: i64,
     pub pid: u32,
     pub command: String,
-    pub kind: TriggerKind,
+    pub kind: Trigger,
     /// Sample time that raised it (epoch seconds).
     pub at: f64,
 }
@@ -55,7 +37,7 @@ pub struct Trigger {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Update {
     pub ops: Vec<Op>,
-    pub triggers: Vec<Trigger>,
+    pub triggers: Vec<Triggered>,
 }
 
 /// Thresholds and cadences, taken from the config once.
@@ -243,11 +225,11 @@ impl Tracker {
             peak_snapshot_id: Some(entry.id),
         };
         if p.band >= self.params.forensics_band {
-            out.triggers.push(Trigger {
+            out.triggers.push(Triggered {
                 event_id,
                 pid: p.pid,
                 command: p.command.clone(),
-                kind: TriggerKind::BandEntry(p.band),
+                kind: Trigger::BandEntry(p.band),
                 at: p.captured_at,
             });
         }
@@ -301,11 +283,11 @@ impl Tracker {
         let interval = params.checkpoint_interval(p.band);
         let checkpoint_due = interval > 0 && ev.since_checkpoint >= interval;
         if new_peak && p.band >= params.forensics_band && ev.peak_band < params.forensics_band {
-            out.triggers.push(Trigger {
+            out.triggers.push(Triggered {
                 event_id,
                 pid: p.pid,
                 command: p.command.clone(),
-                kind: TriggerKind::PeakEscalation(p.band),
+                kind: Trigger::PeakEscalation(p.band),
                 at: p.captured_at,
             });
         }

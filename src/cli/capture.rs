@@ -8,6 +8,7 @@ use super::events_show::{PartJson, capture_json};
 use super::output::printable;
 use crate::ipc::protocol::CaptureNotice;
 use crate::ipc::{CaptureAnswer, CaptureState, Client, ClientError, ServerMessage, client};
+use crate::model::CapturePart;
 use crate::store::queries;
 use anyhow::Context as _;
 use clap::Args;
@@ -36,11 +37,11 @@ pub struct CaptureArgs {
 }
 
 /// The order parts are printed in, with their labels.
-const PARTS: [(&str, &str); 4] = [
-    ("buffer", "Buffer"),
-    ("stacks", "Stacks"),
-    ("decode", "Decode"),
-    ("logs", "Logs"),
+const PARTS: [(CapturePart, &str); 4] = [
+    (CapturePart::Buffer, "Buffer"),
+    (CapturePart::Stacks, "Stacks"),
+    (CapturePart::Decode, "Decode"),
+    (CapturePart::Logs, "Logs"),
 ];
 
 pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
@@ -79,7 +80,7 @@ pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
     if !args.wait {
         println!(
             "Capture #{capture_id}{event} started ({target}, trigger {}).",
-            printable(&notice.trigger)
+            notice.trigger
         );
         if let Some(e) = notice.event_id {
             println!("See it with: rogue-hunter events show {e} -f -t -l");
@@ -148,7 +149,7 @@ async fn request(
 fn stored_parts(
     db: &Path,
     capture_id: i64,
-) -> Option<(BTreeMap<&'static str, PartJson>, Option<String>)> {
+) -> Option<(BTreeMap<CapturePart, PartJson>, Option<String>)> {
     let conn = database::open(db).ok().flatten()?;
     let deadline = std::time::Instant::now() + ROW_WAIT;
     loop {
@@ -170,27 +171,21 @@ fn stored_parts(
 pub fn render_done(
     capture_id: i64,
     notice: &CaptureNotice,
-    stored: Option<&(BTreeMap<&'static str, PartJson>, Option<String>)>,
+    stored: Option<&(BTreeMap<CapturePart, PartJson>, Option<String>)>,
 ) -> String {
     let event = notice
         .event_id
         .map(|e| format!(" of event #{e}"))
         .unwrap_or_default();
-    let mut out = format!(
-        "Capture #{capture_id}{event} ({}) done:\n",
-        printable(&notice.trigger)
-    );
+    let mut out = format!("Capture #{capture_id}{event} ({}) done:\n", notice.trigger);
     for (key, label) in PARTS {
-        let status = notice.statuses.get(key);
-        let stored_part = stored.and_then(|(parts, _)| parts.get(key));
-        let Some(status) = status
-            .cloned()
-            .or_else(|| stored_part.map(|p| p.status.clone()))
-        else {
+        let status = notice.statuses.get(&key);
+        let stored_part = stored.and_then(|(parts, _)| parts.get(&key));
+        let Some(status) = status.copied().or_else(|| stored_part.map(|p| p.status)) else {
             continue;
         };
-        out.push_str(&format!("  {label}: {}", printable(&status)));
-        if key == "stacks"
+        out.push_str(&format!("  {label}: {status}"));
+        if key == CapturePart::Stacks
             && let Some(source) = stored.and_then(|(_, s)| s.as_deref())
         {
             out.push_str(&format!(" ({})", printable(source)));
@@ -204,11 +199,6 @@ pub fn render_done(
         }
         out.push('\n');
     }
-    for (key, status) in &notice.statuses {
-        if !PARTS.iter().any(|(k, _)| k == key) {
-            out.push_str(&format!("  {}: {}\n", printable(key), printable(status)));
-        }
-    }
     if let Some(e) = notice.event_id {
         out.push_str(&format!(
             "See it with: rogue-hunter events show {e} -f -t -l\n"
@@ -220,33 +210,34 @@ pub fn render_done(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{PartStatus, Trigger};
 
     #[test]
     fn done_lists_every_part_with_its_reason() {
         let notice = CaptureNotice {
             capture_id: 7,
             event_id: Some(12),
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             state: CaptureState::Done,
             statuses: BTreeMap::from([
-                ("buffer".to_string(), "success".to_string()),
-                ("stacks".to_string(), "success".to_string()),
-                ("logs".to_string(), "skipped".to_string()),
+                (CapturePart::Buffer, PartStatus::Success),
+                (CapturePart::Stacks, PartStatus::Success),
+                (CapturePart::Logs, PartStatus::Skipped),
             ]),
         };
         let stored = (
             BTreeMap::from([
                 (
-                    "logs",
+                    CapturePart::Logs,
                     PartJson {
-                        status: "skipped".into(),
+                        status: PartStatus::Skipped,
                         error: Some("no permission to read /dev/kmsg".into()),
                     },
                 ),
                 (
-                    "stacks",
+                    CapturePart::Stacks,
                     PartJson {
-                        status: "success".into(),
+                        status: PartStatus::Success,
                         error: None,
                     },
                 ),

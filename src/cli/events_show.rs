@@ -1,7 +1,8 @@
 //! `events show ID [-f] [-t] [-l] [--json]`: one event with its peak snapshot, every snapshot,
 //! and its forensic captures with each part's status (a NULL status reads `pending`), the
-//! triggers each capture answered, and on request the ring buffer's culprits (`-f`), a stack
-//! summary (`-t`) and the log lines (`-l`).
+//! triggers each capture answered, and on request the ring buffer's culprits (`-f`), the
+//! stacks as counted trees (`-t`) and the log lines (`-l`). `--folded` and `--flamegraph FILE`
+//! export one capture's stacks instead.
 
 use super::Context;
 use super::database;
@@ -10,22 +11,23 @@ use super::output::{
     and_more, cut, decimal, dominant, duration_verbose, local_clock, local_datetime, multiple,
     plural, print_json, printable, rfc3339, seconds3,
 };
-use crate::model::{ProcessScore, Resource};
-use crate::store::capture_data::{Frame, StackProcess, StackThread};
+use super::profile_view;
+use crate::model::{ProcessScore, SnapshotType, Trigger};
+use crate::store::capture_data::{CaptureData, Frame, StackHeader, StackProcess, StackThread};
 use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
-use crate::store::queries::{self, CaptureRow, PartState, SnapshotRow};
-use crate::store::{LogEntry, PartStatus};
+use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow, StoredCulprit};
+use crate::store::{CapturePart, LogEntry, PartStatus};
 use clap::Args;
 use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Culprits printed per capture.
 const MAX_CULPRITS: usize = 5;
-/// Stack processes printed per capture, threads per process, frames per heaviest stack.
+/// Stack processes printed per capture, threads (with their trees) per process.
 const MAX_STACK_PROCESSES: usize = 10;
 const MAX_THREADS: usize = 5;
-const MAX_FRAMES: usize = 8;
 /// Log lines printed per capture (`--json` has them all).
 const MAX_LOG_LINES: usize = 20;
 
@@ -46,6 +48,16 @@ pub struct ShowArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print the stacks of one capture as folded stacks (`frame;frame;frame count` lines, what
+    /// flame-graph tools read) instead of the event.
+    #[arg(long, conflicts_with_all = ["json", "flamegraph"])]
+    pub folded: bool,
+    /// Write the stacks of one capture to FILE as an interactive SVG flame graph.
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub flamegraph: Option<std::path::PathBuf>,
+    /// The capture for --folded / --flamegraph (default: the newest with stacks).
+    #[arg(long, value_name = "CAPTURE_ID")]
+    pub capture: Option<i64>,
 }
 
 /// Everything `events show` prints.
@@ -61,7 +73,7 @@ pub struct EventShow {
 #[derive(Debug, Serialize)]
 pub struct SnapshotJson {
     pub id: i64,
-    pub snapshot_type: String,
+    pub snapshot_type: Named<SnapshotType>,
     pub time: String,
     pub process: ProcessScore,
 }
@@ -69,7 +81,7 @@ pub struct SnapshotJson {
 /// One part of a capture; `pending` when the row has no status (yet).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PartJson {
-    pub status: String,
+    pub status: PartStatus,
     /// The error, or why the part was skipped.
     pub error: Option<String>,
 }
@@ -78,7 +90,7 @@ pub struct PartJson {
 #[derive(Debug, Serialize)]
 pub struct CaptureJson {
     pub id: i64,
-    pub trigger: String,
+    pub trigger: Named<Trigger>,
     /// Every trigger it answered (coalesced ones included).
     pub triggers: Vec<String>,
     pub captured_at: String,
@@ -89,13 +101,16 @@ pub struct CaptureJson {
     completed_epoch: Option<f64>,
     pub stack_source: Option<String>,
     /// `buffer`, `stacks`, `logs`, and `decode` where the platform has that step.
-    pub parts: BTreeMap<&'static str, PartJson>,
+    pub parts: BTreeMap<CapturePart, PartJson>,
     /// With `-f`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub buffer: Option<BufferJson>,
     /// With `-t`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stacks: Option<Vec<StackProcessJson>>,
+    /// With `-t`, for sampled profiles: how the stacks were sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<SamplingJson>,
     /// With `-l`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<LogEntry>>,
@@ -112,19 +127,23 @@ pub struct BufferJson {
     /// From the oldest to the newest sample, seconds.
     pub span_sec: f64,
     pub peak_score: i64,
-    pub culprits: Vec<CulpritJson>,
+    pub culprits: Vec<StoredCulprit>,
     /// Entries of the stored culprit list that could not be read (rows of other versions).
     pub unreadable_culprits: usize,
 }
 
-/// A culprit of the buffer.
+/// How a profile sampled (the stack header's profile columns).
 #[derive(Debug, Serialize, Clone, PartialEq)]
-pub struct CulpritJson {
-    pub pid: i64,
-    pub command: String,
-    pub score: i64,
-    pub dominant_resource: String,
-    pub disproportionality: f64,
+pub struct SamplingJson {
+    pub source: Option<String>,
+    pub hz: f64,
+    pub duration_sec: Option<f64>,
+    pub samples_on_cpu: Option<i64>,
+    pub samples_off_cpu: Option<i64>,
+    pub samples_lost: Option<i64>,
+    pub stacks_truncated: Option<i64>,
+    #[serde(skip)]
+    line: String,
 }
 
 /// A process of a stack capture, summarised.
@@ -147,19 +166,30 @@ pub struct StackThreadJson {
     pub wchan: Option<String>,
     pub syscall: Option<String>,
     pub heaviest: Vec<FrameJson>,
+    /// The whole tree, for the text view.
+    #[serde(skip)]
+    frames: Vec<Frame>,
 }
 
 /// One frame of a heaviest path.
 #[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct FrameJson {
     pub sample_count: i64,
+    /// Profiles: on- and off-CPU samples through the frame.
+    pub on_cpu: Option<i64>,
+    pub off_cpu: Option<i64>,
     pub symbol: String,
     pub library: Option<String>,
+    /// `file:line`, where debug information tells it.
+    pub source: Option<String>,
     pub is_kernel: bool,
 }
 
 pub(super) fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<()> {
     let conn = database::open_required(&ctx.paths.db_file)?;
+    if args.folded || args.flamegraph.is_some() {
+        return export_stacks(&conn, &args);
+    }
     let Some(show) = gather(&conn, &args)? else {
         anyhow::bail!("Event {} not found", args.id);
     };
@@ -196,7 +226,9 @@ pub fn gather(conn: &Connection, args: &ShowArgs) -> anyhow::Result<Option<Event
             json.buffer = Some(buffer_json(conn, c.id)?);
         }
         if args.threads {
-            json.stacks = Some(stacks_json(conn, c.id)?);
+            let data = queries::capture_stacks(conn, c.id)?;
+            json.sampling = data.header.as_ref().and_then(sampling_json);
+            json.stacks = Some(stacks_json(&data));
         }
         if args.logs {
             json.logs = Some(queries::log_entries(conn, c.id, None)?);
@@ -213,7 +245,7 @@ pub fn gather(conn: &Connection, args: &ShowArgs) -> anyhow::Result<Option<Event
 
 fn part_json(p: &PartState) -> PartJson {
     PartJson {
-        status: p.status.unwrap_or(PartStatus::Pending).as_str().to_string(),
+        status: p.status.unwrap_or(PartStatus::Pending),
         error: p.error.clone(),
     }
 }
@@ -221,12 +253,12 @@ fn part_json(p: &PartState) -> PartJson {
 /// A capture row with its parts; `decode` only where the platform has that step.
 pub fn capture_json(c: &CaptureRow) -> CaptureJson {
     let mut parts = BTreeMap::from([
-        ("buffer", part_json(&c.buffer)),
-        ("stacks", part_json(&c.stacks)),
-        ("logs", part_json(&c.logs)),
+        (CapturePart::Buffer, part_json(&c.buffer)),
+        (CapturePart::Stacks, part_json(&c.stacks)),
+        (CapturePart::Logs, part_json(&c.logs)),
     ]);
     if c.decode.status.is_some() || c.decode.error.is_some() {
-        parts.insert("decode", part_json(&c.decode));
+        parts.insert(CapturePart::Decode, part_json(&c.decode));
     }
     CaptureJson {
         id: c.id,
@@ -240,8 +272,70 @@ pub fn capture_json(c: &CaptureRow) -> CaptureJson {
         parts,
         buffer: None,
         stacks: None,
+        sampling: None,
         logs: None,
     }
+}
+
+fn sampling_json(h: &StackHeader) -> Option<SamplingJson> {
+    Some(SamplingJson {
+        source: h.data_source.clone(),
+        hz: h.sample_rate_hz?,
+        duration_sec: h.duration_sec,
+        samples_on_cpu: h.samples_on_cpu,
+        samples_off_cpu: h.samples_off_cpu,
+        samples_lost: h.samples_lost,
+        stacks_truncated: h.stacks_truncated,
+        line: profile_view::sampling_line(h)?,
+    })
+}
+
+/// `--folded` / `--flamegraph FILE`: one capture's stacks, exported.
+fn export_stacks(conn: &Connection, args: &ShowArgs) -> anyhow::Result<()> {
+    if queries::event_detail(conn, args.id)?.is_none() {
+        anyhow::bail!("Event {} not found", args.id);
+    }
+    let captures = queries::captures_of_event(conn, args.id)?;
+    let (capture_id, data) = match args.capture {
+        Some(id) => {
+            if !captures.iter().any(|c| c.id == id) {
+                anyhow::bail!("Capture {id} is not a capture of event {}", args.id);
+            }
+            (id, queries::capture_stacks(conn, id)?)
+        }
+        None => {
+            let mut found = None;
+            for c in captures.iter().rev() {
+                let data = queries::capture_stacks(conn, c.id)?;
+                if !data.processes.is_empty() {
+                    found = Some((c.id, data));
+                    break;
+                }
+            }
+            found.ok_or_else(|| anyhow::anyhow!("Event {} has no capture with stacks", args.id))?
+        }
+    };
+    let tree = profile_view::flame_tree(&data);
+    if tree.total() == 0 {
+        anyhow::bail!("Capture {capture_id} holds no stack samples");
+    }
+    if args.folded {
+        print!("{}", tree.to_folded());
+    }
+    if let Some(path) = &args.flamegraph {
+        let svg = crate::flamegraph::svg(
+            &tree,
+            &profile_view::flame_options(capture_id, args.id, &data),
+        );
+        std::fs::write(path, svg)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        eprintln!(
+            "Wrote the flame graph of capture #{capture_id} ({}) to {}",
+            plural(tree.total(), "sample", "samples"),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn buffer_json(conn: &Connection, capture_id: i64) -> anyhow::Result<BufferJson> {
@@ -253,50 +347,18 @@ fn buffer_json(conn: &Connection, capture_id: i64) -> anyhow::Result<BufferJson>
         (Some(a), Some(b)) => (b.captured_at - a.captured_at).max(0.0),
         _ => 0.0,
     };
-    let (culprits, unreadable_culprits) = parse_culprits(&ctx.culprits);
     Ok(BufferJson {
         stored: true,
         sample_count: ctx.sample_count,
         process_rows: samples.iter().map(|s| s.process_count).sum(),
         span_sec: seconds3(span),
         peak_score: ctx.peak_score,
-        culprits,
-        unreadable_culprits,
+        culprits: ctx.culprits,
+        unreadable_culprits: ctx.unreadable_culprits,
     })
 }
 
-/// Reads the stored culprit list leniently (rows of the original may differ in detail).
-pub fn parse_culprits(value: &serde_json::Value) -> (Vec<CulpritJson>, usize) {
-    let Some(list) = value.as_array() else {
-        return (Vec::new(), usize::from(!value.is_null()));
-    };
-    let mut good = Vec::new();
-    let mut bad = 0;
-    for item in list {
-        let number = |k: &str| item.get(k).and_then(serde_json::Value::as_f64);
-        let culprit = (|| {
-            Some(CulpritJson {
-                pid: number("pid")? as i64,
-                command: item.get("command")?.as_str()?.to_string(),
-                score: number("score")? as i64,
-                dominant_resource: item
-                    .get("dominant_resource")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_string(),
-                disproportionality: number("disproportionality").unwrap_or(0.0),
-            })
-        })();
-        match culprit {
-            Some(c) => good.push(c),
-            None => bad += 1,
-        }
-    }
-    (good, bad)
-}
-
-fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackProcessJson>> {
-    let data = queries::capture_stacks(conn, capture_id)?;
+fn stacks_json(data: &CaptureData) -> Vec<StackProcessJson> {
     let mut processes: Vec<&StackProcess> = data.processes.iter().collect();
     // Busiest first; processes without a CPU time (Linux) keep their stored order.
     processes.sort_by(|a, b| {
@@ -304,7 +366,7 @@ fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackPr
             .unwrap_or(f64::NEG_INFINITY)
             .total_cmp(&a.cpu_time_sec.unwrap_or(f64::NEG_INFINITY))
     });
-    Ok(processes
+    processes
         .into_iter()
         .map(|p| {
             let mut threads: Vec<&StackThread> = p.threads.iter().collect();
@@ -327,41 +389,34 @@ fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackPr
                         wchan: t.wchan.clone(),
                         syscall: t.syscall.clone(),
                         heaviest: heaviest_path(&t.frames),
+                        frames: t.frames.clone(),
                     })
                     .collect(),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The heaviest path of a call tree: from the root with the most samples, always into the
 /// child with the most samples (the first on a tie), outermost first.
 pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); frames.len()];
-    let mut roots = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        match f.parent {
-            Some(p) if p < i => children[p].push(i),
-            _ => roots.push(i),
-        }
-    }
-    let heaviest = |list: &[usize]| -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for &i in list {
-            if best.is_none_or(|b| frames[i].sample_count > frames[b].sample_count) {
-                best = Some(i);
-            }
-        }
-        best
-    };
+    // Heaviest first, in stored order on a tie.
+    let (roots, children) = profile_view::children_of(frames);
+    let heaviest = |list: &[usize]| -> Option<usize> { list.first().copied() };
     let mut path = Vec::new();
     let mut at = heaviest(&roots);
     while let Some(i) = at {
         let f = &frames[i];
         path.push(FrameJson {
             sample_count: f.sample_count,
+            on_cpu: f.on_cpu_count,
+            off_cpu: f.off_cpu_count,
             symbol: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
             library: f.library_name.clone(),
+            source: f.source_file.as_ref().map(|file| match f.source_line {
+                Some(l) => format!("{file}:{l}"),
+                None => file.clone(),
+            }),
             is_kernel: f.is_kernel,
         });
         at = heaviest(&children[i]);
@@ -373,25 +428,31 @@ pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
 fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
     let mut fields = vec![
         ("id".to_string(), s.id.to_string()),
-        ("snapshot_type".to_string(), s.snapshot_type.clone()),
+        ("snapshot_type".to_string(), s.snapshot_type.to_string()),
         (
             "captured_at".to_string(),
             local_datetime(s.process.captured_at),
         ),
     ];
-    let value = serde_json::to_value(&s.process).unwrap_or_default();
-    for (name, _) in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
-        let text = match value.get(*name) {
-            Some(serde_json::Value::String(v)) => v.clone(),
-            Some(serde_json::Value::Number(n)) if n.is_f64() => {
-                n.as_f64().map_or_else(|| n.to_string(), decimal)
-            }
-            Some(v) => v.to_string(),
-            None => continue,
-        };
-        fields.push((name.to_string(), text));
+    for c in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
+        fields.push((c.name.to_string(), raw_text(&(c.bind)(&s.process))));
     }
     fields
+}
+
+/// A stored value as text for people: reals rounded (`198.5`, not `198.49542354204064`), text as it is.
+fn raw_text(v: &ToSqlOutput<'_>) -> String {
+    let v = match v {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => ValueRef::from(v),
+        _ => ValueRef::Null,
+    };
+    match v {
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => decimal(f),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Null | ValueRef::Blob(_) => "null".to_string(),
+    }
 }
 
 fn snapshot_line(s: &SnapshotJson) -> String {
@@ -483,10 +544,14 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
     out.push(format!(
         "  #{} [{}] at {}",
         c.id,
-        printable(&c.trigger),
+        printable(&c.trigger.to_string()),
         local_datetime(c.captured_epoch)
     ));
-    if c.triggers.len() > 1 || c.triggers.first().is_some_and(|t| *t != c.trigger) {
+    if c.triggers.len() > 1
+        || c.triggers
+            .first()
+            .is_some_and(|t| *t != c.trigger.to_string())
+    {
         let list: Vec<String> = c
             .triggers
             .iter()
@@ -495,20 +560,20 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
         out.push(format!("    Triggers: {}", list.join("; ")));
     }
     let pending = PartJson {
-        status: "pending".into(),
+        status: PartStatus::Pending,
         error: None,
     };
-    let part = |k: &str| c.parts.get(k).unwrap_or(&pending);
-    out.push(part_line("Buffer", part("buffer"), None));
+    let part = |k: CapturePart| c.parts.get(&k).unwrap_or(&pending);
+    out.push(part_line("Buffer", part(CapturePart::Buffer), None));
     out.push(part_line(
         "Stacks",
-        part("stacks"),
+        part(CapturePart::Stacks),
         c.stack_source.as_deref(),
     ));
-    if let Some(d) = c.parts.get("decode") {
+    if let Some(d) = c.parts.get(&CapturePart::Decode) {
         out.push(part_line("Decode", d, None));
     }
-    out.push(part_line("Logs", part("logs"), None));
+    out.push(part_line("Logs", part(CapturePart::Logs), None));
     match c.completed_epoch {
         Some(done) => out.push(format!(
             "    Completed: {} (after {:.1}s)",
@@ -521,7 +586,7 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
         render_buffer(b, out);
     }
     if let Some(s) = &c.stacks {
-        render_stacks(s, out);
+        render_stacks(s, c.sampling.as_ref(), out);
     }
     if let Some(l) = &c.logs {
         render_logs(l, out);
@@ -546,11 +611,11 @@ fn render_buffer(b: &BufferJson, out: &mut Vec<String>) {
         out.push(format!("    Culprits: {}", b.culprits.len()));
     }
     for c in b.culprits.iter().take(MAX_CULPRITS) {
-        let dom = match c.dominant_resource.parse::<Resource>() {
-            Ok(r) => dominant(r, c.disproportionality),
-            Err(_) => format!(
+        let dom = match &c.dominant_resource {
+            Named::Known(r) => dominant(*r, c.disproportionality),
+            Named::Other(name) => format!(
                 "[dominant: {} ({})]",
-                printable(&c.dominant_resource),
+                printable(name),
                 multiple(c.disproportionality)
             ),
         };
@@ -579,8 +644,15 @@ fn render_buffer(b: &BufferJson, out: &mut Vec<String>) {
     }
 }
 
-fn render_stacks(processes: &[StackProcessJson], out: &mut Vec<String>) {
+fn render_stacks(
+    processes: &[StackProcessJson],
+    sampling: Option<&SamplingJson>,
+    out: &mut Vec<String>,
+) {
     out.push(format!("    Stack Processes: {}", processes.len()));
+    if let Some(s) = sampling {
+        out.push(format!("    Sampling: {}", printable(&s.line)));
+    }
     for p in processes.iter().take(MAX_STACK_PROCESSES) {
         let footprint = p
             .footprint_mb
@@ -609,22 +681,7 @@ fn render_stacks(processes: &[StackProcessJson], out: &mut Vec<String>) {
                 line.push_str(&format!(" in {}", printable(w)));
             }
             out.push(line);
-            let skip = t.heaviest.len().saturating_sub(MAX_FRAMES);
-            if skip > 0 {
-                out.push(format!("          … {} outer frames", skip));
-            }
-            for f in &t.heaviest[skip..] {
-                let lib = match (&f.library, f.is_kernel) {
-                    (Some(l), _) => format!(" ({})", printable(l)),
-                    (None, true) => " (kernel)".to_string(),
-                    (None, false) => String::new(),
-                };
-                out.push(format!(
-                    "          {:>4}  {}{lib}",
-                    f.sample_count,
-                    cut(&f.symbol, 80)
-                ));
-            }
+            out.extend(profile_view::thread_tree(&t.frames, "          "));
         }
         if p.threads.len() > MAX_THREADS {
             out.push(format!(
@@ -706,24 +763,6 @@ mod tests {
     }
 
     #[test]
-    fn culprits_are_read_leniently() {
-        let v = serde_json::json!([
-            {"pid": 1, "command": "a", "score": 75, "dominant_resource": "cpu", "disproportionality": 2.5},
-            {"pid": 2.0, "command": "b", "score": 60.0},
-            {"command": "no pid"},
-            "garbage"
-        ]);
-        let (good, bad) = parse_culprits(&v);
-        assert_eq!(good.len(), 2);
-        assert_eq!(good[1].dominant_resource, "unknown");
-        assert_eq!(bad, 2);
-        assert_eq!(
-            parse_culprits(&serde_json::json!("not a list")),
-            (vec![], 1)
-        );
-    }
-
-    #[test]
     fn a_null_status_reads_pending_and_decode_shows_only_where_it_exists() {
         let none = PartState {
             status: None,
@@ -733,7 +772,7 @@ mod tests {
             id: 1,
             event_id: 1,
             captured_at: 1000.0,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual.into(),
             triggers: vec!["manual".into()],
             stack_source: None,
             completed_at: None,
@@ -746,11 +785,14 @@ mod tests {
             logs: none,
         };
         let j = capture_json(&row);
-        assert_eq!(j.parts["stacks"].status, "pending");
-        assert_eq!(j.parts["buffer"].error.as_deref(), Some("no buffer"));
-        assert!(!j.parts.contains_key("decode"));
+        assert_eq!(j.parts[&CapturePart::Stacks].status, PartStatus::Pending);
         assert_eq!(
-            part_line("Buffer", &j.parts["buffer"], None),
+            j.parts[&CapturePart::Buffer].error.as_deref(),
+            Some("no buffer")
+        );
+        assert!(!j.parts.contains_key(&CapturePart::Decode));
+        assert_eq!(
+            part_line("Buffer", &j.parts[&CapturePart::Buffer], None),
             "    Buffer: skipped: no buffer"
         );
     }

@@ -14,6 +14,7 @@ mod history;
 mod man;
 mod output;
 mod perms;
+mod profile_view;
 mod prune;
 mod service;
 mod status;

@@ -46,11 +46,10 @@ fn require_root(what: &str) -> anyhow::Result<()> {
 mod platform {
     use super::*;
     use crate::cli::service::current_binary;
-    use crate::forensics::tool::find_on_path;
     use crate::privileges::caps::{self, CapSet, FORENSICS};
     use crate::privileges::linux;
+    use crate::privileges::report::{Can, Report, names};
     use anyhow::Context as _;
-    use std::path::Path;
 
     pub(super) fn install(_ctx: &Context) -> anyhow::Result<()> {
         require_root("perms install")?;
@@ -115,402 +114,109 @@ mod platform {
         Ok(())
     }
 
-    /// A line of the report: can the daemon see this, and why (not).
-    struct Line {
-        can: Can,
-        what: String,
-        why: String,
-    }
-
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Can {
-        Yes,
-        Partly,
-        No,
-    }
-
-    impl Line {
-        fn new(can: Can, what: impl Into<String>, why: impl Into<String>) -> Line {
-            Line {
-                can,
-                what: what.into(),
-                why: why.into(),
-            }
-        }
-    }
-
-    /// A process to test access on: not ours, not a kernel thread.
-    struct Target {
-        pid: u32,
-        comm: String,
-        owner: u32,
-    }
-
-    fn user_name(uid: u32) -> String {
-        crate::account::by_uid(uid).map_or_else(|| format!("uid {uid}"), |a| a.name)
-    }
-
-    /// Other processes, those of other users first, kernel threads left out.
-    fn targets(me: u32, my_uid: u32) -> Vec<Target> {
-        use std::os::unix::fs::MetadataExt;
-        const PF_KTHREAD: u64 = 0x0020_0000;
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        let mut pids: Vec<u32> = dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .filter(|&p| p != me)
-            .collect();
-        pids.sort_unstable();
-        let mut found: Vec<Target> = pids
-            .into_iter()
-            .filter_map(|pid| {
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                let (head, tail) = stat.rsplit_once(')')?;
-                let comm = head.split_once('(')?.1.to_string();
-                let flags: u64 = tail.split_whitespace().nth(6)?.parse().ok()?;
-                if flags & PF_KTHREAD != 0 {
-                    return None;
-                }
-                let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
-                // A user's own processes are always readable, so only other users' tell what
-                // privileges unlock. Root's processes are as protected as anyone's (on many
-                // machines every process is root's), so for root they all count.
-                (owner != my_uid || my_uid == 0).then_some(Target { pid, comm, owner })
-            })
-            .collect();
-        found.sort_by_key(|t| t.owner == my_uid);
-        found.truncate(64);
-        found
-    }
-
-    fn describe(t: &Target) -> String {
-        // A process's name is its own choice: escaped like every outside text.
-        format!(
-            "{}, owned by {}",
-            crate::escape::Escaped(&t.comm),
-            user_name(t.owner)
-        )
-    }
-
-    /// Reads `file` of the first target that allows it; else the first refusal.
-    fn probe(targets: &[Target], file: impl Fn(u32) -> String) -> Result<String, String> {
-        let mut first_error = None;
-        for t in targets {
-            let path = file(t.pid);
-            match std::fs::read(&path) {
-                Ok(_) => return Ok(format!("read {path} ({})", describe(t))),
-                Err(e) => {
-                    first_error
-                        .get_or_insert_with(|| format!("{path} ({}): {}", describe(t), plain(&e)));
-                }
-            }
-        }
-        Err(first_error.unwrap_or_else(|| {
-            "no other process is visible (is /proc mounted with hidepid?)".into()
-        }))
-    }
-
-    /// An I/O error without the "(os error N)" suffix.
-    fn plain(e: &std::io::Error) -> String {
-        let text = e.to_string();
-        match text.find(" (os error") {
-            Some(i) => text[..i].to_string(),
-            None => text,
-        }
-    }
-
-    fn sysctl(name: &str) -> Option<u32> {
-        let path = format!("/proc/sys/{}", name.replace('.', "/"));
-        std::fs::read_to_string(path).ok()?.trim().parse().ok()
-    }
-
-    fn names(set: CapSet) -> String {
-        set.iter()
-            .map(caps::upper_name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Members of these groups may read the whole system journal.
-    fn in_journal_group() -> bool {
-        let mut groups = vec![0 as libc::gid_t; 256];
-        // SAFETY: groups has room for 256 entries and its length is passed.
-        let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };
-        groups.truncate(usize::try_from(n).unwrap_or(0));
-        // SAFETY: getegid has no preconditions.
-        groups.push(unsafe { libc::getegid() });
-        ["systemd-journal", "adm", "wheel"]
-            .iter()
-            .filter_map(|name| group_gid(name))
-            .any(|gid| groups.contains(&gid))
-    }
-
-    fn group_gid(name: &str) -> Option<libc::gid_t> {
-        let cname = std::ffi::CString::new(name).ok()?;
-        let mut buf = vec![0 as libc::c_char; 16 * 1024];
-        // SAFETY: group is plain data; zeroed is a valid initial value.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call and buf's length is passed.
-        let rc = unsafe {
-            libc::getgrnam_r(
-                cname.as_ptr(),
-                &mut grp,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        (rc == 0 && !result.is_null()).then_some(grp.gr_gid)
-    }
-
     pub(super) fn status(_ctx: &Context) -> anyhow::Result<()> {
-        let uid = crate::paths::effective_uid();
-        let binary = current_binary()?;
-        let file_caps = linux::read_file_caps(&binary);
-        let proc_caps = linux::process_caps().unwrap_or_default();
-        let eff = proc_caps.effective;
-        let nosuid = linux::on_nosuid_mount(&binary).unwrap_or(false);
-        let dmesg_restrict = sysctl("kernel.dmesg_restrict");
-        let ptrace_scope = sysctl("kernel.yama.ptrace_scope");
+        let report = crate::privileges::report::report(&current_binary()?);
+        print!("{}", render_status(&report));
+        Ok(())
+    }
 
-        println!(
-            "Forensics access of {} (uid {uid}) running {}",
-            user_name(uid),
-            binary.display()
-        );
-        println!();
-        let file_text = match &file_caps {
+    /// The text of `perms status`.
+    pub(super) fn render_status(r: &Report) -> String {
+        let mut out = String::new();
+        let mut line = |s: &str| {
+            out.push_str(s);
+            out.push('\n');
+        };
+        let (uid, eff, binary) = (r.uid, r.effective, r.binary.display());
+        line(&format!(
+            "Forensics access of {} (uid {uid}) running {binary}",
+            r.user
+        ));
+        line("");
+        let file_text = match &r.file_caps {
             Ok(Some(c)) => c.describe(),
             Ok(None) => "none".into(),
             Err(e) => format!("unknown ({e})"),
         };
-        println!("File capabilities:   {file_text}");
-        println!("This process has:    {eff}");
-        if proc_caps.no_new_privs {
-            println!(
-                "                     (no_new_privs is set: exec grants no file capabilities to this process)"
+        line(&format!("File capabilities:   {file_text}"));
+        line(&format!("This process has:    {eff}"));
+        if r.no_new_privs {
+            line(
+                "                     (no_new_privs is set: exec grants no file capabilities to this process)",
             );
         }
-        if nosuid {
-            println!(
-                "                     (the binary's filesystem is mounted nosuid: its file capabilities are ignored)"
+        if r.nosuid {
+            line(
+                "                     (the binary's filesystem is mounted nosuid: its file capabilities are ignored)",
             );
         }
-        if let Ok(Some(c)) = &file_caps
+        if let Ok(Some(c)) = &r.file_caps
             && !eff.contains_all(c.permitted)
-            && !proc_caps.no_new_privs
-            && !nosuid
+            && !r.no_new_privs
+            && !r.nosuid
             && uid != 0
         {
-            println!(
+            line(&format!(
                 "                     (missing {}: the bounding set of this session lacks them)",
                 c.permitted.minus(eff)
-            );
+            ));
         }
         let show =
             |v: Option<u32>, absent: &str| v.map_or_else(|| absent.to_string(), |n| n.to_string());
-        println!(
+        line(&format!(
             "Kernel settings:     kernel.dmesg_restrict = {}, kernel.yama.ptrace_scope = {}",
-            show(dmesg_restrict, "unknown"),
-            show(ptrace_scope, "unset (Yama is not active)")
-        );
-        println!();
-
-        let targets = targets(std::process::id(), uid);
-        let mut lines = vec![Line::new(
-            Can::Yes,
-            "CPU, memory, threads and state of every process",
-            "/proc/P/stat and status are readable by everyone",
-        )];
-        let io_needs = CapSet::of(&[caps::CAP_DAC_READ_SEARCH, caps::CAP_SYS_PTRACE]);
-        lines.push(match probe(&targets, |p| format!("/proc/{p}/io")) {
-            Ok(how) => Line::new(
-                Can::Yes,
-                "disk I/O and read/write calls of other users' processes",
-                how,
-            ),
-            Err(e) => Line::new(
-                Can::No,
-                "disk I/O and read/write calls of other users' processes (they count as 0)",
-                format!("{e}; needs {}", names(io_needs)),
-            ),
-        });
-        let stack_needs = CapSet::of(&[
-            caps::CAP_SYS_ADMIN,
-            caps::CAP_SYS_PTRACE,
-            caps::CAP_DAC_READ_SEARCH,
-        ]);
-        lines.push(
-            match probe(&targets, |p| format!("/proc/{p}/task/{p}/stack")) {
-                Ok(how) => Line::new(Can::Yes, "kernel stacks of other processes' threads", how),
-                Err(e) => Line::new(
-                    Can::No,
-                    "kernel stacks of other processes' threads",
-                    format!(
-                        "{e}; needs {} (even for your own processes)",
-                        names(stack_needs)
-                    ),
-                ),
-            },
-        );
-        // Opening decides (the kernel checks dmesg_restrict there); non-blocking, nothing is read.
-        let kmsg = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open("/dev/kmsg")
-        };
-        lines.push(match kmsg {
-            Ok(_) => Line::new(
-                Can::Yes,
-                "the kernel log (/dev/kmsg)",
-                match dmesg_restrict {
-                    Some(1) => {
-                        "kernel.dmesg_restrict = 1, and this process has CAP_SYSLOG".to_string()
-                    }
-                    _ => "kernel.dmesg_restrict = 0: readable by everyone".to_string(),
-                },
-            ),
-            Err(e) => Line::new(
-                Can::No,
-                "the kernel log (/dev/kmsg)",
-                format!(
-                    "{}; with kernel.dmesg_restrict = 1 it needs CAP_SYSLOG",
-                    plain(&e)
-                ),
-            ),
-        });
-        lines.push(user_stacks_line(uid, eff, ptrace_scope));
-        lines.push(journal_line(uid));
-
-        println!("What the daemon can see, started from this binary by this user:");
-        for l in &lines {
+            show(r.dmesg_restrict, "unknown"),
+            show(r.ptrace_scope, "unset (Yama is not active)")
+        ));
+        line("");
+        line("What the daemon can see, started from this binary by this user:");
+        for l in &r.lines {
             let mark = match l.can {
                 Can::Yes => "yes  ",
                 Can::Partly => "part ",
                 Can::No => "no   ",
             };
-            println!("  {mark}{}", l.what);
-            println!("         {}", l.why);
+            line(&format!("  {mark}{}", l.what));
+            line(&format!("         {}", l.why));
         }
-        println!();
+        line("");
         let tool = |name: &str| {
-            find_on_path(name)
+            r.tools
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, p)| p.as_ref())
                 .map_or_else(|| "not installed".to_string(), |p| p.display().to_string())
         };
-        println!("Tools:  eu-stack    {}", tool("eu-stack"));
-        println!("        gdb         {}", tool("gdb"));
-        println!("        journalctl  {}", tool("journalctl"));
-        println!();
-        if lines.iter().all(|l| l.can == Can::Yes) {
-            println!("The daemon can see everything forensics uses.");
+        line(&format!("Tools:  eu-stack    {}", tool("eu-stack")));
+        line(&format!("        gdb         {}", tool("gdb")));
+        line(&format!("        journalctl  {}", tool("journalctl")));
+        line("");
+        if r.lines.iter().all(|l| l.can == Can::Yes) {
+            line("The daemon can see everything forensics uses.");
         } else {
-            let missing_caps = CapSet::forensics().minus(eff);
+            let missing_caps = r.missing_caps();
             if !missing_caps.is_empty() && uid != 0 {
-                println!("To see other users' processes and the kernel log:");
-                println!(
-                    "  sudo {} perms install        (file capabilities: {})",
-                    binary.display(),
+                line("To see other users' processes and the kernel log:");
+                line(&format!(
+                    "  sudo {binary} perms install        (file capabilities: {})",
                     names(missing_caps)
-                );
-                println!(
-                    "  or the system service:  sudo {} --system service install",
-                    binary.display()
-                );
+                ));
+                line(&format!(
+                    "  or the system service:  sudo {binary} --system service install"
+                ));
             }
-            if find_on_path("eu-stack").is_none() {
-                println!(
-                    "For user-space stacks install elfutils (eu-stack), e.g. `apt-get install elfutils`."
+            if !r.has_tool("eu-stack") {
+                line(
+                    "For user-space stacks install elfutils (eu-stack), e.g. `apt-get install elfutils`.",
                 );
             }
         }
-        println!();
-        println!("What each capability unlocks:");
+        line("");
+        line("What each capability unlocks:");
         for (cap, what) in FORENSICS {
-            println!("  {}: {what}", caps::upper_name(*cap));
+            line(&format!("  {}: {what}", caps::upper_name(*cap)));
         }
-        Ok(())
-    }
-
-    fn user_stacks_line(uid: u32, eff: CapSet, ptrace_scope: Option<u32>) -> Line {
-        let what = "user-space stacks of other users' processes (eu-stack)";
-        let Some(eu_stack) = find_on_path("eu-stack") else {
-            return Line::new(
-                Can::No,
-                what,
-                "eu-stack is not installed (package elfutils)",
-            );
-        };
-        if ptrace_scope == Some(3) {
-            return Line::new(
-                Can::No,
-                what,
-                "kernel.yama.ptrace_scope = 3: no process may ptrace at all",
-            );
-        }
-        if uid == 0 {
-            return if eff.contains(caps::CAP_SYS_PTRACE) {
-                Line::new(Can::Yes, what, "running as root with CAP_SYS_PTRACE")
-            } else {
-                Line::new(Can::No, what, "root, but without CAP_SYS_PTRACE")
-            };
-        }
-        if eff.contains_all(caps::EU_STACK) {
-            return match linux::root_controlled(&eu_stack) {
-                Ok(p) => Line::new(
-                    Can::Yes,
-                    what,
-                    format!(
-                        "{} gets {} as ambient capabilities",
-                        p.display(),
-                        names(caps::EU_STACK)
-                    ),
-                ),
-                Err(why) => Line::new(Can::No, what, why),
-            };
-        }
-        let own = match ptrace_scope {
-            Some(1) => {
-                "not even your own: kernel.yama.ptrace_scope = 1 limits ptrace to a process's descendants"
-            }
-            Some(2) => "none: kernel.yama.ptrace_scope = 2 reserves ptrace to CAP_SYS_PTRACE",
-            _ => "only your own processes",
-        };
-        Line::new(
-            Can::Partly,
-            what,
-            format!("{own}; other users' need {}", names(caps::EU_STACK)),
-        )
-    }
-
-    fn journal_line(uid: u32) -> Line {
-        let what = "the system journal (journalctl)";
-        if !Path::new("/run/systemd/journal").exists() {
-            return Line::new(
-                Can::No,
-                what,
-                "journald is not running here (no /run/systemd/journal); /dev/kmsg is used alone",
-            );
-        }
-        if find_on_path("journalctl").is_none() {
-            return Line::new(Can::No, what, "journalctl is not installed");
-        }
-        if uid == 0 || in_journal_group() {
-            Line::new(
-                Can::Yes,
-                what,
-                "root, or a member of systemd-journal/adm/wheel",
-            )
-        } else {
-            Line::new(
-                Can::Partly,
-                what,
-                "only your own messages: the rest needs membership of the systemd-journal (or adm) group",
-            )
-        }
+        out
     }
 }
 

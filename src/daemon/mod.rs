@@ -36,7 +36,7 @@ use pipeline::{Outputs, Pipeline};
 use sampling::SamplerThread;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Runs the daemon in the foreground until SIGINT or SIGTERM.
 pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
@@ -210,39 +210,19 @@ async fn serve(
     ids: crate::store::NextIds,
     log: RotatingFileHandle,
 ) -> anyhow::Result<()> {
-    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-
+    let mut signals = Signals::install()?;
     let hello = Hello::for_this_process(
         config.system.sample_period(),
         config.system.ring_buffer_size,
     );
     let (server, mut requests) = Server::bind(&paths.socket, hello).await?;
-
-    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    let metrics = match config.metrics.listen_addr() {
-        None => None,
-        Some(addr) => {
-            let state = Arc::new(MetricsState::new(config.metrics.top_n as usize)?);
-            let addr = addr
-                .parse()
-                .with_context(|| format!("invalid [metrics] listen address '{addr}'"))?;
-            let srv = crate::export::serve(addr, state.clone(), async {
-                let _ = metrics_stopped.await;
-            })
-            .await;
-            match srv {
-                // The exporter logs where it listens.
-                Ok(_) => Some(state),
-                Err(e) => {
-                    server.shutdown().await;
-                    bail!(e);
-                }
-            }
+    let (metrics, metrics_stop) = match start_metrics(&config).await {
+        Ok(m) => m,
+        Err(e) => {
+            server.shutdown().await;
+            return Err(e);
         }
     };
-
     let forensics = Forensics::spawn(
         ForensicsSettings::from_config(&config, paths),
         Deps {
@@ -252,7 +232,6 @@ async fn serve(
         },
         ids.capture,
     );
-
     let sampler = match platform_sampler(&config) {
         Ok(s) => s,
         Err(e) => {
@@ -262,10 +241,8 @@ async fn serve(
         }
     };
     let (sample_tx, mut sample_rx) = tokio::sync::mpsc::channel(16);
-    let mut sampler_thread =
-        SamplerThread::spawn(sampler, config.system.sample_period(), sample_tx)
-            .context("cannot start the sampler thread")?;
-
+    let sampler_thread = SamplerThread::spawn(sampler, config.system.sample_period(), sample_tx)
+        .context("cannot start the sampler thread")?;
     let tracker = Tracker::new(
         TrackerParams::from_config(&config),
         crate::sys::boot_time().unwrap_or(0),
@@ -290,14 +267,7 @@ async fn serve(
     loop {
         tokio::select! {
             biased;
-            _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break; }
-            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break; }
-            _ = sighup.recv() => {
-                match log.reopen() {
-                    Ok(()) => tracing::info!("SIGHUP: log file reopened"),
-                    Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
-                }
-            }
+            stop = signals.next(&log) => if stop { break },
             msg = sample_rx.recv() => match msg {
                 Some(m) => pipeline.on_sample(m),
                 None => { tracing::error!("the sampler thread ended"); break; }
@@ -305,17 +275,11 @@ async fn serve(
             Some(req) = requests.recv() => pipeline.on_client_request(req),
         }
     }
+    signals.exit_on_the_next();
 
-    // A second signal while stopping exits at once.
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-        }
-        eprintln!("second signal: exiting now");
-        std::process::exit(1);
-    });
-
+    // The order matters: no new sample, the last ones through the pipeline, open events
+    // closed, the capture in flight given its time, clients told, everything written.
+    let mut sampler_thread = sampler_thread;
     sampler_thread.request_stop();
     let _ = tokio::task::spawn_blocking(move || sampler_thread.join()).await;
     while let Ok(m) = sample_rx.try_recv() {
@@ -333,12 +297,77 @@ async fn serve(
     Ok(())
 }
 
+/// The signals the daemon acts on: SIGINT and SIGTERM stop it, SIGHUP reopens the log.
+struct Signals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            hup: signal(SignalKind::hangup()).context("cannot handle SIGHUP")?,
+        })
+    }
+
+    /// Waits for the next signal; true when it asks the daemon to stop.
+    async fn next(&mut self, log: &RotatingFileHandle) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.int.recv() => { tracing::info!("SIGINT: stopping"); true }
+            _ = self.term.recv() => { tracing::info!("SIGTERM: stopping"); true }
+            _ = self.hup.recv() => {
+                match log.reopen() {
+                    Ok(()) => tracing::info!("SIGHUP: log file reopened"),
+                    Err(e) => tracing::error!("SIGHUP: cannot reopen the log file: {e}"),
+                }
+                false
+            }
+        }
+    }
+
+    /// While the daemon stops, a second SIGINT or SIGTERM exits at once.
+    fn exit_on_the_next(mut self) {
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = self.int.recv() => {}
+                _ = self.term.recv() => {}
+            }
+            eprintln!("second signal: exiting now");
+            std::process::exit(1);
+        });
+    }
+}
+
+/// Serves `/metrics` when `[metrics] listen` is set; the sender stops it.
+async fn start_metrics(
+    config: &Config,
+) -> anyhow::Result<(Option<Arc<MetricsState>>, tokio::sync::oneshot::Sender<()>)> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let Some(addr) = config.metrics.listen_addr() else {
+        return Ok((None, stop));
+    };
+    let state = Arc::new(MetricsState::new(config.metrics.top_n as usize)?);
+    let addr = addr
+        .parse()
+        .with_context(|| format!("invalid [metrics] listen address '{addr}'"))?;
+    // The exporter logs where it listens; its task runs until `stop` is sent or dropped.
+    crate::export::serve(addr, state.clone(), async {
+        let _ = stopped.await;
+    })
+    .await?;
+    Ok((Some(state), stop))
+}
+
 /// Prunes at start and then every `auto_prune_interval_hours`.
 async fn auto_prune(writer: WriterHandle, config: Arc<Config>) {
     let every = Duration::from_secs_f64(config.system.auto_prune_interval_hours * 3600.0);
     loop {
         let policy = PrunePolicy::from(&config.retention);
-        match writer.prune(policy, crate::sys::now_epoch()).await {
+        match writer.prune(policy, crate::sys::now_epoch()) {
             Ok(rx) => match rx.await {
                 // The writer logs what it pruned.
                 Ok(Ok(_)) => {}

@@ -9,11 +9,11 @@ use crate::config::Config;
 use crate::export::MetricsState;
 use crate::forensics::worker::{Forensics, Request};
 use crate::ipc::{CaptureAnswer, ClientRequest, ServerHandle};
-use crate::model::{Band, ExitReason, ProcessScore, Sample};
+use crate::model::{Band, ExitReason, ProcessScore, Sample, Trigger};
 use crate::ring::Ring;
 use crate::store::startup::LAST_SAMPLE_TIME_KEY;
 use crate::store::{MachineSnapshot, Op, WriterHandle};
-use crate::tracker::{Tracker, Trigger};
+use crate::tracker::{Tracker, Triggered};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -39,7 +39,6 @@ pub struct Pipeline {
     last_machine_snapshot: Option<Instant>,
     heartbeat: Heartbeat,
     last_timestamp: f64,
-    events_opened: u64,
     /// Manual captures of a pid not yet in a sample (it may have just started): retried on the
     /// next samples before being refused.
     waiting_captures: Vec<WaitingCapture>,
@@ -90,7 +89,6 @@ impl Pipeline {
             last_machine_snapshot: None,
             heartbeat: Heartbeat::default(),
             last_timestamp: 0.0,
-            events_opened: 0,
             waiting_captures: Vec::new(),
             last_pressure: None,
             last_manual: None,
@@ -110,7 +108,6 @@ impl Pipeline {
             .iter()
             .filter(|op| matches!(op, Op::OpenEvent(_)))
             .count() as u64;
-        self.events_opened += opened;
         let mut ops = update.ops;
         ops.push(Op::SetDaemonState {
             key: LAST_SAMPLE_TIME_KEY.to_string(),
@@ -178,12 +175,12 @@ impl Pipeline {
         if !update.ops.is_empty() {
             let _ = self.out.writer.submit(update.ops);
         }
-        tracing::info!(resource, avg10, limit, pid = top.pid, command = %top.command, "pressure above psi_trigger: capturing the top process");
+        tracing::info!(resource = %resource, avg10, limit, pid = top.pid, command = %top.command, "pressure above psi_trigger: capturing the top process");
         if let Some(f) = &self.out.forensics {
             f.request(Request {
                 event_id,
                 pid: top.pid,
-                trigger: format!("pressure_{resource}"),
+                trigger: Trigger::Pressure(resource),
                 automatic: true,
                 at: sample.timestamp,
                 buffer: self.ring.freeze(),
@@ -215,13 +212,13 @@ impl Pipeline {
             .collect()
     }
 
-    fn trigger(&mut self, t: Trigger) {
+    fn trigger(&mut self, t: Triggered) {
         tracing::info!(event_id = t.event_id, pid = t.pid, command = %t.command, trigger = %t.kind, "forensics triggered");
         if let Some(f) = &self.out.forensics {
             f.request(Request {
                 event_id: t.event_id,
                 pid: t.pid,
-                trigger: t.kind.to_string(),
+                trigger: t.kind,
                 automatic: true,
                 at: t.at,
                 buffer: self.ring.freeze(),
@@ -374,7 +371,6 @@ impl Pipeline {
         self.last_manual = Some(Instant::now());
         let (event_id, update) = self.tracker.event_for_capture(&target);
         if !update.ops.is_empty() {
-            self.events_opened += 1;
             if let Some(m) = &self.out.metrics {
                 m.inc_events();
             }
@@ -384,7 +380,7 @@ impl Pipeline {
         f.request(Request {
             event_id,
             pid: target.pid,
-            trigger: "manual".into(),
+            trigger: Trigger::Manual,
             automatic: false,
             at: crate::sys::now_epoch(),
             buffer: self.ring.freeze(),

@@ -195,16 +195,9 @@ fn parse_header(lines: &[&str], out: &mut CaptureData) {
     for line in lines {
         if in_io {
             if line.starts_with("  ")
-                && let Some(c) = IO_TIER.captures(line)
+                && let Some(stat) = io_tier(line)
             {
-                let bytes = float(&c[4]).unwrap_or(0.0) * unit_bytes(&c[5]);
-                out.io_stats.push(IoStat {
-                    tier: c[1].trim().to_ascii_lowercase(),
-                    io_count: int(&c[2]).unwrap_or(0),
-                    io_rate: float(&c[3]),
-                    bytes: bytes as i64,
-                    bytes_rate: float(&c[6]).map(|r| r * unit_bytes(&c[7])),
-                });
+                out.io_stats.push(stat);
                 continue;
             }
             if line.starts_with(' ') {
@@ -216,92 +209,113 @@ fn parse_header(lines: &[&str], out: &mut CaptureData) {
         let rest = rest_of(line);
         seen = true;
         match key {
-            "Date/Time" => h.start_time = non_empty(rest),
-            "End time" => h.end_time = non_empty(rest),
-            "OS Version" => h.os_version = non_empty(rest),
-            "Architecture" => h.architecture = non_empty(rest),
-            "Report Version" => h.report_version = int(rest),
-            "Hardware model" => h.hardware_model = non_empty(rest),
-            "Active cpus" => h.active_cpus = int(rest),
-            "HW page size" => h.hw_page_size = int(rest),
-            "VM page size" => h.vm_page_size = int(rest),
-            "Data Source" => h.data_source = non_empty(rest),
-            "Reason" => h.reason = non_empty(rest),
-            "Duration" => h.duration_sec = FIRST_FLOAT_S.captures(rest).and_then(|c| float(&c[1])),
-            "Steps" => {
-                if let Some(c) = STEPS.captures(rest) {
-                    h.steps = int(&c[1]);
-                    h.sampling_interval_ms = int(&c[2]);
-                } else {
-                    h.steps = int(rest);
-                }
-            }
-            "Memory size" => h.memory_gb = rest.split_whitespace().next().and_then(int),
-            "Time Since Boot" => {
-                h.time_since_boot_sec = FIRST_INT_S.captures(rest).and_then(|c| int(&c[1]))
-            }
-            "Time Awake Since Boot" => {
-                h.time_awake_since_boot_sec = FIRST_INT_S.captures(rest).and_then(|c| int(&c[1]))
-            }
-            "Total CPU Time" => {
-                (
-                    h.total_cpu_time_sec,
-                    h.total_cycles,
-                    h.total_instructions,
-                    h.total_cpi,
-                ) = cpu_time(rest)
-            }
-            "Memory pressure" => {
-                if let Some(c) = MEM_PRESSURE.captures(rest) {
-                    h.memory_pressure_avg_pct = int(&c[1]);
-                    h.memory_pressure_max_pct = int(&c[2]);
-                }
-            }
-            "Available memory" => {
-                if let Some(c) = AVAIL_MEM.captures(rest) {
-                    h.available_memory_avg_gb = float(&c[1]);
-                    h.available_memory_min_gb = float(&c[2]);
-                }
-            }
-            "Free disk space" => {
-                if let Some(c) = FREE_DISK.captures(rest) {
-                    h.free_disk_gb = float(&c[1]);
-                    h.total_disk_gb = float(&c[2]);
-                }
-            }
-            "Shared cache residency" => {
-                h.shared_cache_residency_pct = FIRST_PCT.captures(rest).and_then(|c| float(&c[1]))
-            }
-            "Vnodes Available" => {
-                h.vnodes_available_pct = FIRST_PCT.captures(rest).and_then(|c| float(&c[1]))
-            }
-            "Advisory levels" => {
-                for c in ADVISORY.captures_iter(rest) {
-                    let v = int(&c[2]);
-                    match &c[1] {
-                        "Battery" => h.advisory_battery = v,
-                        "User" => h.advisory_user = v,
-                        "ThermalPressure" => h.advisory_thermal = v,
-                        _ => h.advisory_combined = v,
-                    }
-                }
-            }
-            "Shared Cache" => {
-                if let Some(c) = SHARED_CACHE.captures(rest) {
-                    out.shared_caches.push(SharedCache {
-                        uuid: c[1].to_string(),
-                        base_address: c[2].to_string(),
-                        slide: c[3].to_string(),
-                        name: c[4].to_string(),
-                    });
-                }
-            }
+            "Shared Cache" => out.shared_caches.extend(shared_cache(rest)),
             "I/O statistics" => in_io = true,
-            _ => {}
+            _ => header_field(&mut h, key, rest),
         }
     }
     if seen {
         out.header = Some(h);
+    }
+}
+
+/// One tier line of the `I/O statistics` block.
+fn io_tier(line: &str) -> Option<IoStat> {
+    let c = IO_TIER.captures(line)?;
+    let bytes = float(&c[4]).unwrap_or(0.0) * unit_bytes(&c[5]);
+    Some(IoStat {
+        tier: c[1].trim().to_ascii_lowercase(),
+        io_count: int(&c[2]).unwrap_or(0),
+        io_rate: float(&c[3]),
+        bytes: bytes as i64,
+        bytes_rate: float(&c[6]).map(|r| r * unit_bytes(&c[7])),
+    })
+}
+
+fn shared_cache(rest: &str) -> Option<SharedCache> {
+    let c = SHARED_CACHE.captures(rest)?;
+    Some(SharedCache {
+        uuid: c[1].to_string(),
+        base_address: c[2].to_string(),
+        slide: c[3].to_string(),
+        name: c[4].to_string(),
+    })
+}
+
+/// Sets the header field a `Key: value` line names; other keys are ignored.
+fn header_field(h: &mut StackHeader, key: &str, rest: &str) {
+    match key {
+        "Date/Time" => h.start_time = non_empty(rest),
+        "End time" => h.end_time = non_empty(rest),
+        "OS Version" => h.os_version = non_empty(rest),
+        "Architecture" => h.architecture = non_empty(rest),
+        "Report Version" => h.report_version = int(rest),
+        "Hardware model" => h.hardware_model = non_empty(rest),
+        "Active cpus" => h.active_cpus = int(rest),
+        "HW page size" => h.hw_page_size = int(rest),
+        "VM page size" => h.vm_page_size = int(rest),
+        "Data Source" => h.data_source = non_empty(rest),
+        "Reason" => h.reason = non_empty(rest),
+        "Duration" => h.duration_sec = FIRST_FLOAT_S.captures(rest).and_then(|c| float(&c[1])),
+        "Steps" => {
+            if let Some(c) = STEPS.captures(rest) {
+                h.steps = int(&c[1]);
+                h.sampling_interval_ms = int(&c[2]);
+            } else {
+                h.steps = int(rest);
+            }
+        }
+        "Memory size" => h.memory_gb = rest.split_whitespace().next().and_then(int),
+        "Time Since Boot" => {
+            h.time_since_boot_sec = FIRST_INT_S.captures(rest).and_then(|c| int(&c[1]))
+        }
+        "Time Awake Since Boot" => {
+            h.time_awake_since_boot_sec = FIRST_INT_S.captures(rest).and_then(|c| int(&c[1]))
+        }
+        "Total CPU Time" => {
+            (
+                h.total_cpu_time_sec,
+                h.total_cycles,
+                h.total_instructions,
+                h.total_cpi,
+            ) = cpu_time(rest)
+        }
+        "Memory pressure" => {
+            if let Some(c) = MEM_PRESSURE.captures(rest) {
+                h.memory_pressure_avg_pct = int(&c[1]);
+                h.memory_pressure_max_pct = int(&c[2]);
+            }
+        }
+        "Available memory" => {
+            if let Some(c) = AVAIL_MEM.captures(rest) {
+                h.available_memory_avg_gb = float(&c[1]);
+                h.available_memory_min_gb = float(&c[2]);
+            }
+        }
+        "Free disk space" => {
+            if let Some(c) = FREE_DISK.captures(rest) {
+                h.free_disk_gb = float(&c[1]);
+                h.total_disk_gb = float(&c[2]);
+            }
+        }
+        "Shared cache residency" => {
+            h.shared_cache_residency_pct = FIRST_PCT.captures(rest).and_then(|c| float(&c[1]))
+        }
+        "Vnodes Available" => {
+            h.vnodes_available_pct = FIRST_PCT.captures(rest).and_then(|c| float(&c[1]))
+        }
+        "Advisory levels" => {
+            for c in ADVISORY.captures_iter(rest) {
+                let v = int(&c[2]);
+                match &c[1] {
+                    "Battery" => h.advisory_battery = v,
+                    "User" => h.advisory_user = v,
+                    "ThermalPressure" => h.advisory_thermal = v,
+                    _ => h.advisory_combined = v,
+                }
+            }
+        }
+        _ => {}
     }
 }
 

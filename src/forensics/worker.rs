@@ -9,10 +9,11 @@ use super::Settings;
 use super::culprits;
 use crate::export::MetricsState;
 use crate::ipc::{CaptureAnswer, CaptureNotice, CaptureState, ServerHandle};
-use crate::model::Sample;
+use crate::model::{CaptureOutcome, Sample, Trigger};
 use crate::store::{
     BufferCapture, BulkWrite, CapturePart, NewCapture, Op, PartOutcome, PartStatus, WriterHandle,
 };
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -26,8 +27,7 @@ pub struct Request {
     pub event_id: i64,
     /// The event's process: its stacks are always taken.
     pub pid: u32,
-    /// `band_entry_critical`, `peak_escalation_critical`, `manual`, `pressure`, …
-    pub trigger: String,
+    pub trigger: Trigger,
     pub automatic: bool,
     /// Wall time of the trigger (the log window ends here minus nothing, starts
     /// `forensics_log_seconds` before).
@@ -258,7 +258,7 @@ impl Worker {
             id: capture_id,
             event_id: r.event_id,
             captured_at: r.at,
-            trigger: r.trigger.clone(),
+            trigger: r.trigger,
             has_decode_step: has_decode,
         })];
         if !triggers.is_empty() {
@@ -272,7 +272,7 @@ impl Worker {
             server.notify_capture(&CaptureNotice {
                 capture_id,
                 event_id: Some(r.event_id),
-                trigger: r.trigger.clone(),
+                trigger: r.trigger,
                 state: CaptureState::Started,
                 statuses: BTreeMap::new(),
             });
@@ -343,7 +343,7 @@ impl Worker {
         tracing::warn!(
             capture_id = inf.capture_id,
             event_id = inf.event_id,
-            unfinished = %unfinished.iter().map(|p| part_name(*p)).collect::<Vec<_>>().join(","),
+            unfinished = %unfinished.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
             "capture cut short: the daemon is stopping"
         );
         let now = crate::sys::now_epoch();
@@ -359,7 +359,7 @@ impl Worker {
             .collect();
         let _ = self.deps.writer.submit(ops);
         if let Some(m) = &self.deps.metrics {
-            m.inc_capture("failed");
+            m.inc_capture(CaptureOutcome::Failed);
         }
     }
 }
@@ -381,10 +381,6 @@ async fn sleep_until(at: Option<Instant>) {
         Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
         None => std::future::pending().await,
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One capture's work.
@@ -416,15 +412,13 @@ impl Job {
             timed(self.store_logs()),
         );
 
-        let statuses: BTreeMap<String, String> = lock(&self.parts)
-            .iter()
-            .map(|(p, s)| (part_name(*p).to_string(), s.as_str().to_string()))
-            .collect();
-        let overall = overall_status(statuses.values().map(String::as_str));
+        let statuses = lock(&self.parts).clone();
+        let overall = CaptureOutcome::of(statuses.values().copied());
         tracing::info!(
             capture_id = self.capture_id,
             event_id = self.request.event_id,
             statuses = %describe_statuses(&statuses),
+            %overall,
             total_ms = ms(started.elapsed().as_secs_f64()),
             buffer_ms = ms(buffer_s),
             stacks_ms = ms(stacks_s),
@@ -439,7 +433,7 @@ impl Job {
             server.notify_capture(&CaptureNotice {
                 capture_id: self.capture_id,
                 event_id: Some(self.request.event_id),
-                trigger: self.request.trigger.clone(),
+                trigger: self.request.trigger,
                 state: CaptureState::Done,
                 statuses,
             });
@@ -490,7 +484,8 @@ impl Job {
 
     #[cfg(target_os = "linux")]
     async fn store_stacks(&self, pids: &[u32]) {
-        let r = super::linux::parts::stacks(&self.settings, pids, &self.request.trigger).await;
+        let trigger = self.request.trigger.to_string();
+        let r = super::linux::parts::stacks(&self.settings, pids, &trigger).await;
         self.store_stack_result(r.data, r.source, r.outcome).await;
     }
 
@@ -577,52 +572,12 @@ fn ms(seconds: f64) -> String {
     format!("{:.1}", seconds * 1000.0)
 }
 
-/// The part names clients see.
-pub fn part_name(p: CapturePart) -> &'static str {
-    match p {
-        CapturePart::Buffer => "buffer",
-        CapturePart::Stacks => "stacks",
-        CapturePart::Decode => "decode",
-        CapturePart::Logs => "logs",
-    }
-}
-
-/// `buffer:success,logs:timeout,stacks:success`: every part's status for a log line.
-fn describe_statuses(statuses: &BTreeMap<String, String>) -> String {
+/// `buffer:success,logs:timeout,stacks:success`: every part's status for a log line (not
+/// Rust's `Debug` of the map).
+fn describe_statuses(statuses: &BTreeMap<CapturePart, PartStatus>) -> String {
     statuses
         .iter()
         .map(|(part, status)| format!("{part}:{status}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// One word for a whole capture: `success` when every part succeeded, `failed` when none did,
-/// otherwise `partial`.
-pub fn overall_status<'a>(statuses: impl Iterator<Item = &'a str>) -> &'static str {
-    let v: Vec<&str> = statuses.collect();
-    if v.iter().all(|s| *s == "success") {
-        "success"
-    } else if v.iter().all(|s| *s == "failed") {
-        "failed"
-    } else {
-        "partial"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overall_status_words() {
-        assert_eq!(
-            overall_status(["success", "success"].into_iter()),
-            "success"
-        );
-        assert_eq!(overall_status(["failed", "failed"].into_iter()), "failed");
-        assert_eq!(
-            overall_status(["success", "skipped"].into_iter()),
-            "partial"
-        );
-    }
 }

@@ -1,5 +1,5 @@
-//! The daemon's Unix socket (DESIGN §8): the protocol, the server the daemon runs and the
-//! client the CLI and the TUI use.
+//! The daemon's Unix socket (`<runtime dir>/daemon.sock`, newline-delimited JSON): the
+//! protocol, the server the daemon runs and the client the CLI and the TUI use.
 
 pub mod client;
 pub mod protocol;

@@ -1,11 +1,11 @@
-//! The socket protocol of DESIGN §8 as typed messages: newline-delimited JSON objects, each
+//! The socket protocol as typed messages: newline-delimited JSON objects, each
 //! tagged by a `type` field.
 //!
 //! Decoding is strict about the envelope (a JSON object with a known `type`) so that every kind of
 //! bad input maps to one [`DecodeError`] the server can answer with, and lenient about extra
 //! fields so a newer peer's additions do not break an older one.
 
-use crate::model::{ProcessScore, Sample};
+use crate::model::{CapturePart, PartStatus, ProcessScore, Sample, Trigger};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -103,12 +103,12 @@ pub struct CaptureNotice {
     pub capture_id: i64,
     /// The event the capture belongs to; `None` for a manual capture outside any event.
     pub event_id: Option<i64>,
-    /// What caused it (e.g. `band_entry`, `manual`).
-    pub trigger: String,
+    /// What caused it (`band_entry_critical`, `manual`, …).
+    pub trigger: Trigger,
     pub state: CaptureState,
-    /// Status of each part (e.g. `stacks` → `ok`, `logs` → `timeout`); empty while started.
+    /// Status of each part (e.g. `stacks` → `success`, `logs` → `timeout`); empty while started.
     #[serde(default)]
-    pub statuses: BTreeMap<String, String>,
+    pub statuses: BTreeMap<CapturePart, PartStatus>,
 }
 
 /// Everything the daemon sends.
@@ -340,14 +340,14 @@ mod tests {
             ServerMessage::Capture(CaptureNotice {
                 capture_id: 9,
                 event_id: Some(4),
-                trigger: "band_entry".into(),
+                trigger: Trigger::BandEntry(crate::model::Band::Critical),
                 state: CaptureState::Done,
-                statuses: BTreeMap::from([("stacks".into(), "ok".into())]),
+                statuses: BTreeMap::from([(CapturePart::Stacks, PartStatus::Success)]),
             }),
             ServerMessage::Capture(CaptureNotice {
                 capture_id: 10,
                 event_id: None,
-                trigger: "manual".into(),
+                trigger: Trigger::Manual,
                 state: CaptureState::Started,
                 statuses: BTreeMap::new(),
             }),
@@ -491,9 +491,41 @@ mod tests {
         assert_eq!(v["sample_interval_ms"], 333);
         let v = as_json(&encode(&msgs[3]).unwrap());
         assert_eq!(v["state"], "done");
-        assert_eq!(v["statuses"]["stacks"], "ok");
+        assert_eq!(v["statuses"]["stacks"], "success");
+        assert_eq!(v["trigger"], "band_entry_critical");
         assert_eq!(as_json(&encode(&msgs[4]).unwrap())["state"], "started");
         assert_eq!(as_json(&encode(&msgs[7]).unwrap())["type"], "pong");
+    }
+
+    /// The typed `trigger` and `statuses` are the same bytes on the wire as when they were
+    /// strings (keys in name order), so clients of earlier versions read them unchanged.
+    #[test]
+    fn a_capture_notice_is_the_same_bytes_as_ever() {
+        let msg = ServerMessage::Capture(CaptureNotice {
+            capture_id: 3,
+            event_id: Some(2),
+            trigger: Trigger::PeakEscalation(crate::model::Band::Critical),
+            state: CaptureState::Done,
+            statuses: BTreeMap::from([
+                (CapturePart::Stacks, PartStatus::Failed),
+                (CapturePart::Logs, PartStatus::Timeout),
+                (CapturePart::Decode, PartStatus::Skipped),
+                (CapturePart::Buffer, PartStatus::Success),
+            ]),
+        });
+        let line = concat!(
+            r#"{"type":"capture","capture_id":3,"event_id":2,"trigger":"peak_escalation_critical","#,
+            r#""state":"done","statuses":{"buffer":"success","decode":"skipped","logs":"timeout","#,
+            r#""stacks":"failed"}}"#,
+            "\n"
+        );
+        assert_eq!(String::from_utf8(encode(&msg).unwrap()).unwrap(), line);
+        assert_eq!(decode_server(line.as_bytes()).unwrap(), msg);
+        let manual = line.replace("peak_escalation_critical", "manual");
+        let ServerMessage::Capture(n) = decode_server(manual.as_bytes()).unwrap() else {
+            panic!("a capture notice");
+        };
+        assert_eq!(n.trigger, Trigger::Manual);
     }
 
     #[test]

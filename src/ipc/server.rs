@@ -16,13 +16,14 @@ use super::protocol::{
     ServerMessage,
 };
 use crate::model::Sample;
+use crate::sync::lock;
 use std::collections::VecDeque;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -150,12 +151,6 @@ struct Counters {
 
 fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section here is a few pushes and pops; a panic inside one leaves a
-    // consistent queue, so keep serving rather than spreading the panic.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A client's bounded queue: the broadcaster appends without waiting, the client's writer task

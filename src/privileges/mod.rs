@@ -4,4 +4,8 @@
 pub mod caps;
 #[cfg(target_os = "linux")]
 pub mod linux;
+#[cfg(target_os = "linux")]
+pub mod report;
+#[cfg(target_os = "linux")]
+pub use report::report;
 pub mod sudoers;

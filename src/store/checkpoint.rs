@@ -8,6 +8,7 @@
 //! connection. A PASSIVE checkpoint takes no write lock, so the writer keeps committing while
 //! pages are copied; the connection never writes a row.
 
+use crate::sync::{lock, wait};
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -45,10 +46,6 @@ struct Shared {
 pub(crate) struct Checkpointer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-}
-
-fn lock(m: &Mutex<Signal>) -> std::sync::MutexGuard<'_, Signal> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Checkpointer {
@@ -139,7 +136,7 @@ fn run(conn: Connection, shared: &Shared) {
         {
             let mut s = lock(&shared.signal);
             while !s.wake && !s.stop {
-                s = shared.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+                s = wait(&shared.cv, s);
             }
             if s.stop {
                 return;

@@ -11,12 +11,13 @@
 //!   `source`.
 //! - `buffer_samples` and `buffer_sample_processes` are created.
 //!
-//! 21 → 22: `process_events.boot_id` (the kernel's boot id; NULL in older rows, which the daemon
-//! matches to the current boot by boot time at start, see `startup::adopt_boot_id`).
-//!
 //! - The original ran without foreign keys, so its files usually hold orphans (snapshots of
 //!   pruned events, machine snapshot rows of pruned snapshots). They are counted, kept, and
 //!   recorded under [`ORPHANS_PENDING_KEY`] for the next prune to remove in small batches.
+//!
+//! 21 → 22 ([`schema::v22_additions`]): the profile columns of the stack header and frames, and
+//! `process_events.boot_id` (the kernel's boot id; NULL in older rows, which the daemon matches to
+//! the current boot by boot time at start, see `startup::adopt_boot_id`).
 
 use super::schema::{
     self, OLDEST_MIGRATABLE, PROCESS_EVENTS_INDEXES, SCHEMA_VERSION, V21_NEW_INDEXES,
@@ -40,9 +41,10 @@ type Step = fn(&Connection) -> rusqlite::Result<()>;
 /// (from, step): applying `step` to version `from` yields `from + 1`.
 const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
 
-/// 21 → 22: the boot identity of events ([`schema::v22_boot_identity`]).
+/// 21 → 22: columns for sampled profiles and the boot id of events ([`schema::v22_additions`];
+/// O(1) additions, existing rows read NULL).
 fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
-    schema::v22_boot_identity(conn)
+    schema::v22_additions(conn)
 }
 
 fn migrate_20_to_21(conn: &Connection) -> rusqlite::Result<()> {

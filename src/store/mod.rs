@@ -6,9 +6,12 @@
 //! - [`schema`] and [`migrate`]: the v21 tables and the numbered forward migrations.
 //! - [`startup`]: next ids, closing events a crash left open, `daemon_state`.
 //! - [`records`] and [`capture_data`]: plain data of what gets written.
-//! - [`writer`]: the writer thread, its bounded queue and counters (plus a checkpoint thread
-//!   that keeps WAL checkpoints off the writer's path).
-//! - [`queries`]: read-only queries returning `Serialize` structs.
+//! - [`writer`]: the writer thread, its two queues and counters (plus a checkpoint thread
+//!   that keeps WAL checkpoints off the writer's path); `write.rs` holds the SQL it runs.
+//! - [`columns`], [`process_columns`], [`capture_columns`]: each stored struct's columns, by
+//!   name, declared once.
+//! - [`queries`]: read-only queries returning typed, `Serialize` structs (text another version
+//!   stored reads back as it is).
 //! - [`prune`]: retention by cascade, in short batches.
 //! - [`reserve`]: disk space set aside for the daemon's last writes on a full disk.
 //!
@@ -16,8 +19,10 @@
 //! [`startup::close_open_events`] → [`startup::next_ids`] → [`Writer::spawn`] → (optionally) a
 //! prune through [`WriterHandle::prune`].
 
+pub mod capture_columns;
 pub mod capture_data;
 mod checkpoint;
+pub mod columns;
 pub mod connection;
 mod error;
 pub mod migrate;

@@ -4,21 +4,21 @@
 //! Rows written by the original (v20) read fine: NULL identity columns come back as 0, NULL
 //! part statuses as `None` (shown as "pending" by the original), unknown names leniently.
 
-use super::capture_data::{
-    BinaryImage, CaptureData, Frame, HistogramBucket, IoAggregate, IoStat, NamedPid, SharedCache,
-    StackHeader, StackProcess, StackThread,
-};
+use super::capture_columns as cc;
+use super::capture_data::{CaptureData, Frame};
+use super::columns::{self, Column};
 use super::error::{Context, Result};
 use super::process_columns::{
-    identity_list, int_at, metrics_list, opt_int_at, opt_real_at, opt_text_at, read_identity,
-    read_metrics, real_at, text_at,
+    int_at, opt_int_at, opt_real_at, opt_text_at, process_list, read_process, real_at, text_at,
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
-use crate::model::{Band, ProcessScore};
+use crate::model::{Band, ProcessScore, Resource, SnapshotType, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
 fn limit_value(limit: Option<u32>) -> i64 {
     limit.map_or(-1, i64::from)
@@ -53,12 +53,38 @@ const EVENT_COLUMNS: &str = "e.id, e.pid, e.command, e.boot_time, e.entry_time, 
     e.entry_band, e.peak_band, e.peak_score, e.peak_snapshot_id, e.start_time, e.exit_reason,
     (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id)";
 
-fn parse_exit_reason(s: Option<String>) -> Option<ExitReason> {
-    match s.as_deref() {
-        Some("score_dropped") => Some(ExitReason::ScoreDropped),
-        Some("process_gone") => Some(ExitReason::ProcessGone),
-        Some("daemon_stopped") => Some(ExitReason::DaemonStopped),
-        _ => None,
+/// A name stored in a TEXT column: one of `T`'s when we wrote it, or the text another version
+/// (or another SQL tool) put there, kept as it is. Either way it prints and serialises as the
+/// stored text, so reading never fails on a name we do not know and never changes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Named<T> {
+    Known(T),
+    Other(String),
+}
+
+impl<T: FromStr> Named<T> {
+    /// Parses stored text leniently.
+    pub fn parse(text: String) -> Named<T> {
+        match text.parse() {
+            Ok(v) => Named::Known(v),
+            Err(_) => Named::Other(text),
+        }
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Named<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Named::Known(v) => v.fmt(f),
+            Named::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+impl<T> From<T> for Named<T> {
+    fn from(v: T) -> Named<T> {
+        Named::Known(v)
     }
 }
 
@@ -75,7 +101,7 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
         peak_score: int_at(r, 8)?,
         peak_snapshot_id: opt_int_at(r, 9)?,
         start_time: opt_real_at(r, 10)?,
-        exit_reason: parse_exit_reason(opt_text_at(r, 11)?),
+        exit_reason: opt_text_at(r, 11)?.and_then(|s| s.parse().ok()),
         capture_count: int_at(r, 12)?,
     })
 }
@@ -178,44 +204,41 @@ pub fn count_events(conn: &Connection, f: &EventFilter) -> Result<u64> {
 pub struct SnapshotRow {
     pub id: i64,
     pub event_id: i64,
-    pub snapshot_type: String,
+    pub snapshot_type: Named<SnapshotType>,
     pub captured_at: f64,
     pub process: ProcessScore,
 }
 
 fn snapshot_sql(filter: &str) -> String {
     format!(
-        "SELECT s.id, s.event_id, s.snapshot_type, s.captured_at, e.pid, e.command, {}, {}
+        "SELECT s.id, s.event_id, s.snapshot_type, e.pid, e.command, s.captured_at, {}
          FROM process_snapshots s JOIN process_events e ON e.id = s.event_id
          WHERE {filter} ORDER BY s.captured_at, s.id",
-        prefixed("s", &metrics_list()),
-        prefixed("s", &identity_list())
+        process_list("s.")
     )
 }
 
-fn prefixed(alias: &str, list: &str) -> String {
-    list.split(", ")
-        .map(|c| format!("{alias}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A whole process from column `idx` on: `pid, command, captured_at`, then every stored
+/// column ([`process_list`]).
+fn process_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<ProcessScore> {
+    let mut p = ProcessScore {
+        pid: u32_of(int_at(r, idx)?),
+        command: text_at(r, idx + 1)?,
+        captured_at: real_at(r, idx + 2)?,
+        ..Default::default()
+    };
+    read_process(r, idx + 3, &mut p)?;
+    Ok(p)
 }
 
 fn snapshot_row(r: &Row<'_>) -> rusqlite::Result<SnapshotRow> {
-    let captured_at = real_at(r, 3)?;
-    let mut p = ProcessScore {
-        pid: u32_of(int_at(r, 4)?),
-        command: text_at(r, 5)?,
-        captured_at,
-        ..Default::default()
-    };
-    let next = read_metrics(r, 6, &mut p)?;
-    read_identity(r, next, &mut p)?;
+    let process = process_at(r, 3)?;
     Ok(SnapshotRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,
-        snapshot_type: text_at(r, 2)?,
-        captured_at,
-        process: p,
+        snapshot_type: Named::parse(text_at(r, 2)?),
+        captured_at: process.captured_at,
+        process,
     })
 }
 
@@ -276,8 +299,9 @@ pub struct CaptureRow {
     pub id: i64,
     pub event_id: i64,
     pub captured_at: f64,
-    pub trigger: String,
-    /// Every trigger the capture answered (coalesced ones included).
+    pub trigger: Named<Trigger>,
+    /// Every trigger the capture answered (coalesced ones included), as stored: the first is
+    /// `trigger`, the others name the event and process they came from.
     pub triggers: Vec<String>,
     pub stack_source: Option<String>,
     pub completed_at: Option<f64>,
@@ -305,6 +329,7 @@ fn capture_row(r: &Row<'_>) -> rusqlite::Result<CaptureRow> {
     let triggers = opt_text_at(r, 4)?
         .and_then(|j| serde_json::from_str::<Vec<String>>(&j).ok())
         .unwrap_or_else(|| vec![trigger.clone()]);
+    let trigger = Named::parse(trigger);
     Ok(CaptureRow {
         id: int_at(r, 0)?,
         event_id: int_at(r, 1)?,
@@ -361,8 +386,58 @@ pub struct BufferContextRow {
     pub capture_id: i64,
     pub sample_count: i64,
     pub peak_score: i64,
-    /// The stored JSON array (a JSON string if the text does not parse).
-    pub culprits: serde_json::Value,
+    /// The culprits the stored JSON list holds.
+    pub culprits: Vec<StoredCulprit>,
+    /// Entries of the stored list that could not be read (no pid, command or score), and a
+    /// list that is not one counts as one.
+    pub unreadable_culprits: usize,
+}
+
+/// A culprit as `buffer_context.culprits` stores it, read leniently: lists written by other
+/// versions may lack `dominant_resource` (reads `unknown`) or `disproportionality` (0), or hold
+/// numbers as floats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredCulprit {
+    pub pid: i64,
+    pub command: String,
+    pub score: i64,
+    pub dominant_resource: Named<Resource>,
+    pub disproportionality: f64,
+}
+
+/// Decodes the stored culprit list: (the readable entries, how many were not).
+pub fn decode_culprits(json: &str) -> (Vec<StoredCulprit>, usize) {
+    let value: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(_) => return (Vec::new(), 1),
+    };
+    let Some(list) = value.as_array() else {
+        return (Vec::new(), usize::from(!value.is_null()));
+    };
+    let mut good = Vec::new();
+    let mut bad = 0;
+    for item in list {
+        let number = |k: &str| item.get(k).and_then(serde_json::Value::as_f64);
+        let culprit = (|| {
+            Some(StoredCulprit {
+                pid: number("pid")? as i64,
+                command: item.get("command")?.as_str()?.to_string(),
+                score: number("score")? as i64,
+                dominant_resource: Named::parse(
+                    item.get("dominant_resource")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("unknown")
+                        .to_string(),
+                ),
+                disproportionality: number("disproportionality").unwrap_or(0.0),
+            })
+        })();
+        match culprit {
+            Some(c) => good.push(c),
+            None => bad += 1,
+        }
+    }
+    (good, bad)
 }
 
 /// The buffer context of a capture (the newest, should there be several).
@@ -373,13 +448,14 @@ pub fn buffer_context(conn: &Connection, capture_id: i64) -> Result<Option<Buffe
     )
     .and_then(|mut s| {
         s.query_row([capture_id], |r| {
-            let raw = text_at(r, 4)?;
+            let (culprits, unreadable_culprits) = decode_culprits(&text_at(r, 4)?);
             Ok(BufferContextRow {
                 id: int_at(r, 0)?,
                 capture_id: int_at(r, 1)?,
                 sample_count: int_at(r, 2)?,
                 peak_score: int_at(r, 3)?,
-                culprits: serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)),
+                culprits,
+                unreadable_culprits,
             })
         })
         .optional()
@@ -436,18 +512,10 @@ pub struct BufferProcessRow {
 }
 
 fn buffer_process_row(r: &Row<'_>) -> rusqlite::Result<BufferProcessRow> {
-    let mut p = ProcessScore {
-        pid: u32_of(int_at(r, 2)?),
-        command: text_at(r, 3)?,
-        captured_at: real_at(r, 4)?,
-        ..Default::default()
-    };
-    let next = read_metrics(r, 5, &mut p)?;
-    read_identity(r, next, &mut p)?;
     Ok(BufferProcessRow {
         sample_id: int_at(r, 0)?,
         sample_index: int_at(r, 1)?,
-        process: p,
+        process: process_at(r, 2)?,
     })
 }
 
@@ -459,14 +527,13 @@ pub fn buffer_processes(
     pid: Option<u32>,
 ) -> Result<Vec<BufferProcessRow>> {
     let sql = format!(
-        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT s.id, s.sample_index, p.pid, p.command, p.captured_at, {}
          FROM buffer_context c
          JOIN buffer_samples s ON s.context_id = c.id
          JOIN buffer_sample_processes p ON p.sample_id = s.id
          WHERE c.capture_id = ?1 AND (?2 IS NULL OR p.pid = ?2)
          ORDER BY s.sample_index, p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
     stmt.query_map(params![capture_id, pid], buffer_process_row)
@@ -477,14 +544,13 @@ pub fn buffer_processes(
 /// Processes of one stored buffer sample, highest score first.
 pub fn buffer_sample_processes(conn: &Connection, sample_id: i64) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}, {}
+        "SELECT p.sample_id, s.sample_index, p.pid, p.command, p.captured_at, {}
          FROM buffer_sample_processes p JOIN buffer_samples s ON s.id = p.sample_id
          WHERE p.sample_id = ?1 ORDER BY p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("reading buffer processes")?;
-    stmt.query_map([sample_id], |r| buffer_process_row(r).map(|b| b.process))
+    stmt.query_map([sample_id], |r| process_at(r, 2))
         .and_then(|r| r.collect())
         .ctx("reading buffer processes")
 }
@@ -495,25 +561,13 @@ pub fn log_entries(
     capture_id: i64,
     limit: Option<u32>,
 ) -> Result<Vec<LogEntry>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT timestamp, mach_timestamp, subsystem, category, process_name, process_id,
-                 message_type, event_message, source
-             FROM log_entries WHERE capture_id = ?1 ORDER BY timestamp, id LIMIT ?2",
-        )
-        .ctx("reading log entries")?;
+    let sql = format!(
+        "SELECT {} FROM log_entries WHERE capture_id = ?1 ORDER BY timestamp, id LIMIT ?2",
+        columns::names(&cc::LOG_ENTRY)
+    );
+    let mut stmt = conn.prepare_cached(&sql).ctx("reading log entries")?;
     stmt.query_map(params![capture_id, limit_value(limit)], |r| {
-        Ok(LogEntry {
-            timestamp: text_at(r, 0)?,
-            mach_timestamp: opt_int_at(r, 1)?,
-            subsystem: opt_text_at(r, 2)?,
-            category: opt_text_at(r, 3)?,
-            process_name: opt_text_at(r, 4)?,
-            process_id: opt_int_at(r, 5)?,
-            message_type: opt_text_at(r, 6)?,
-            event_message: text_at(r, 7)?,
-            source: opt_text_at(r, 8)?,
-        })
+        columns::read_new(r, 0, &cc::LOG_ENTRY)
     })
     .and_then(|r| r.collect())
     .ctx("reading log entries")
@@ -558,28 +612,17 @@ pub fn machine_snapshot_processes(
     snapshot_id: i64,
 ) -> Result<Vec<ProcessScore>> {
     let sql = format!(
-        "SELECT p.pid, p.command, m.captured_at, {}, {}
+        "SELECT p.pid, p.command, m.captured_at, {}
          FROM machine_snapshot_processes p JOIN machine_snapshots m ON m.id = p.snapshot_id
          WHERE p.snapshot_id = ?1 ORDER BY p.score DESC, p.id",
-        prefixed("p", &metrics_list()),
-        prefixed("p", &identity_list())
+        process_list("p.")
     );
     let mut stmt = conn
         .prepare_cached(&sql)
         .ctx("reading machine snapshot processes")?;
-    stmt.query_map([snapshot_id], |r| {
-        let mut p = ProcessScore {
-            pid: u32_of(int_at(r, 0)?),
-            command: text_at(r, 1)?,
-            captured_at: real_at(r, 2)?,
-            ..Default::default()
-        };
-        let next = read_metrics(r, 3, &mut p)?;
-        read_identity(r, next, &mut p)?;
-        Ok(p)
-    })
-    .and_then(|r| r.collect())
-    .ctx("reading machine snapshot processes")
+    stmt.query_map([snapshot_id], |r| process_at(r, 0))
+        .and_then(|r| r.collect())
+        .ctx("reading machine snapshot processes")
 }
 
 /// Row counts of every table, plus the version and open events.
@@ -620,153 +663,37 @@ pub fn counts(conn: &Connection) -> Result<DbCounts> {
 /// The stack tree of a capture (empty if it has none), in the shape forensics wrote it.
 pub fn capture_stacks(conn: &Connection, capture_id: i64) -> Result<CaptureData> {
     let ctx = "reading capture stacks";
-    let mut data = CaptureData {
-        header: read_header(conn, capture_id).ctx(ctx)?,
-        ..Default::default()
+    let data = CaptureData {
+        header: rows_of(conn, "tailspin_header", capture_id, &cc::HEADER)
+            .ctx(ctx)?
+            .into_iter()
+            .next(),
+        shared_caches: rows_of(conn, "tailspin_shared_cache", capture_id, &cc::SHARED_CACHE)
+            .ctx(ctx)?,
+        io_stats: rows_of(conn, "tailspin_io_stats", capture_id, &cc::IO_STATS).ctx(ctx)?,
+        processes: Vec::new(),
+        histograms: rows_of(conn, "tailspin_io_histogram", capture_id, &cc::HISTOGRAM).ctx(ctx)?,
+        aggregates: rows_of(conn, "tailspin_io_aggregate", capture_id, &cc::AGGREGATE).ctx(ctx)?,
     };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT uuid, base_address, slide, name FROM tailspin_shared_cache
-             WHERE capture_id = ?1 ORDER BY id",
-        )
-        .ctx(ctx)?;
-    data.shared_caches = stmt
-        .query_map([capture_id], |r| {
-            Ok(SharedCache {
-                uuid: text_at(r, 0)?,
-                base_address: text_at(r, 1)?,
-                slide: text_at(r, 2)?,
-                name: text_at(r, 3)?,
-            })
-        })
-        .and_then(|r| r.collect())
-        .ctx(ctx)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT tier, io_count, io_rate, bytes, bytes_rate FROM tailspin_io_stats
-             WHERE capture_id = ?1 ORDER BY id",
-        )
-        .ctx(ctx)?;
-    data.io_stats = stmt
-        .query_map([capture_id], |r| {
-            Ok(IoStat {
-                tier: text_at(r, 0)?,
-                io_count: int_at(r, 1)?,
-                io_rate: opt_real_at(r, 2)?,
-                bytes: int_at(r, 3)?,
-                bytes_rate: opt_real_at(r, 4)?,
-            })
-        })
-        .and_then(|r| r.collect())
-        .ctx(ctx)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT histogram_type, begin_value, end_value, frequency, cdf
-             FROM tailspin_io_histogram WHERE capture_id = ?1 ORDER BY id",
-        )
-        .ctx(ctx)?;
-    data.histograms = stmt
-        .query_map([capture_id], |r| {
-            Ok(HistogramBucket {
-                histogram_type: text_at(r, 0)?,
-                begin_value: int_at(r, 1)?,
-                end_value: opt_int_at(r, 2)?,
-                frequency: int_at(r, 3)?,
-                cdf: int_at(r, 4)?,
-            })
-        })
-        .and_then(|r| r.collect())
-        .ctx(ctx)?;
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT tier, num_ios, latency_mean_us, latency_max_us, latency_sd_us, read_count,
-                 read_bytes, write_count, write_bytes
-             FROM tailspin_io_aggregate WHERE capture_id = ?1 ORDER BY id",
-        )
-        .ctx(ctx)?;
-    data.aggregates = stmt
-        .query_map([capture_id], |r| {
-            Ok(IoAggregate {
-                tier: text_at(r, 0)?,
-                num_ios: int_at(r, 1)?,
-                latency_mean_us: opt_int_at(r, 2)?,
-                latency_max_us: opt_int_at(r, 3)?,
-                latency_sd_us: opt_int_at(r, 4)?,
-                read_count: opt_int_at(r, 5)?,
-                read_bytes: opt_int_at(r, 6)?,
-                write_count: opt_int_at(r, 7)?,
-                write_bytes: opt_int_at(r, 8)?,
-            })
-        })
-        .and_then(|r| r.collect())
-        .ctx(ctx)?;
+    let mut data = data;
     read_processes(conn, capture_id, &mut data).ctx(ctx)?;
     Ok(data)
 }
 
-fn read_header(conn: &Connection, capture_id: i64) -> rusqlite::Result<Option<StackHeader>> {
-    conn.prepare_cached(
-        "SELECT start_time, end_time, duration_sec, steps, sampling_interval_ms, os_version,
-             architecture, report_version, hardware_model, active_cpus, memory_gb, hw_page_size,
-             vm_page_size, time_since_boot_sec, time_awake_since_boot_sec, total_cpu_time_sec,
-             total_cycles, total_instructions, total_cpi, memory_pressure_avg_pct,
-             memory_pressure_max_pct, available_memory_avg_gb, available_memory_min_gb,
-             free_disk_gb, total_disk_gb, advisory_battery, advisory_user, advisory_thermal,
-             advisory_combined, shared_cache_residency_pct, vnodes_available_pct, data_source,
-             reason
-         FROM tailspin_header WHERE capture_id = ?1",
-    )?
-    .query_row([capture_id], |r| {
-        Ok(StackHeader {
-            start_time: Some(text_at(r, 0)?),
-            end_time: Some(text_at(r, 1)?),
-            duration_sec: Some(real_at(r, 2)?),
-            steps: Some(int_at(r, 3)?),
-            sampling_interval_ms: Some(int_at(r, 4)?),
-            os_version: Some(text_at(r, 5)?),
-            architecture: Some(text_at(r, 6)?),
-            report_version: opt_int_at(r, 7)?,
-            hardware_model: opt_text_at(r, 8)?,
-            active_cpus: opt_int_at(r, 9)?,
-            memory_gb: opt_int_at(r, 10)?,
-            hw_page_size: opt_int_at(r, 11)?,
-            vm_page_size: opt_int_at(r, 12)?,
-            time_since_boot_sec: opt_int_at(r, 13)?,
-            time_awake_since_boot_sec: opt_int_at(r, 14)?,
-            total_cpu_time_sec: opt_real_at(r, 15)?,
-            total_cycles: opt_int_at(r, 16)?,
-            total_instructions: opt_int_at(r, 17)?,
-            total_cpi: opt_real_at(r, 18)?,
-            memory_pressure_avg_pct: opt_int_at(r, 19)?,
-            memory_pressure_max_pct: opt_int_at(r, 20)?,
-            available_memory_avg_gb: opt_real_at(r, 21)?,
-            available_memory_min_gb: opt_real_at(r, 22)?,
-            free_disk_gb: opt_real_at(r, 23)?,
-            total_disk_gb: opt_real_at(r, 24)?,
-            advisory_battery: opt_int_at(r, 25)?,
-            advisory_user: opt_int_at(r, 26)?,
-            advisory_thermal: opt_int_at(r, 27)?,
-            advisory_combined: opt_int_at(r, 28)?,
-            shared_cache_residency_pct: opt_real_at(r, 29)?,
-            vnodes_available_pct: opt_real_at(r, 30)?,
-            data_source: opt_text_at(r, 31)?,
-            reason: opt_text_at(r, 32)?,
-        })
-    })
-    .optional()
-}
-
-/// A `*_pid` / `*_name` column pair (pid first); None when both are NULL.
-fn named_pid_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<Option<NamedPid>> {
-    let pid = opt_int_at(r, idx)?;
-    let name = opt_text_at(r, idx + 1)?;
-    Ok(match (pid, name) {
-        (None, None) => None,
-        (pid, name) => Some(NamedPid {
-            name: name.unwrap_or_default(),
-            pid: pid.unwrap_or(0),
-        }),
-    })
+/// The rows of a capture's own table (`capture_id` is their owner), in insertion order.
+fn rows_of<T: Default>(
+    conn: &Connection,
+    table: &str,
+    capture_id: i64,
+    cols: &[Column<T>],
+) -> rusqlite::Result<Vec<T>> {
+    let sql = format!(
+        "SELECT {} FROM {table} WHERE capture_id = ?1 ORDER BY id",
+        columns::names(cols)
+    );
+    conn.prepare_cached(&sql)?
+        .query_map([capture_id], |r| columns::read_new(r, 0, cols))?
+        .collect()
 }
 
 fn read_processes(
@@ -775,50 +702,15 @@ fn read_processes(
     data: &mut CaptureData,
 ) -> rusqlite::Result<()> {
     let mut by_id: HashMap<i64, usize> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, pid, name, uuid, path, identifier, version, parent_pid, parent_name,
-             responsible_pid, responsible_name, execed_from_pid, execed_from_name, execed_to_pid,
-             execed_to_name, architecture, shared_cache_uuid, runningboard_managed, sudden_term,
-             footprint_mb, footprint_delta_mb, io_count, io_bytes, time_since_fork_sec,
-             start_time, end_time, num_samples, sample_range_start, sample_range_end,
-             cpu_time_sec, cycles, instructions, cpi, num_threads
-         FROM tailspin_process WHERE capture_id = ?1 ORDER BY id",
-    )?;
+    let sql = format!(
+        "SELECT id, {} FROM tailspin_process WHERE capture_id = ?1 ORDER BY id",
+        columns::names(&cc::PROCESS)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([capture_id])?;
     while let Some(r) = rows.next()? {
         by_id.insert(int_at(r, 0)?, data.processes.len());
-        data.processes.push(StackProcess {
-            pid: int_at(r, 1)?,
-            name: text_at(r, 2)?,
-            uuid: opt_text_at(r, 3)?,
-            path: opt_text_at(r, 4)?,
-            identifier: opt_text_at(r, 5)?,
-            version: opt_text_at(r, 6)?,
-            parent: named_pid_at(r, 7)?,
-            responsible: named_pid_at(r, 9)?,
-            execed_from: named_pid_at(r, 11)?,
-            execed_to: named_pid_at(r, 13)?,
-            architecture: opt_text_at(r, 15)?,
-            shared_cache_uuid: opt_text_at(r, 16)?,
-            runningboard_managed: opt_int_at(r, 17)?.map(|v| v != 0),
-            sudden_term: opt_text_at(r, 18)?,
-            footprint_mb: opt_real_at(r, 19)?,
-            footprint_delta_mb: opt_real_at(r, 20)?,
-            io_count: opt_int_at(r, 21)?,
-            io_bytes: opt_int_at(r, 22)?,
-            time_since_fork_sec: opt_int_at(r, 23)?,
-            start_time: opt_text_at(r, 24)?,
-            end_time: opt_text_at(r, 25)?,
-            num_samples: opt_int_at(r, 26)?,
-            sample_range_start: opt_int_at(r, 27)?,
-            sample_range_end: opt_int_at(r, 28)?,
-            cpu_time_sec: opt_real_at(r, 29)?,
-            cycles: opt_int_at(r, 30)?,
-            instructions: opt_int_at(r, 31)?,
-            cpi: opt_real_at(r, 32)?,
-            num_threads: opt_int_at(r, 33)?,
-            ..Default::default()
-        });
+        data.processes.push(columns::read_new(r, 1, &cc::PROCESS)?);
     }
     drop(rows);
 
@@ -835,38 +727,32 @@ fn read_processes(
     }
     drop(rows);
 
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.process_id, i.start_address, i.end_address, i.name, i.version, i.uuid, i.path,
-             i.is_kernel
+    let sql = format!(
+        "SELECT i.process_id, {}
          FROM tailspin_process p JOIN tailspin_binary_image i ON i.process_id = p.id
          WHERE p.capture_id = ?1 ORDER BY i.id",
-    )?;
+        columns::names_of("i", &cc::IMAGE)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([capture_id])?;
     while let Some(r) = rows.next()? {
         if let Some(&i) = by_id.get(&int_at(r, 0)?) {
-            data.processes[i].images.push(BinaryImage {
-                start_address: text_at(r, 1)?,
-                end_address: opt_text_at(r, 2)?,
-                name: text_at(r, 3)?,
-                version: opt_text_at(r, 4)?,
-                uuid: opt_text_at(r, 5)?,
-                path: opt_text_at(r, 6)?,
-                is_kernel: int_at(r, 7)? != 0,
-            });
+            data.processes[i]
+                .images
+                .push(columns::read_new(r, 1, &cc::IMAGE)?);
         }
     }
     drop(rows);
 
     // thread db id → (process index, thread index)
     let mut threads: HashMap<i64, (usize, usize)> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT t.id, t.process_id, t.thread_id, t.dispatch_queue_name, t.dispatch_queue_serial,
-             t.thread_name, t.num_samples, t.sample_range_start, t.sample_range_end, t.priority,
-             t.base_priority, t.cpu_time_sec, t.cycles, t.instructions, t.cpi, t.io_count,
-             t.io_bytes, t.state, t.wchan, t.syscall
+    let sql = format!(
+        "SELECT t.id, t.process_id, {}
          FROM tailspin_process p JOIN tailspin_thread t ON t.process_id = p.id
          WHERE p.capture_id = ?1 ORDER BY t.id",
-    )?;
+        columns::names_of("t", &cc::THREAD)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([capture_id])?;
     while let Some(r) = rows.next()? {
         let Some(&pi) = by_id.get(&int_at(r, 1)?) else {
@@ -874,41 +760,21 @@ fn read_processes(
         };
         let list = &mut data.processes[pi].threads;
         threads.insert(int_at(r, 0)?, (pi, list.len()));
-        list.push(StackThread {
-            thread_id: text_at(r, 2)?,
-            dispatch_queue_name: opt_text_at(r, 3)?,
-            dispatch_queue_serial: opt_int_at(r, 4)?,
-            thread_name: opt_text_at(r, 5)?,
-            num_samples: opt_int_at(r, 6)?,
-            sample_range_start: opt_int_at(r, 7)?,
-            sample_range_end: opt_int_at(r, 8)?,
-            priority: opt_int_at(r, 9)?,
-            base_priority: opt_int_at(r, 10)?,
-            cpu_time_sec: opt_real_at(r, 11)?,
-            cycles: opt_int_at(r, 12)?,
-            instructions: opt_int_at(r, 13)?,
-            cpi: opt_real_at(r, 14)?,
-            io_count: opt_int_at(r, 15)?,
-            io_bytes: opt_int_at(r, 16)?,
-            state: opt_text_at(r, 17)?,
-            wchan: opt_text_at(r, 18)?,
-            syscall: opt_text_at(r, 19)?,
-            frames: Vec::new(),
-        });
+        list.push(columns::read_new(r, 2, &cc::THREAD)?);
     }
     drop(rows);
 
     // frame db id → (thread db id, index within that thread)
     let mut frame_index: HashMap<i64, (i64, usize)> = HashMap::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT f.id, f.thread_id, f.parent_frame_id, f.depth, f.sample_count, f.is_kernel,
-             f.symbol_name, f.symbol_offset, f.library_name, f.library_offset, f.address,
-             f.state, f.core_type, f.blocked_on
+    let sql = format!(
+        "SELECT f.id, f.thread_id, f.parent_frame_id, {}
          FROM tailspin_process p
          JOIN tailspin_thread t ON t.process_id = p.id
          JOIN tailspin_frame f ON f.thread_id = t.id
          WHERE p.capture_id = ?1 ORDER BY f.id",
-    )?;
+        columns::names_of("f", &cc::FRAME)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([capture_id])?;
     while let Some(r) = rows.next()? {
         let thread_db_id = int_at(r, 1)?;
@@ -921,20 +787,35 @@ fn read_processes(
             .filter(|&(t, _)| t == thread_db_id)
             .map(|(_, i)| i);
         frame_index.insert(int_at(r, 0)?, (thread_db_id, frames.len()));
-        frames.push(Frame {
-            parent,
-            depth: u32_of(int_at(r, 3)?),
-            sample_count: int_at(r, 4)?,
-            is_kernel: int_at(r, 5)? != 0,
-            symbol_name: opt_text_at(r, 6)?,
-            symbol_offset: opt_int_at(r, 7)?,
-            library_name: opt_text_at(r, 8)?,
-            library_offset: opt_int_at(r, 9)?,
-            address: text_at(r, 10)?,
-            state: opt_text_at(r, 11)?,
-            core_type: opt_text_at(r, 12)?,
-            blocked_on: opt_text_at(r, 13)?,
-        });
+        let mut frame: Frame = columns::read_new(r, 3, &cc::FRAME)?;
+        frame.parent = parent;
+        frames.push(frame);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn culprits_are_read_leniently() {
+        let json = r#"[
+            {"pid": 1, "command": "a", "score": 75, "dominant_resource": "cpu", "disproportionality": 2.5},
+            {"pid": 2.0, "command": "b", "score": 60.0},
+            {"pid": 3, "command": "c", "score": 1, "dominant_resource": "mem"},
+            {"command": "no pid"},
+            "garbage"
+        ]"#;
+        let (good, bad) = decode_culprits(json);
+        assert_eq!(good.len(), 3);
+        assert_eq!(good[0].dominant_resource, Named::Known(Resource::Cpu));
+        assert_eq!(good[1].dominant_resource.to_string(), "unknown");
+        assert_eq!(good[1].pid, 2);
+        assert_eq!(good[2].dominant_resource, Named::Other("mem".into()));
+        assert_eq!(bad, 2);
+        assert_eq!(decode_culprits(r#""not a list""#), (vec![], 1));
+        assert_eq!(decode_culprits("null"), (vec![], 0));
+        assert_eq!(decode_culprits("{broken"), (vec![], 1));
+    }
 }

@@ -5,92 +5,10 @@
 //! [`super::startup::next_ids`] at start, then counting up in memory), so the tracker never
 //! waits for the writer to learn an id.
 
-use crate::model::{Band, ProcessScore, Resource, Sample};
-pub use crate::model::{ExitReason, SnapshotType};
+use crate::model::{Band, ProcessScore, Resource, Sample, Trigger};
+pub use crate::model::{CapturePart, ExitReason, PartStatus, SnapshotType};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
-
-/// One part of a forensic capture; each has a status and an error column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CapturePart {
-    /// The frozen ring buffer (`buffer_status`).
-    Buffer,
-    /// Thread stacks, on every platform (`tailspin_status`, the original's column name).
-    Stacks,
-    /// The macOS spindump decode step (`spindump_status`; NULL elsewhere).
-    Decode,
-    /// System log entries (`logs_status`).
-    Logs,
-}
-
-impl CapturePart {
-    pub const ALL: [CapturePart; 4] = [
-        CapturePart::Buffer,
-        CapturePart::Stacks,
-        CapturePart::Decode,
-        CapturePart::Logs,
-    ];
-
-    /// (status column, error column).
-    pub(crate) fn columns(self) -> (&'static str, &'static str) {
-        match self {
-            CapturePart::Buffer => ("buffer_status", "buffer_error"),
-            CapturePart::Stacks => ("tailspin_status", "tailspin_error"),
-            CapturePart::Decode => ("spindump_status", "spindump_error"),
-            CapturePart::Logs => ("logs_status", "logs_error"),
-        }
-    }
-}
-
-/// Status of one capture part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartStatus {
-    Pending,
-    Success,
-    /// The error text says why.
-    Failed,
-    /// Not attempted (tool absent, no permission); the error text gives the reason.
-    Skipped,
-    Timeout,
-}
-
-impl PartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartStatus::Pending => "pending",
-            PartStatus::Success => "success",
-            PartStatus::Failed => "failed",
-            PartStatus::Skipped => "skipped",
-            PartStatus::Timeout => "timeout",
-        }
-    }
-}
-
-impl fmt::Display for PartStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PartStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            PartStatus::Pending,
-            PartStatus::Success,
-            PartStatus::Failed,
-            PartStatus::Skipped,
-            PartStatus::Timeout,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
-        .ok_or_else(|| format!("unknown capture status '{s}'"))
-    }
-}
 
 /// A new event. `peak_snapshot_id` may name a snapshot inserted later in the same batch (the
 /// reference is checked at commit).
@@ -129,8 +47,8 @@ pub struct NewCapture {
     pub id: i64,
     pub event_id: i64,
     pub captured_at: f64,
-    /// The trigger that started it (`band_entry_critical`, `manual`, …).
-    pub trigger: String,
+    /// The trigger that started it.
+    pub trigger: Trigger,
     /// Whether there is a separate decode step (macOS spindump); otherwise `spindump_status`
     /// stays NULL.
     pub has_decode_step: bool,

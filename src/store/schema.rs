@@ -1,4 +1,4 @@
-//! Schema version 21: the original's v20 tables, columns, indexes and cascades, the v21 plan's
+//! Schema version 22 (v21 plus [`v22_additions`]: profile columns and the boot id of events): the original's v20 tables, columns, indexes and cascades, the v21 plan's
 //! `buffer_samples` / `buffer_sample_processes`, and our additions (identity columns, exit
 //! reasons, per-part statuses with error texts, `stack_source`, Linux thread columns).
 //!
@@ -50,7 +50,7 @@ pub const TABLES: [&str; 20] = [
 fn nullable_identity() -> String {
     IDENTITY_COLUMNS
         .iter()
-        .map(|(n, t)| format!("{n} {t}"))
+        .map(|c| format!("{} {}", c.name, c.sql_type))
         .collect::<Vec<_>>()
         .join(",\n    ")
 }
@@ -126,7 +126,28 @@ pub(crate) const V21_NEW_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS idx_forensic_captures_captured_at ON forensic_captures(captured_at);
 ";
 
-/// The complete v21 schema as one script.
+/// v22: sampled profiles (Linux perf). The stack header records the sampling (rate, samples
+/// taken on and off the CPU, lost, truncated stacks); every frame its on- and off-CPU counts and
+/// the source line of its address. NULL where a capture has no profile (procfs, spindump, and
+/// every row written before v22).
+pub(crate) const V22_PROFILE_COLUMNS: &str = "
+ALTER TABLE tailspin_header ADD COLUMN sample_rate_hz REAL;
+ALTER TABLE tailspin_header ADD COLUMN samples_on_cpu INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN samples_off_cpu INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN samples_lost INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN stacks_truncated INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN on_cpu_count INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN off_cpu_count INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN source_file TEXT;
+ALTER TABLE tailspin_frame ADD COLUMN source_line INTEGER;
+";
+
+/// Adds the v22 profile columns (part of [`v22_additions`]).
+fn add_profile_columns(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(V22_PROFILE_COLUMNS)
+}
+
+/// The complete v21 schema as one script (a fresh file then gets the v22 additions).
 pub fn ddl() -> String {
     let metrics = metrics_ddl();
     let identity = nullable_identity();
@@ -453,20 +474,28 @@ pub(crate) fn write_version(conn: &Connection, version: i64, now: f64) -> rusqli
 
 /// v22, boot identity: `process_events.boot_id`, the kernel's id of the boot an event
 /// happened in (`crate::sys::boot_id`); NULL in rows written before v22. `boot_time` stays, for
-/// display. Called by the 21 → 22 migration and for a fresh database, so both end up alike.
-pub(crate) fn v22_boot_identity(conn: &Connection) -> rusqlite::Result<()> {
+/// display.
+fn add_boot_identity(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "ALTER TABLE process_events ADD COLUMN boot_id TEXT;
          CREATE INDEX IF NOT EXISTS idx_process_events_boot_id ON process_events(boot_id);",
     )
 }
 
-/// Creates the current schema (the v21 tables, then every later step's additions) in one
-/// transaction on an empty database.
+/// Everything v22 adds to v21: the profile columns and the boot identity of events. The
+/// 21 → 22 migration and a fresh file both call this, so both end with the same columns in the
+/// same order.
+pub(crate) fn v22_additions(conn: &Connection) -> rusqlite::Result<()> {
+    add_profile_columns(conn)?;
+    add_boot_identity(conn)
+}
+
+/// Creates the current schema (the v21 tables, then the v22 additions) in one transaction on
+/// an empty database.
 pub(crate) fn create_fresh(conn: &mut Connection, now: f64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(&ddl())?;
-    v22_boot_identity(&tx)?;
+    v22_additions(&tx)?;
     write_version(&tx, SCHEMA_VERSION, now)?;
     tx.commit()
 }

@@ -127,7 +127,7 @@ fn finish_pending_raw(conn: &Connection, at: f64) -> rusqlite::Result<usize> {
     let mut sets = Vec::new();
     let mut pending = Vec::new();
     for part in CapturePart::ALL {
-        let (status, error) = part.columns();
+        let (status, error) = super::write::part_columns(part);
         sets.push(format!(
             "{error} = CASE WHEN {status} = 'pending' THEN ?1 ELSE {error} END, \
              {status} = CASE WHEN {status} = 'pending' THEN 'failed' ELSE {status} END"

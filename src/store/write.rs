@@ -2,19 +2,20 @@
 //! never commit except through [`Chunker`], which splits a large part into transactions of at
 //! most `limit` rows and lets the writer apply pending small batches between them.
 
-use super::capture_data::{CaptureData, NamedPid, StackProcess, StackThread};
+use super::capture_columns as cc;
+use super::capture_data::{CaptureData, StackProcess, StackThread};
+use super::columns::{self, Column};
+use super::columns::{clamp_u64 as int, placeholders};
 use super::error::data_error;
-use super::process_columns::{
-    bind_identity, bind_metrics, identity_list, int, metrics_list, placeholders,
-};
+use super::process_columns::{bind_process, process_column_count, process_list};
 use super::records::{
     BufferCapture, CapturePart, LogCapture, MachineSnapshot, NewCapture, NewEvent, NewSnapshot, Op,
     PartOutcome, PartStatus,
 };
 use super::startup::set_state_raw;
 use super::time::rfc3339;
-use rusqlite::{Connection, params};
-use std::sync::OnceLock;
+use rusqlite::{Connection, ToSql, params};
+use std::sync::{LazyLock, OnceLock};
 
 /// Below this many rows in the open transaction a chunk is not cut short for waiting writes
 /// (so a steady trickle of small writes cannot turn a capture into thousands of commits).
@@ -119,11 +120,10 @@ fn snapshot_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO process_snapshots (id, event_id, snapshot_type, captured_at, {}, {})
+            "INSERT INTO process_snapshots (id, event_id, snapshot_type, captured_at, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 48)
+            process_list(""),
+            placeholders(1, 4 + process_column_count())
         )
     })
 }
@@ -134,8 +134,7 @@ fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize
     stmt.raw_bind_parameter(2, s.event_id)?;
     stmt.raw_bind_parameter(3, s.snapshot_type.as_str())?;
     stmt.raw_bind_parameter(4, s.process.captured_at)?;
-    let next = bind_metrics(&mut stmt, 5, &s.process)?;
-    bind_identity(&mut stmt, next, &s.process)?;
+    bind_process(&mut stmt, 5, &s.process)?;
     stmt.raw_execute()
 }
 
@@ -150,10 +149,21 @@ fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> 
         c.id,
         c.event_id,
         c.captured_at,
-        c.trigger,
+        c.trigger.to_string(),
         c.has_decode_step.then_some(pending),
         pending
     ])
+}
+
+/// A part's (status column, error column) in `forensic_captures`.
+pub(crate) fn part_columns(part: CapturePart) -> (&'static str, &'static str) {
+    match part {
+        CapturePart::Buffer => ("buffer_status", "buffer_error"),
+        // The stack part keeps the original's column name on every platform.
+        CapturePart::Stacks => ("tailspin_status", "tailspin_error"),
+        CapturePart::Decode => ("spindump_status", "spindump_error"),
+        CapturePart::Logs => ("logs_status", "logs_error"),
+    }
 }
 
 /// Sets one part's status and error, and `completed_at` once no part is pending.
@@ -165,7 +175,7 @@ pub(crate) fn set_part(
     error: Option<&str>,
     at: f64,
 ) -> rusqlite::Result<()> {
-    let (status_col, error_col) = part.columns();
+    let (status_col, error_col) = part_columns(part);
     let n = conn
         .prepare_cached(&format!(
             "UPDATE forensic_captures SET {status_col} = ?2, {error_col} = ?3 WHERE id = ?1"
@@ -264,11 +274,10 @@ fn machine_process_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO machine_snapshot_processes (snapshot_id, pid, command, {}, {})
+            "INSERT INTO machine_snapshot_processes (snapshot_id, pid, command, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 47)
+            process_list(""),
+            placeholders(1, 3 + process_column_count())
         )
     })
 }
@@ -289,8 +298,7 @@ pub(crate) fn insert_machine_snapshot(
         stmt.raw_bind_parameter(1, snapshot_id)?;
         stmt.raw_bind_parameter(2, p.pid)?;
         stmt.raw_bind_parameter(3, p.command.as_str())?;
-        let next = bind_metrics(&mut stmt, 4, p)?;
-        bind_identity(&mut stmt, next, p)?;
+        bind_process(&mut stmt, 4, p)?;
         stmt.raw_execute()?;
     }
     Ok(1 + s.processes.len())
@@ -300,11 +308,10 @@ fn buffer_process_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         format!(
-            "INSERT INTO buffer_sample_processes (sample_id, pid, command, captured_at, {}, {})
+            "INSERT INTO buffer_sample_processes (sample_id, pid, command, captured_at, {})
              VALUES ({})",
-            metrics_list(),
-            identity_list(),
-            placeholders(1, 48)
+            process_list(""),
+            placeholders(1, 4 + process_column_count())
         )
     })
 }
@@ -356,8 +363,7 @@ pub(crate) fn store_buffer(
             stmt.raw_bind_parameter(2, p.pid)?;
             stmt.raw_bind_parameter(3, p.command.as_str())?;
             stmt.raw_bind_parameter(4, p.captured_at)?;
-            let next = bind_metrics(&mut stmt, 5, p)?;
-            bind_identity(&mut stmt, next, p)?;
+            bind_process(&mut stmt, 5, p)?;
             stmt.raw_execute()?;
             ch.wrote(1)?;
         }
@@ -374,29 +380,78 @@ pub(crate) fn store_buffer(
 
 /// Writes log entries through `ch` and records `outcome` in the last transaction.
 pub(crate) fn store_logs(ch: &mut Chunker<'_>, l: &LogCapture, at: f64) -> rusqlite::Result<()> {
-    let conn = ch.conn();
     for e in &l.entries {
-        conn.prepare_cached(
-            "INSERT INTO log_entries (capture_id, timestamp, mach_timestamp, subsystem, category,
-                 process_name, process_id, message_type, event_message, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-            l.capture_id,
-            e.timestamp,
-            e.mach_timestamp,
-            e.subsystem,
-            e.category,
-            e.process_name,
-            e.process_id,
-            e.message_type,
-            e.event_message,
-            e.source
-        ])?;
+        insert(ch.conn(), &LOG_SQL, &[&l.capture_id], &cc::LOG_ENTRY, e)?;
         ch.wrote(1)?;
     }
-    record_outcome(conn, l.capture_id, CapturePart::Logs, &l.outcome, at)
+    record_outcome(ch.conn(), l.capture_id, CapturePart::Logs, &l.outcome, at)
 }
+
+/// Inserts one row: the `lead` values (the owner's id) and then `value`'s columns, as
+/// [`columns::insert_sql`] lists them; returns the new row's id.
+fn insert<T>(
+    conn: &Connection,
+    sql: &str,
+    lead: &[&dyn ToSql],
+    cols: &[Column<T>],
+    value: &T,
+) -> rusqlite::Result<i64> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for (i, v) in lead.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, v)?;
+    }
+    columns::bind(&mut stmt, lead.len() + 1, cols, value)?;
+    stmt.raw_execute()?;
+    Ok(conn.last_insert_rowid())
+}
+
+macro_rules! insert_sql {
+    ($name:ident, $table:literal, [$($lead:literal),*], $cols:expr) => {
+        static $name: LazyLock<String> =
+            LazyLock::new(|| columns::insert_sql($table, &[$($lead),*], &$cols));
+    };
+}
+
+insert_sql!(LOG_SQL, "log_entries", ["capture_id"], cc::LOG_ENTRY);
+insert_sql!(HEADER_SQL, "tailspin_header", ["capture_id"], cc::HEADER);
+insert_sql!(
+    SHARED_CACHE_SQL,
+    "tailspin_shared_cache",
+    ["capture_id"],
+    cc::SHARED_CACHE
+);
+insert_sql!(
+    IO_STATS_SQL,
+    "tailspin_io_stats",
+    ["capture_id"],
+    cc::IO_STATS
+);
+insert_sql!(
+    HISTOGRAM_SQL,
+    "tailspin_io_histogram",
+    ["capture_id"],
+    cc::HISTOGRAM
+);
+insert_sql!(
+    AGGREGATE_SQL,
+    "tailspin_io_aggregate",
+    ["capture_id"],
+    cc::AGGREGATE
+);
+insert_sql!(PROCESS_SQL, "tailspin_process", ["capture_id"], cc::PROCESS);
+insert_sql!(
+    IMAGE_SQL,
+    "tailspin_binary_image",
+    ["process_id"],
+    cc::IMAGE
+);
+insert_sql!(THREAD_SQL, "tailspin_thread", ["process_id"], cc::THREAD);
+insert_sql!(
+    FRAME_SQL,
+    "tailspin_frame",
+    ["thread_id", "parent_frame_id"],
+    cc::FRAME
+);
 
 fn record_outcome(
     conn: &Connection,
@@ -433,181 +488,42 @@ pub(crate) fn store_stacks(
     {
         return Err(missing("capture", capture_id));
     }
+    let rows = |ch: &mut Chunker<'_>, n: usize| ch.wrote(n);
     if let Some(h) = &data.header {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_header (capture_id, start_time, end_time, duration_sec, steps,
-                 sampling_interval_ms, os_version, architecture, report_version, hardware_model,
-                 active_cpus, memory_gb, hw_page_size, vm_page_size, time_since_boot_sec,
-                 time_awake_since_boot_sec, total_cpu_time_sec, total_cycles, total_instructions,
-                 total_cpi, memory_pressure_avg_pct, memory_pressure_max_pct,
-                 available_memory_avg_gb, available_memory_min_gb, free_disk_gb, total_disk_gb,
-                 advisory_battery, advisory_user, advisory_thermal, advisory_combined,
-                 shared_cache_residency_pct, vnodes_available_pct, data_source, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33,
-                 ?34)",
-        )?
-        .execute(params![
-            capture_id,
-            h.start_time.as_deref().unwrap_or(""),
-            h.end_time.as_deref().unwrap_or(""),
-            h.duration_sec.unwrap_or(0.0),
-            h.steps.unwrap_or(0),
-            h.sampling_interval_ms.unwrap_or(0),
-            h.os_version.as_deref().unwrap_or(""),
-            h.architecture.as_deref().unwrap_or(""),
-            h.report_version,
-            h.hardware_model,
-            h.active_cpus,
-            h.memory_gb,
-            h.hw_page_size,
-            h.vm_page_size,
-            h.time_since_boot_sec,
-            h.time_awake_since_boot_sec,
-            h.total_cpu_time_sec,
-            h.total_cycles,
-            h.total_instructions,
-            h.total_cpi,
-            h.memory_pressure_avg_pct,
-            h.memory_pressure_max_pct,
-            h.available_memory_avg_gb,
-            h.available_memory_min_gb,
-            h.free_disk_gb,
-            h.total_disk_gb,
-            h.advisory_battery,
-            h.advisory_user,
-            h.advisory_thermal,
-            h.advisory_combined,
-            h.shared_cache_residency_pct,
-            h.vnodes_available_pct,
-            h.data_source,
-            h.reason
-        ])?;
-        ch.wrote(1)?;
+        insert(conn, &HEADER_SQL, &[&capture_id], &cc::HEADER, h)?;
+        rows(ch, 1)?;
     }
     for c in &data.shared_caches {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_shared_cache (capture_id, uuid, base_address, slide, name)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![capture_id, c.uuid, c.base_address, c.slide, c.name])?;
-        ch.wrote(1)?;
+        insert(
+            conn,
+            &SHARED_CACHE_SQL,
+            &[&capture_id],
+            &cc::SHARED_CACHE,
+            c,
+        )?;
+        rows(ch, 1)?;
     }
     for s in &data.io_stats {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_io_stats (capture_id, tier, io_count, io_rate, bytes, bytes_rate)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            capture_id,
-            s.tier,
-            s.io_count,
-            s.io_rate,
-            s.bytes,
-            s.bytes_rate
-        ])?;
-        ch.wrote(1)?;
+        insert(conn, &IO_STATS_SQL, &[&capture_id], &cc::IO_STATS, s)?;
+        rows(ch, 1)?;
     }
     for p in &data.processes {
         store_process(ch, capture_id, p)?;
     }
     for h in &data.histograms {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_io_histogram (capture_id, histogram_type, begin_value,
-                 end_value, frequency, cdf)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            capture_id,
-            h.histogram_type,
-            h.begin_value,
-            h.end_value,
-            h.frequency,
-            h.cdf
-        ])?;
-        ch.wrote(1)?;
+        insert(conn, &HISTOGRAM_SQL, &[&capture_id], &cc::HISTOGRAM, h)?;
+        rows(ch, 1)?;
     }
     for a in &data.aggregates {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_io_aggregate (capture_id, tier, num_ios, latency_mean_us,
-                 latency_max_us, latency_sd_us, read_count, read_bytes, write_count, write_bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-            capture_id,
-            a.tier,
-            a.num_ios,
-            a.latency_mean_us,
-            a.latency_max_us,
-            a.latency_sd_us,
-            a.read_count,
-            a.read_bytes,
-            a.write_count,
-            a.write_bytes
-        ])?;
-        ch.wrote(1)?;
+        insert(conn, &AGGREGATE_SQL, &[&capture_id], &cc::AGGREGATE, a)?;
+        rows(ch, 1)?;
     }
     record_outcome(ch.conn(), capture_id, CapturePart::Stacks, outcome, at)
 }
 
-fn pid_of(n: &Option<NamedPid>) -> Option<i64> {
-    n.as_ref().map(|n| n.pid)
-}
-
-fn name_of(n: &Option<NamedPid>) -> Option<&str> {
-    n.as_ref().map(|n| n.name.as_str())
-}
-
 fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rusqlite::Result<()> {
     let conn = ch.conn();
-    conn.prepare_cached(
-        "INSERT INTO tailspin_process (capture_id, pid, name, uuid, path, identifier, version,
-             parent_pid, parent_name, responsible_pid, responsible_name, execed_from_pid,
-             execed_from_name, execed_to_pid, execed_to_name, architecture, shared_cache_uuid,
-             runningboard_managed, sudden_term, footprint_mb, footprint_delta_mb, io_count,
-             io_bytes, time_since_fork_sec, start_time, end_time, num_samples,
-             sample_range_start, sample_range_end, cpu_time_sec, cycles, instructions, cpi,
-             num_threads)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-             ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)",
-    )?
-    .execute(params![
-        capture_id,
-        p.pid,
-        p.name,
-        p.uuid,
-        p.path,
-        p.identifier,
-        p.version,
-        pid_of(&p.parent),
-        name_of(&p.parent),
-        pid_of(&p.responsible),
-        name_of(&p.responsible),
-        pid_of(&p.execed_from),
-        name_of(&p.execed_from),
-        pid_of(&p.execed_to),
-        name_of(&p.execed_to),
-        p.architecture,
-        p.shared_cache_uuid,
-        p.runningboard_managed,
-        p.sudden_term,
-        p.footprint_mb,
-        p.footprint_delta_mb,
-        p.io_count,
-        p.io_bytes,
-        p.time_since_fork_sec,
-        p.start_time,
-        p.end_time,
-        p.num_samples,
-        p.sample_range_start,
-        p.sample_range_end,
-        p.cpu_time_sec,
-        p.cycles,
-        p.instructions,
-        p.cpi,
-        p.num_threads
-    ])?;
-    let process_id = conn.last_insert_rowid();
+    let process_id = insert(conn, &PROCESS_SQL, &[&capture_id], &cc::PROCESS, p)?;
     ch.wrote(1)?;
     for note in &p.notes {
         conn.prepare_cached(
@@ -617,21 +533,7 @@ fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rus
         ch.wrote(1)?;
     }
     for i in &p.images {
-        conn.prepare_cached(
-            "INSERT INTO tailspin_binary_image (process_id, start_address, end_address, name,
-                 version, uuid, path, is_kernel)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            process_id,
-            i.start_address,
-            i.end_address,
-            i.name,
-            i.version,
-            i.uuid,
-            i.path,
-            i.is_kernel
-        ])?;
+        insert(conn, &IMAGE_SQL, &[&process_id], &cc::IMAGE, i)?;
         ch.wrote(1)?;
     }
     for t in &p.threads {
@@ -642,62 +544,18 @@ fn store_process(ch: &mut Chunker<'_>, capture_id: i64, p: &StackProcess) -> rus
 
 fn store_thread(ch: &mut Chunker<'_>, process_id: i64, t: &StackThread) -> rusqlite::Result<()> {
     let conn = ch.conn();
-    conn.prepare_cached(
-        "INSERT INTO tailspin_thread (process_id, thread_id, dispatch_queue_name,
-             dispatch_queue_serial, thread_name, num_samples, sample_range_start,
-             sample_range_end, priority, base_priority, cpu_time_sec, cycles, instructions, cpi,
-             io_count, io_bytes, state, wchan, syscall)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-             ?19)",
-    )?
-    .execute(params![
-        process_id,
-        t.thread_id,
-        t.dispatch_queue_name,
-        t.dispatch_queue_serial,
-        t.thread_name,
-        t.num_samples,
-        t.sample_range_start,
-        t.sample_range_end,
-        t.priority,
-        t.base_priority,
-        t.cpu_time_sec,
-        t.cycles,
-        t.instructions,
-        t.cpi,
-        t.io_count,
-        t.io_bytes,
-        t.state,
-        t.wchan,
-        t.syscall
-    ])?;
-    let thread_id = conn.last_insert_rowid();
+    let thread_id = insert(conn, &THREAD_SQL, &[&process_id], &cc::THREAD, t)?;
     ch.wrote(1)?;
     let mut ids: Vec<i64> = Vec::with_capacity(t.frames.len());
     for f in &t.frames {
         let parent = f.parent.and_then(|i| ids.get(i).copied());
-        conn.prepare_cached(
-            "INSERT INTO tailspin_frame (thread_id, parent_frame_id, depth, sample_count,
-                 is_kernel, symbol_name, symbol_offset, library_name, library_offset, address,
-                 state, core_type, blocked_on)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?
-        .execute(params![
-            thread_id,
-            parent,
-            f.depth,
-            f.sample_count,
-            f.is_kernel,
-            f.symbol_name,
-            f.symbol_offset,
-            f.library_name,
-            f.library_offset,
-            f.address,
-            f.state,
-            f.core_type,
-            f.blocked_on
-        ])?;
-        ids.push(conn.last_insert_rowid());
+        ids.push(insert(
+            conn,
+            &FRAME_SQL,
+            &[&thread_id, &parent],
+            &cc::FRAME,
+            f,
+        )?);
         ch.wrote(1)?;
     }
     Ok(())

@@ -54,7 +54,7 @@ fn params(tracking_threshold: u8) -> TrackerParams {
 struct Ledger {
     events: BTreeMap<i64, LedgerEvent>,
     snapshots: BTreeMap<i64, NewSnapshot>,
-    triggers: Vec<Trigger>,
+    triggers: Vec<Triggered>,
 }
 
 #[derive(Debug, Clone)]

@@ -14,10 +14,11 @@ pub use board::{Board, Row, SPARK_KEEP, Stream, Trend};
 pub use table::{Sort, SortKey, arrange, matches};
 
 use super::connection::ConnEvent;
+use super::format;
 use super::history::{DbProblem, EventRecord, HistoryReply};
 use crate::config::Config;
 use crate::ipc::protocol::{CaptureNotice, CaptureState, Hello, ServerMessage};
-use crate::model::{ProcessKey, ProcessScore};
+use crate::model::{CaptureOutcome, ProcessKey, ProcessScore};
 use crate::store::queries::EventRow;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::{BTreeMap, HashSet};
@@ -567,17 +568,11 @@ impl App {
                     self.history.capturing.remove(&e);
                 }
                 if let Some((pid, cmd)) = self.captures.mine.remove(&n.capture_id) {
-                    let ok = n
-                        .statuses
-                        .values()
-                        .all(|s| matches!(s.as_str(), "success" | "skipped"));
+                    let outcome = CaptureOutcome::of(n.statuses.values().copied());
                     let parts: Vec<String> = n
                         .statuses
                         .iter()
-                        .map(|(part, st)| {
-                            let st = if st == "success" { "ok" } else { st.as_str() };
-                            format!("{part} {st}")
-                        })
+                        .map(|(part, st)| format!("{part} {}", format::part_status(*st)))
                         .collect();
                     let text = format!(
                         "capture #{} of {cmd} ({pid}) done: {}",
@@ -588,7 +583,11 @@ impl App {
                             parts.join(" · ")
                         }
                     );
-                    self.say(text, if ok { Tone::Good } else { Tone::Bad });
+                    let tone = match outcome {
+                        CaptureOutcome::Success => Tone::Good,
+                        CaptureOutcome::Partial | CaptureOutcome::Failed => Tone::Bad,
+                    };
+                    self.say(text, tone);
                 }
             }
         }

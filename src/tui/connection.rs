@@ -213,20 +213,11 @@ pub fn printable(mut msg: ServerMessage) -> ServerMessage {
                 escape_in_place(&mut p.command);
             }
         }
-        ServerMessage::Capture(n) => {
-            escape_in_place(&mut n.trigger);
-            n.statuses = std::mem::take(&mut n.statuses)
-                .into_iter()
-                .map(|(mut k, mut v)| {
-                    escape_in_place(&mut k);
-                    escape_in_place(&mut v);
-                    (k, v)
-                })
-                .collect();
-        }
         ServerMessage::CaptureRefused { reason, .. } => escape_in_place(reason),
         ServerMessage::Error { message } => escape_in_place(message),
-        ServerMessage::InitialState(_)
+        // Typed through and through (trigger, part names, statuses): nothing free-form to escape.
+        ServerMessage::Capture(_)
+        | ServerMessage::InitialState(_)
         | ServerMessage::CaptureAccepted { .. }
         | ServerMessage::Pong => {}
     }

@@ -1,8 +1,16 @@
 //! Number and duration formats of the dashboard (the original's exact rules, reference §3.5/3.9).
 
-use crate::model::Resource;
+use crate::model::{PartStatus, Resource};
 
 /// `%7.2f%`: `  45.23%`.
+/// A capture part's status as the dashboard words it (`ok` for success).
+pub fn part_status(st: PartStatus) -> &'static str {
+    match st {
+        PartStatus::Success => "ok",
+        other => other.as_str(),
+    }
+}
+
 pub fn cpu(v: f64) -> String {
     format!("{v:7.2}%")
 }

@@ -5,8 +5,9 @@
 //! with `TZ` (a POSIX rule, +05:30, so offsets are visibly not UTC), and only what belongs to the
 //! test machine is replaced afterwards: the temp directory, this boot's time, the file size.
 
+use crate::blocking_writer::BlockingWriter;
 use crate::common::TestEnv;
-use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample};
+use rogue_hunter::model::{Band, ProcState, ProcessScore, Resource, Sample, Trigger};
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackProcess, StackThread};
 use rogue_hunter::store::{
     BufferCapture, BulkWrite, CapturePart, Culprit, ExitReason, LogCapture, LogEntry,
@@ -222,7 +223,7 @@ fn build(env: &TestEnv) -> PathBuf {
         id: 1,
         event_id: 2,
         captured_at: t2 + 1.0,
-        trigger: "band_entry_critical".into(),
+        trigger: Trigger::BandEntry(Band::Critical),
         has_decode_step: false,
     }));
     ops.push(Op::AddCaptureTriggers {
@@ -234,7 +235,7 @@ fn build(env: &TestEnv) -> PathBuf {
         id: 2,
         event_id: 3,
         captured_at: NOW - 20.0,
-        trigger: "manual".into(),
+        trigger: Trigger::Manual,
         has_decode_step: false,
     }));
     ops.push(Op::SetCapturePart {

@@ -167,7 +167,7 @@ fn scraped_over_loopback_while_samples_arrive_and_promtool_accepts_it() {
                 state.set_tracked(&[(Band::Critical, 1), (Band::High, 2)]);
                 if seq.is_multiple_of(10) {
                     state.inc_events();
-                    state.inc_capture("success");
+                    state.inc_capture(rogue_hunter::model::CaptureOutcome::Success);
                     state.add_overruns(1);
                 }
                 state.set_writer((seq % 3) as usize, 0);

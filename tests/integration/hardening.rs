@@ -72,7 +72,7 @@ fn as_user(uid: u32, gid: u32, program: &Path) -> Command {
 }
 
 fn helper_bin() -> PathBuf {
-    PathBuf::from(assert_cmd::cargo::cargo_bin!("rogue-hunter-test-helper"))
+    crate::helper::helper_path().to_path_buf()
 }
 
 fn main_bin() -> PathBuf {

@@ -4,10 +4,44 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
-/// Path of the helper binary Cargo built for these tests.
-pub const HELPER: &str = env!("CARGO_BIN_EXE_rogue-hunter-test-helper");
+/// Path of the helper binary, built on first use. The helper is a workspace member of its own
+/// (so `cargo install` leaves it out), and Cargo builds another package's binaries for no test
+/// of this one: each test process builds it once, into a target directory of its own under
+/// Cargo's `target/tmp` (the outer `cargo test` holds the lock of the main one). When it is
+/// fresh this takes a fraction of a second.
+pub fn helper_path() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(build_helper)
+}
+
+fn build_helper() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-helper");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--package", "rogue-hunter-test-helper"])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        cmd.arg("--release");
+        "release"
+    };
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the test helper: {e}"));
+    assert!(
+        status.success(),
+        "building the test helper failed: {status}"
+    );
+    target.join(profile).join("rogue-hunter-test-helper")
+}
 
 /// A running helper; killed and reaped on drop.
 pub struct Helper {
@@ -18,7 +52,7 @@ pub struct Helper {
 impl Helper {
     /// Starts `rogue-hunter-test-helper ARGS…` and waits until it prints `ready`.
     pub fn spawn(args: &[&str]) -> Helper {
-        Helper::start(Command::new(HELPER), args)
+        Helper::start(Command::new(helper_path()), args)
     }
 
     /// Like `spawn`, but in a session of its own: with scheduler autogroups (one CPU share per
@@ -26,7 +60,7 @@ impl Helper {
     /// tests).
     pub fn spawn_in_own_session(args: &[&str]) -> Helper {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(HELPER);
+        let mut cmd = Command::new(helper_path());
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
         unsafe {
             cmd.pre_exec(|| {
@@ -46,7 +80,7 @@ impl Helper {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawning {HELPER} {args:?}: {e}"));
+            .unwrap_or_else(|e| panic!("spawning {} {args:?}: {e}", helper_path().display()));
         let pid = child.id();
         let stdout = child.stdout.take().expect("helper stdout");
         let mut line = String::new();

@@ -386,10 +386,13 @@ async fn capture_requests_reach_the_daemon_and_get_its_answer() {
                 server.notify_capture(&CaptureNotice {
                     capture_id,
                     event_id: None,
-                    trigger: "manual".into(),
+                    trigger: rogue_hunter::model::Trigger::Manual,
                     state,
                     statuses: if state == CaptureState::Done {
-                        BTreeMap::from([("stacks".to_string(), "ok".to_string())])
+                        BTreeMap::from([(
+                            rogue_hunter::model::CapturePart::Stacks,
+                            rogue_hunter::model::PartStatus::Success,
+                        )])
                     } else {
                         BTreeMap::new()
                     },

@@ -1,5 +1,6 @@
 //! Integration tests: the real `rogue-hunter` binary with temporary XDG directories.
 
+mod blocking_writer;
 mod cli_daemon;
 mod cli_snapshots;
 mod common;
@@ -13,6 +14,7 @@ mod helper;
 mod honesty;
 mod ipc;
 mod perms;
+mod profile;
 mod sampler;
 mod service;
 mod socket;

@@ -266,7 +266,7 @@ fn an_exited_process_disappears_and_a_zombie_is_counted_by_its_parent() {
     );
 
     // A child that exited but is not reaped yet is a zombie of this test process.
-    let mut child = std::process::Command::new(crate::helper::HELPER)
+    let mut child = std::process::Command::new(crate::helper::helper_path())
         .arg("exit-now")
         .spawn()
         .expect("spawn");

@@ -1,5 +1,6 @@
 use super::*;
 use crate::ipc::protocol::{CaptureNotice, InitialState, SampleMessage};
+use crate::model::{CapturePart, PartStatus};
 use crate::tui::testing::{
     T0, events, feed, hello, live_app, process, rogues_in_every_band, sample,
 };
@@ -453,7 +454,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
         capture_id: 12,
         event_id: Some(8),
-        trigger: "manual".into(),
+        trigger: crate::model::Trigger::Manual,
         state: CaptureState::Started,
         statuses: BTreeMap::new(),
     })));
@@ -465,11 +466,11 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
         capture_id: 12,
         event_id: Some(8),
-        trigger: "manual".into(),
+        trigger: crate::model::Trigger::Manual,
         state: CaptureState::Done,
         statuses: BTreeMap::from([
-            ("buffer".to_string(), "success".to_string()),
-            ("logs".to_string(), "failed".to_string()),
+            (CapturePart::Buffer, PartStatus::Success),
+            (CapturePart::Logs, PartStatus::Failed),
         ]),
     })));
     let m = app.message().unwrap();
@@ -545,6 +546,7 @@ fn enter_opens_a_detail_view_kept_current_by_samples_and_the_database() {
         event: events()[0].clone(),
         peak: None,
         captures: vec![],
+        hot: None,
     };
     // An answer for another process is ignored.
     app.on_history(HistoryReply::Process {

@@ -1,5 +1,6 @@
 //! An original v20 database (schema from the reference's table list, a row in every table)
-//! migrates to v21 in place with every row, id and counter intact.
+//! migrates to the current schema in place with every row, id and counter intact; so does a
+//! v21 database of ours (before the profile columns of v22).
 
 use super::{NOW, columns, count, rows, temp_db};
 use rogue_hunter::store::migrate::ORPHANS_PENDING_KEY;
@@ -285,7 +286,7 @@ fn an_original_v20_database_migrates_to_the_current_schema_with_every_row_intact
     );
     assert_eq!(startup::next_ids(&conn).unwrap().event, 4);
 
-    // Same structure as a fresh v21 file.
+    // Same structure as a fresh file.
     let (_dir2, fresh_path) = temp_db();
     let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
     assert_eq!(shape(&conn), shape(&fresh));
@@ -324,7 +325,7 @@ fn an_original_v20_database_migrates_to_the_current_schema_with_every_row_intact
     assert_eq!(detail.peak_snapshot.unwrap().process.start_time, 0.0);
     let caps = queries::captures_of_event(&reader, 1).unwrap();
     assert_eq!(caps.len(), 1);
-    assert_eq!(caps[0].triggers, vec![caps[0].trigger.clone()]);
+    assert_eq!(caps[0].triggers, vec![caps[0].trigger.to_string()]);
     assert!(caps[0].buffer.status.is_none() && caps[0].decode.status.is_none());
     let stacks = queries::capture_stacks(&reader, 1).unwrap();
     assert_eq!(stacks.processes.len(), 1);
@@ -435,33 +436,92 @@ fn orphans_of_the_original_are_counted_kept_and_removed_by_the_next_prune() {
     assert_eq!(SCHEMA_VERSION, 22);
 }
 
-#[test]
-fn a_v21_database_migrates_to_v22_with_boot_ids_and_every_row_intact() {
-    let (_dir, path) = temp_db();
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch(&rogue_hunter::store::schema::ddl())
-        .unwrap();
-    conn.execute_batch(
-        "INSERT INTO daemon_state (key, value, updated_at) VALUES ('schema_version', '21', 0);
-         INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
-             peak_band, peak_score) VALUES (7, 42, 'job', 1000, 2000.5, 'high', 'high', 60);",
-    )
-    .unwrap();
-    drop(conn);
+/// The columns v22 added, by table: the profile columns and the boot id of events.
+const V22_COLUMNS: [(&str, &str); 10] = [
+    ("tailspin_header", "sample_rate_hz"),
+    ("tailspin_header", "samples_on_cpu"),
+    ("tailspin_header", "samples_off_cpu"),
+    ("tailspin_header", "samples_lost"),
+    ("tailspin_header", "stacks_truncated"),
+    ("tailspin_frame", "on_cpu_count"),
+    ("tailspin_frame", "off_cpu_count"),
+    ("tailspin_frame", "source_file"),
+    ("tailspin_frame", "source_line"),
+    ("process_events", "boot_id"),
+];
 
+#[test]
+fn a_v21_database_gains_the_v22_columns_with_every_row_intact() {
+    let (_dir, path) = temp_db();
+    // A v21 file: today's schema without the v22 columns, holding an event and a capture with
+    // stacks.
+    {
+        let (conn, _) = open_writer(&path, NOW).unwrap();
+        conn.execute_batch("DROP INDEX idx_process_events_boot_id")
+            .unwrap();
+        for (table, col) in V22_COLUMNS {
+            conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {col}"))
+                .unwrap();
+        }
+        conn.execute_batch(
+            "UPDATE daemon_state SET value = '21' WHERE key = 'schema_version';
+             INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
+                 peak_band, peak_score) VALUES (1, 7, 'busy', 1, 1.0, 'high', 'high', 65);
+             INSERT INTO forensic_captures (id, event_id, captured_at, trigger, tailspin_status,
+                 stack_source) VALUES (1, 1, 2.0, 'manual', 'success', 'procfs');
+             INSERT INTO tailspin_header (capture_id, start_time, end_time, duration_sec, steps,
+                 sampling_interval_ms, os_version, architecture, data_source)
+                 VALUES (1, 'a', 'b', 0.1, 5, 20, 'Linux', 'x86_64', 'procfs');
+             INSERT INTO tailspin_process (id, capture_id, pid, name) VALUES (1, 1, 7, 'busy');
+             INSERT INTO tailspin_thread (id, process_id, thread_id) VALUES (1, 1, '7');
+             INSERT INTO tailspin_frame (id, thread_id, depth, sample_count, is_kernel,
+                 symbol_name, address) VALUES (1, 1, 0, 5, 1, 'schedule', '0x0');",
+        )
+        .unwrap();
+    }
+    let tables = [
+        "process_events",
+        "tailspin_header",
+        "tailspin_frame",
+        "forensic_captures",
+    ];
+    let before: BTreeMap<&str, Vec<Vec<Value>>> = {
+        let conn = Connection::open(&path).unwrap();
+        tables
+            .into_iter()
+            .map(|t| (t, rows(&conn, t, &columns(&conn, t))))
+            .collect()
+    };
     let (conn, report) = open_writer(&path, NOW).unwrap();
     let m = report.migration.expect("migrated");
     assert_eq!((m.from, m.to), (21, SCHEMA_VERSION));
-    let row: (i64, String, i64, Option<String>) = conn
-        .query_row(
-            "SELECT pid, command, boot_time, boot_id FROM process_events WHERE id = 7",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
-    assert_eq!(row, (42, "job".to_string(), 1000, None));
-    // The same tables, columns and indexes as a fresh database.
-    let (_fresh_dir, fresh_path) = temp_db();
+    for (table, old_rows) in &before {
+        let now_cols = columns(&conn, table);
+        let old_cols: Vec<String> = now_cols
+            .iter()
+            .filter(|c| !V22_COLUMNS.contains(&(table, c.as_str())))
+            .cloned()
+            .collect();
+        assert_eq!(
+            &rows(&conn, table, &old_cols),
+            old_rows,
+            "rows of {table} kept"
+        );
+    }
+    for (table, col) in V22_COLUMNS {
+        let v: Value = conn
+            .query_row(&format!("SELECT {col} FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, Value::Null, "{table}.{col} is NULL for rows of v21");
+    }
+    // The same tables, columns (in the same order) and indexes as a fresh file.
+    let (_dir2, fresh_path) = temp_db();
     let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
+    for t in tables {
+        assert_eq!(columns(&conn, t), columns(&fresh, t), "{t}");
+    }
     assert_eq!(shape(&conn), shape(&fresh));
+    let data = queries::capture_stacks(&conn, 1).unwrap();
+    let f = &data.processes[0].threads[0].frames[0];
+    assert_eq!((f.on_cpu_count, f.source_line), (None, None));
 }

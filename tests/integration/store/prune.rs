@@ -1,6 +1,7 @@
 //! Cascades and retention: exactly the expired rows go, with everything that hangs off them.
 
 use super::{NOW, capture_data, count, create_capture, open_event, sample, spawn, temp_db};
+use crate::blocking_writer::BlockingWriter;
 use rogue_hunter::store::prune;
 use rogue_hunter::store::{
     BufferCapture, BulkWrite, ExitReason, LogCapture, LogEntry, MachineSnapshot, Op, PartOutcome,

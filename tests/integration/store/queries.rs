@@ -147,7 +147,7 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert_eq!(
         snaps
             .iter()
-            .map(|s| s.snapshot_type.as_str())
+            .map(|s| s.snapshot_type.to_string())
             .collect::<Vec<_>>(),
         vec!["entry", "checkpoint", "exit"]
     );

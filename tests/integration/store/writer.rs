@@ -3,6 +3,7 @@
 use super::{
     NOW, capture_data, count, create_capture, is_root, open_event, process, sample, spawn, temp_db,
 };
+use crate::blocking_writer::BlockingWriter;
 use rogue_hunter::model::{Band, Resource};
 use rogue_hunter::store::queries;
 use rogue_hunter::store::{
@@ -82,7 +83,7 @@ fn a_sample_batch_commits_at_once_even_with_the_peak_named_before_its_snapshot()
     assert_eq!(d.event.exit_time, Some(NOW + 2.0));
     assert_eq!(d.event.start_time, Some(checkpoint.start_time));
     let peak = d.peak_snapshot.unwrap();
-    assert_eq!(peak.snapshot_type, "peak");
+    assert_eq!(peak.snapshot_type, SnapshotType::Peak.into());
     assert_eq!(peak.process, checkpoint);
     assert_eq!(
         rogue_hunter::store::startup::last_sample_time(&r).unwrap(),
@@ -119,12 +120,12 @@ fn a_bad_operation_is_rolled_back_alone_and_counted() {
 }
 
 #[test]
-fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
+fn when_the_writer_is_behind_batches_wait_in_order() {
     let (_dir, path) = temp_db();
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 1,
+            behind_after: 1,
             chunk_rows: 100_000,
             ..Default::default()
         },
@@ -150,7 +151,7 @@ fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
     assert!(stats.batches_delayed > 0, "{stats:?}");
     assert_eq!(stats.ops_failed, 0, "{stats:?}");
     assert_eq!(stats.batches_dropped, 0);
-    assert_eq!(stats.backlog_ops, 0);
+    assert_eq!(stats.queued_ops, 0);
     assert_eq!(bulk.blocking_recv().unwrap().status, PartStatus::Success);
     drop(w);
     let conn = Connection::open(&path).unwrap();
@@ -166,13 +167,13 @@ fn when_the_queue_is_full_batches_wait_in_the_backlog_in_order() {
 }
 
 #[test]
-fn a_backlog_over_its_limit_drops_batches_loudly() {
+fn a_queue_over_its_limit_drops_batches_loudly() {
     let (_dir, path) = temp_db();
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 1,
-            backlog_max_ops: 4,
+            behind_after: 1,
+            max_queued_ops: 4,
             chunk_rows: 1_000_000,
             ..Default::default()
         },
@@ -202,7 +203,7 @@ fn machine_snapshots_are_written_whole_or_skipped_when_behind() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 2,
+            behind_after: 1,
             ..Default::default()
         },
     );
@@ -271,8 +272,9 @@ fn a_capture_buffer_is_stored_in_chunks_with_every_process_of_every_sample() {
     let r = open_reader(&path).unwrap();
     let ctx = queries::buffer_context(&r, 7).unwrap().unwrap();
     assert_eq!((ctx.sample_count, ctx.peak_score), (90, 90));
-    assert_eq!(ctx.culprits[0]["command"], "proc-100");
-    assert_eq!(ctx.culprits[0]["dominant_resource"], "cpu");
+    assert_eq!(ctx.culprits[0].command, "proc-100");
+    assert_eq!(ctx.culprits[0].dominant_resource, Resource::Cpu.into());
+    assert_eq!(ctx.unreadable_culprits, 0);
     let samples = queries::buffer_samples(&r, 7).unwrap();
     assert_eq!(samples.len(), 90);
     assert_eq!(samples[0].sample_index, 0);
@@ -613,7 +615,7 @@ fn shutdown_writes_everything_that_was_queued() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 4,
+            behind_after: 4,
             ..Default::default()
         },
     );
@@ -675,7 +677,7 @@ fn dropping_the_writer_writes_what_was_queued_and_stops_the_thread() {
     let w = spawn(
         &path,
         WriterConfig {
-            queue_capacity: 2,
+            behind_after: 2,
             ..Default::default()
         },
     );
@@ -690,4 +692,107 @@ fn dropping_the_writer_writes_what_was_queued_and_stops_the_thread() {
     ));
     let conn = Connection::open(&path).unwrap();
     assert_eq!(count(&conn, "process_events"), 100);
+}
+
+/// Triggers and part statuses are typed in memory and stored as the same text as ever: rows of
+/// earlier versions and of this one read alike, and SQL written against them keeps working.
+#[test]
+fn triggers_and_part_statuses_are_stored_as_the_same_text() {
+    use rogue_hunter::model::{PsiResource, Trigger};
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    h.submit(open_event(1, 1, 100, NOW)).unwrap();
+    let triggers = [
+        (Trigger::BandEntry(Band::Critical), "band_entry_critical"),
+        (Trigger::PeakEscalation(Band::High), "peak_escalation_high"),
+        (Trigger::Manual, "manual"),
+        (Trigger::Pressure(PsiResource::Io), "pressure_io"),
+    ];
+    let mut ops = Vec::new();
+    for (i, (trigger, _)) in triggers.iter().enumerate() {
+        ops.push(Op::CreateCapture(rogue_hunter::store::NewCapture {
+            id: i as i64 + 1,
+            event_id: 1,
+            captured_at: NOW,
+            trigger: *trigger,
+            has_decode_step: i == 3,
+        }));
+    }
+    let part = |capture_id, part, status| Op::SetCapturePart {
+        capture_id,
+        part,
+        status,
+        error: None,
+        at: NOW,
+    };
+    ops.push(part(1, CapturePart::Buffer, PartStatus::Success));
+    ops.push(part(1, CapturePart::Stacks, PartStatus::Failed));
+    ops.push(part(1, CapturePart::Logs, PartStatus::Skipped));
+    ops.push(part(2, CapturePart::Logs, PartStatus::Timeout));
+    ops.push(part(4, CapturePart::Decode, PartStatus::Skipped));
+    let ack = h.submit_acked(ops).unwrap().blocking_recv().unwrap();
+    assert_eq!(ack.ops_failed, 0, "{ack:?}");
+    drop(w);
+
+    let conn = Connection::open(&path).unwrap();
+    let rows: Vec<[Option<String>; 5]> = conn
+        .prepare(
+            "SELECT trigger, buffer_status, tailspin_status, spindump_status, logs_status
+             FROM forensic_captures ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let text = |v: [Option<&str>; 5]| v.map(|s| s.map(str::to_string));
+    assert_eq!(
+        rows,
+        [
+            text([
+                Some("band_entry_critical"),
+                Some("success"),
+                Some("failed"),
+                None,
+                Some("skipped")
+            ]),
+            text([
+                Some("peak_escalation_high"),
+                Some("pending"),
+                Some("pending"),
+                None,
+                Some("timeout")
+            ]),
+            text([
+                Some("manual"),
+                Some("pending"),
+                Some("pending"),
+                None,
+                Some("pending")
+            ]),
+            text([
+                Some("pressure_io"),
+                Some("pending"),
+                Some("pending"),
+                Some("skipped"),
+                Some("pending")
+            ]),
+        ]
+    );
+    for (i, (trigger, stored)) in triggers.iter().enumerate() {
+        let row = queries::capture(&conn, i as i64 + 1).unwrap().unwrap();
+        assert_eq!(row.trigger, (*trigger).into(), "{stored}");
+        assert_eq!(row.triggers, [*stored]);
+    }
+    // Text written by another version reads back as it is.
+    conn.execute(
+        "UPDATE forensic_captures SET trigger = 'test1' WHERE id = 3",
+        [],
+    )
+    .unwrap();
+    let row = queries::capture(&conn, 3).unwrap().unwrap();
+    assert_eq!(row.trigger.to_string(), "test1");
 }
