@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Version of this protocol. Bumped on any change an older peer would misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: a capture part's status may be `partial` (an older client, whose statuses are a closed
+/// set, could not read such a `capture` notice).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest line the server accepts from a client (the newline not counted). Longer lines
 /// drop the client: nothing a client legitimately sends comes close.

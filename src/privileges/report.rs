@@ -264,7 +264,7 @@ pub fn names(set: CapSet) -> String {
 }
 
 /// Members of these groups may read the whole system journal.
-fn in_journal_group() -> bool {
+pub fn in_journal_group() -> bool {
     let mut groups = vec![0 as libc::gid_t; 256];
     // SAFETY: groups has room for 256 entries and its length is passed.
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };

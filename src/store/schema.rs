@@ -6,8 +6,8 @@
 //! them, so a migrated database and a fresh one have the same columns in the same order.
 //!
 //! Value conventions: times are epoch seconds (REAL, UTC); text timestamps are RFC 3339 with an
-//! offset; booleans are 0/1; capture part statuses are `pending`, `success`, `failed`, `skipped`
-//! or `timeout` (NULL in rows of the original means "never updated", and `spindump_status` is
+//! offset; booleans are 0/1; capture part statuses are `pending`, `success`, `partial`, `failed`,
+//! `skipped` or `timeout` (`partial` from schema 22 on; NULL in rows of the original means "never updated", and `spindump_status` is
 //! NULL where there is no decode step).
 
 use super::process_columns::{IDENTITY_COLUMNS, metrics_ddl};
