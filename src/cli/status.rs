@@ -6,7 +6,7 @@ use super::Context;
 use super::database::{self, NOT_FOUND};
 use super::events::EventJson;
 use super::output::{self, ago, bytes, cut, local_seconds, print_json, printable, rfc3339};
-use crate::ipc::protocol::{InitialState, SampleMessage};
+use crate::ipc::protocol::{InitialState, SampleMessage, StorageHealth};
 use crate::ipc::{Client, ClientError, Hello, ServerMessage, client};
 use crate::model::Band;
 use crate::store::queries::{self, EventFilter, EventRow};
@@ -85,6 +85,31 @@ pub struct DatabaseJson {
     /// Captures with a part still `pending`: in progress while the daemon runs; otherwise
     /// left unfinished (the next start marks them failed).
     pub captures_pending: Option<i64>,
+    /// The running daemon's writes to it (None when no daemon answered).
+    pub writes: Option<WritesJson>,
+}
+
+/// How the running daemon's database writes go: a failure the daemon can only log (a full
+/// disk, a file gone read-only) is shown here, and makes `status` exit 1.
+#[derive(Debug, Serialize)]
+pub struct WritesJson {
+    /// The last write failed and none has succeeded since.
+    pub failing: bool,
+    /// Writes that failed since the daemon started.
+    pub failed_since_start: u64,
+    pub last_error: Option<String>,
+    pub last_error_time: Option<String>,
+}
+
+impl WritesJson {
+    fn from_health(h: &StorageHealth) -> WritesJson {
+        WritesJson {
+            failing: h.failing,
+            failed_since_start: h.failed_writes,
+            last_error: h.last_error.clone(),
+            last_error_time: h.last_error_at.map(rfc3339),
+        }
+    }
 }
 
 /// An open event with how long it has lasted so far.
@@ -277,6 +302,14 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
         Ok((exists, open, last, pending)) => (exists, open, last, pending, None),
         Err(e) => (db_path.exists(), Vec::new(), None, None, Some(e)),
     };
+    let writes = probe.as_ref().ok().and_then(|live| {
+        let health = match (&live.sample, &live.history) {
+            (Some(s), _) => &s.storage,
+            (None, Some(h)) => &h.storage,
+            (None, None) => return None,
+        };
+        Some(WritesJson::from_health(health))
+    });
     let status = StatusJson {
         daemon: daemon_json(socket, &probe),
         current,
@@ -286,6 +319,7 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             size_bytes: exists.then(|| database::size_on_disk(db_path)).flatten(),
             error: db_error.as_ref().map(super::error_text),
             captures_pending: pending,
+            writes,
         },
         boot_time: boot.as_ref().and_then(|b| b.time),
         boot_id: boot.as_ref().and_then(|b| b.id.clone()),
@@ -306,14 +340,20 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             render(&status, &open_events, last_event.as_ref(), now)
         );
     }
-    exit(status.daemon.state, db_error)
+    let failing = status.database.writes.as_ref().is_some_and(|w| w.failing);
+    exit(status.daemon.state, db_error, failing)
 }
 
-/// `systemctl status` exit codes: 0 running, 3 not running, 4 unknown. A database that cannot
-/// be read is an error (1) while the daemon runs; otherwise the daemon's state decides, and the
-/// database error is still shown.
-fn exit(daemon_state: &str, db_error: Option<anyhow::Error>) -> anyhow::Result<()> {
+/// `systemctl status` exit codes: 0 running, 3 not running, 4 unknown. While the daemon runs,
+/// a database that cannot be read or whose writes are failing is an error (1); otherwise the
+/// daemon's state decides, and the database error is still shown.
+fn exit(
+    daemon_state: &str,
+    db_error: Option<anyhow::Error>,
+    writes_failing: bool,
+) -> anyhow::Result<()> {
     let code = match daemon_state {
+        "running" if db_error.is_none() && writes_failing => return Err(super::Quiet(1).into()),
         "running" => return db_error.map_or(Ok(()), Err),
         "stopped" => NOT_RUNNING,
         _ => UNKNOWN,
@@ -396,6 +436,28 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         s.database.path,
         s.database.size_bytes.map_or("size unknown".into(), bytes)
     ));
+    if let Some(w) = &s.database.writes
+        && let Some(err) = &w.last_error
+    {
+        let state = if w.failing {
+            "FAILING"
+        } else {
+            "working again"
+        };
+        out.push(format!(
+            "Database writes: {state}: {} failed since the daemon started; last at {}: {}",
+            w.failed_since_start,
+            w.last_error_time.as_deref().unwrap_or("?"),
+            printable(err)
+        ));
+        if w.failing {
+            out.push(
+                "  (new events and captures are not being stored: free disk space, or check \
+                 the file's permissions and the daemon's log)"
+                    .to_string(),
+            );
+        }
+    }
     match (s.database.captures_pending, d.state) {
         (None | Some(0), _) => {}
         (Some(n), "running") => out.push(format!("Captures in progress: {n}")),

@@ -122,7 +122,7 @@ impl Pipeline {
         }
 
         if let Some(server) = &self.out.server {
-            server.broadcast_sample(&sample);
+            server.broadcast_sample(&sample, &storage_health(&self.out.writer.stats()));
         }
         if let Some(m) = &self.out.metrics {
             m.observe_sample(&sample, sample.elapsed_ms / 1000.0);
@@ -258,9 +258,12 @@ impl Pipeline {
             return;
         }
         let usage = crate::sys::self_usage();
-        let db_mb = std::fs::metadata(&self.db_path)
-            .map(|m| m.len() as f64 / 1_048_576.0)
-            .unwrap_or(0.0);
+        // The file with its WAL (where recent writes are until a checkpoint); "unknown", never
+        // 0, when it cannot be read.
+        let db_mb = database_bytes(&self.db_path).map_or_else(
+            || "unknown".to_string(),
+            |b| format!("{:.2}", b as f64 / 1_048_576.0),
+        );
         let dropped_total = self.sampler_stats.dropped_samples.load(Ordering::Relaxed);
         let ws = self.out.writer.stats();
         let clients = self.out.server.as_ref().map_or(0, |s| s.client_count());
@@ -282,7 +285,8 @@ impl Pipeline {
             writer_queue = ws.queue_depth,
             writer_errors = ws.write_errors - h.writer_errors_before,
             rss_mb = format!("{:.1}", usage.rss_bytes as f64 / 1_048_576.0),
-            db_mb = format!("{db_mb:.1}"),
+            db_mb,
+            storage_failing = ws.failing,
             "heartbeat"
         );
         *h = Heartbeat {
@@ -420,5 +424,23 @@ mod tests {
         assert_eq!(percentiles(&mut v), (51, 99, 100));
         assert_eq!(percentiles(&mut []), (0, 0, 0));
         assert_eq!(percentiles(&mut [7]), (7, 7, 7));
+    }
+}
+
+/// The database file's size with its `-wal` file; None when the file cannot be read.
+fn database_bytes(db: &std::path::Path) -> Option<u64> {
+    let main = std::fs::metadata(db).ok()?.len();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    Some(main + std::fs::metadata(wal).map_or(0, |m| m.len()))
+}
+
+/// What clients are told of the writer.
+pub fn storage_health(ws: &crate::store::WriterStats) -> crate::ipc::protocol::StorageHealth {
+    crate::ipc::protocol::StorageHealth {
+        failing: ws.failing,
+        failed_writes: ws.write_errors,
+        last_error: ws.last_error.clone(),
+        last_error_at: ws.last_error_at,
     }
 }

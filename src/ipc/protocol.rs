@@ -53,7 +53,7 @@ impl Hello {
 
 /// Second message on every connection: the recent past, so a new client can draw its sparkline
 /// at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InitialState {
     /// `max_score` of the most recent samples, oldest first (at most `ring_buffer_size`).
     pub history: Vec<u8>,
@@ -61,6 +61,23 @@ pub struct InitialState {
     /// the client receives has a greater `seq`.
     #[serde(default)]
     pub last_seq: u64,
+    /// The database writer's health as of the newest sample.
+    #[serde(default)]
+    pub storage: StorageHealth,
+}
+
+/// The database writer's health, so clients (`status`, the dashboard) show a storage failure
+/// the daemon would otherwise only log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageHealth {
+    /// The last write failed and none has succeeded since.
+    pub failing: bool,
+    /// Writes (statements or transactions) that failed since the daemon started.
+    pub failed_writes: u64,
+    /// The last write error, if any since start.
+    pub last_error: Option<String>,
+    /// When it happened, epoch seconds.
+    pub last_error_at: Option<f64>,
 }
 
 /// One sample as clients see it: the summary and the top-N rogues.
@@ -76,6 +93,9 @@ pub struct SampleMessage {
     pub max_score: u8,
     /// The top-N processes by score, highest first, with the model's field names.
     pub rogues: Vec<ProcessScore>,
+    /// The database writer's health at this sample.
+    #[serde(default)]
+    pub storage: StorageHealth,
 }
 
 impl SampleMessage {
@@ -88,6 +108,7 @@ impl SampleMessage {
             process_count: sample.process_count,
             max_score: sample.max_score,
             rogues: sample.rogues().to_vec(),
+            storage: StorageHealth::default(),
         }
     }
 }
@@ -276,7 +297,7 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, EncodeError> {
 
 /// The `sample` line for `sample`, serialised straight from the borrowed rogues (no copy of the
 /// processes; this runs once per sample for all clients).
-pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_sample(sample: &Sample, storage: &StorageHealth) -> Result<Vec<u8>, EncodeError> {
     #[derive(Serialize)]
     #[serde(tag = "type", rename = "sample")]
     struct SampleView<'a> {
@@ -286,6 +307,7 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         process_count: usize,
         max_score: u8,
         rogues: &'a [ProcessScore],
+        storage: &'a StorageHealth,
     }
     encode(&SampleView {
         seq: sample.seq,
@@ -294,6 +316,7 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         process_count: sample.process_count,
         max_score: sample.max_score,
         rogues: sample.rogues(),
+        storage,
     })
 }
 
@@ -338,6 +361,12 @@ mod tests {
             ServerMessage::InitialState(InitialState {
                 history: vec![0, 5, 100],
                 last_seq: 3,
+                storage: StorageHealth {
+                    failing: true,
+                    failed_writes: 2,
+                    last_error: Some("database or disk is full".into()),
+                    last_error_at: Some(1.5),
+                },
             }),
             ServerMessage::Sample(SampleMessage::from_sample(&sample())),
             ServerMessage::Capture(CaptureNotice {
@@ -549,7 +578,7 @@ mod tests {
     #[test]
     fn sample_carries_the_rogues_with_the_model_field_names() {
         let s = sample();
-        let line = encode_sample(&s).unwrap();
+        let line = encode_sample(&s, &StorageHealth::default()).unwrap();
         let v = as_json(&line);
         assert_eq!(v["type"], "sample");
         assert_eq!(v["seq"], 42);

@@ -274,6 +274,8 @@ struct Registry {
     history: VecDeque<u8>,
     history_capacity: usize,
     last_seq: u64,
+    /// The writer's health as of the newest sample, for new clients' `initial_state`.
+    storage: protocol::StorageHealth,
 }
 
 impl Registry {
@@ -393,6 +395,7 @@ impl Server {
                 history: VecDeque::new(),
                 history_capacity: hello.ring_buffer_size as usize,
                 last_seq: 0,
+                storage: protocol::StorageHealth::default(),
             }),
             hello: hello_frame,
             pong,
@@ -425,13 +428,16 @@ impl Server {
 impl ServerHandle {
     /// Records the sample's max score for new clients' `initial_state` and queues its `sample`
     /// message to every client. Never waits: call it on every sample, with or without clients.
-    pub fn broadcast_sample(&self, sample: &Sample) {
+    pub fn broadcast_sample(&self, sample: &Sample, storage: &protocol::StorageHealth) {
         let mut reg = lock(&self.shared.registry);
         reg.record(sample.seq, sample.max_score);
+        if reg.storage != *storage {
+            reg.storage = storage.clone();
+        }
         if reg.clients.is_empty() {
             return;
         }
-        match protocol::encode_sample(sample) {
+        match protocol::encode_sample(sample, storage) {
             Ok(bytes) => {
                 let dropped = reg.push_all(&Frame::from(bytes));
                 add(&self.shared.counters.dropped, dropped);
@@ -627,6 +633,7 @@ fn admit(shared: &Arc<Shared>, stream: UnixStream) {
         let initial = encode_frame(&ServerMessage::InitialState(InitialState {
             history: reg.history.iter().copied().collect(),
             last_seq: reg.last_seq,
+            storage: reg.storage.clone(),
         }));
         outbox.push(&shared.hello);
         outbox.push(&initial);
@@ -997,6 +1004,7 @@ mod tests {
     #[test]
     fn history_keeps_the_newest_ring_buffer_size_scores() {
         let mut reg = Registry {
+            storage: Default::default(),
             clients: Vec::new(),
             history: VecDeque::new(),
             history_capacity: 3,

@@ -212,6 +212,8 @@ pub struct App {
     pub config: Config,
     pub clock: Clock,
     pub conn: Conn,
+    /// The daemon's database writes, as its newest message told (shown in the header).
+    pub storage: crate::ipc::protocol::StorageHealth,
     stream: Stream,
     /// The board shown while paused.
     frozen: Option<Board>,
@@ -271,6 +273,7 @@ impl App {
             table_offset: 0,
             page: 10,
             message: None,
+            storage: Default::default(),
             captures: Captures::default(),
             started: now,
             now,
@@ -511,9 +514,14 @@ impl App {
         match msg {
             ServerMessage::InitialState(s) => {
                 self.stream.initial_state(&s.history, s.last_seq);
+                self.storage = s.storage;
                 self.redraw = true;
             }
             ServerMessage::Sample(s) => {
+                if s.storage != self.storage {
+                    self.storage = s.storage.clone();
+                    self.redraw = true;
+                }
                 let was_stale = self.stale_for().is_some();
                 self.last_sample_at = Some(self.now);
                 self.stream.sample(s);

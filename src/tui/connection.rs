@@ -212,14 +212,20 @@ pub fn printable(mut msg: ServerMessage) -> ServerMessage {
             for p in &mut s.rogues {
                 escape_in_place(&mut p.command);
             }
+            if let Some(e) = &mut s.storage.last_error {
+                escape_in_place(e);
+            }
+        }
+        ServerMessage::InitialState(s) => {
+            if let Some(e) = &mut s.storage.last_error {
+                escape_in_place(e);
+            }
         }
         ServerMessage::CaptureRefused { reason, .. } => escape_in_place(reason),
         ServerMessage::Error { message } => escape_in_place(message),
         // Typed through and through (trigger, part names, statuses): nothing free-form to escape.
-        ServerMessage::Capture(_)
-        | ServerMessage::InitialState(_)
-        | ServerMessage::CaptureAccepted { .. }
-        | ServerMessage::Pong => {}
+        ServerMessage::Capture(_) | ServerMessage::CaptureAccepted { .. } | ServerMessage::Pong => {
+        }
     }
     msg
 }
@@ -306,6 +312,7 @@ mod tests {
             .unwrap();
         wr.write_all(
             &encode(&ServerMessage::InitialState(InitialState {
+                storage: Default::default(),
                 history: vec![1, 2, 3],
                 last_seq: 3,
             }))

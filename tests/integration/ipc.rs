@@ -84,7 +84,7 @@ fn feed(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            server.broadcast_sample(&sample(seq));
+            server.broadcast_sample(&sample(seq), &Default::default());
             if stop.load(Ordering::SeqCst) {
                 return seq;
             }
@@ -136,7 +136,7 @@ fn assert_strictly_increasing(seqs: &[u64]) {
 async fn two_clients_get_hello_initial_state_then_increasing_samples() {
     let f = start(ServerOptions::default()).await;
     for seq in 1..=5 {
-        f.server.broadcast_sample(&sample(seq));
+        f.server.broadcast_sample(&sample(seq), &Default::default());
     }
     let mut a = Client::connect(&f.path).await.unwrap();
     let mut b = Client::connect(&f.path).await.unwrap();
@@ -151,6 +151,7 @@ async fn two_clients_get_hello_initial_state_then_increasing_samples() {
         assert_eq!(
             next(c).await,
             ServerMessage::InitialState(InitialState {
+                storage: Default::default(),
                 history: vec![1, 2, 3, 4, 5],
                 last_seq: 5
             })
@@ -177,7 +178,7 @@ async fn two_clients_get_hello_initial_state_then_increasing_samples() {
 async fn history_is_capped_at_the_ring_buffer_size() {
     let f = start(ServerOptions::default()).await;
     for seq in 1..=200 {
-        f.server.broadcast_sample(&sample(seq));
+        f.server.broadcast_sample(&sample(seq), &Default::default());
     }
     let mut c = Client::connect(&f.path).await.unwrap();
     match next(&mut c).await {

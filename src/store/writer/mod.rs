@@ -105,7 +105,7 @@ struct Counters {
 }
 
 /// A snapshot of the writer's counters (for the heartbeat and `/metrics`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WriterStats {
     /// Commands waiting in both queues.
     pub queue_depth: usize,
@@ -130,6 +130,11 @@ pub struct WriterStats {
     /// Every failed statement or transaction, whatever it was part of.
     pub write_errors: u64,
     pub last_error: Option<String>,
+    /// When the last error happened (epoch seconds).
+    pub last_error_at: Option<f64>,
+    /// The last write attempted failed: storage is failing now, not merely once since start.
+    /// A later successful write clears it.
+    pub failing: bool,
     /// WAL size after the last commit, in pages.
     pub wal_pages: i64,
     /// Checkpoints run by the checkpoint thread (and how many failed).
@@ -142,6 +147,8 @@ struct Shared {
     counters: Counters,
     checkpoint: Arc<CheckpointStats>,
     last_error: Mutex<Option<String>>,
+    last_error_at: Mutex<Option<f64>>,
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -165,6 +172,8 @@ impl Shared {
             prunes: c.prunes.load(Relaxed),
             write_errors: c.write_errors.load(Relaxed),
             last_error: lock(&self.last_error).clone(),
+            last_error_at: *lock(&self.last_error_at),
+            failing: self.failing.load(Relaxed),
             wal_pages: self.checkpoint.wal_pages.load(Relaxed),
             checkpoints: self.checkpoint.checkpoints.load(Relaxed),
             checkpoint_errors: self.checkpoint.errors.load(Relaxed),
@@ -175,6 +184,8 @@ impl Shared {
     /// fails every batch; the log gets one line per change, the counter every occurrence).
     fn record_error(&self, what: &str, e: &dyn std::fmt::Display) {
         self.counters.write_errors.fetch_add(1, Relaxed);
+        self.failing.store(true, Relaxed);
+        *lock(&self.last_error_at) = Some(crate::sys::now_epoch());
         let text = format!("{what}: {e}");
         let mut last = lock(&self.last_error);
         if last.as_deref() == Some(text.as_str()) {
@@ -182,6 +193,13 @@ impl Shared {
         } else {
             tracing::warn!(target: "rogue_hunter::store", error = %e, "database write failed: {what}");
             *last = Some(text);
+        }
+    }
+
+    /// A write committed: storage works (again). Logs the recovery once.
+    fn record_success(&self) {
+        if self.failing.swap(false, Relaxed) {
+            tracing::info!(target: "rogue_hunter::store", "database writes succeed again");
         }
     }
 }
@@ -324,6 +342,8 @@ impl Writer {
             counters: Counters::default(),
             checkpoint: Arc::new(CheckpointStats::default()),
             last_error: Mutex::new(None),
+            last_error_at: Mutex::new(None),
+            failing: std::sync::atomic::AtomicBool::new(false),
         });
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
         let checkpointer = Checkpointer::start(&mut conn, Arc::clone(&shared.checkpoint));

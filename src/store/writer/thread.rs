@@ -158,6 +158,7 @@ impl WriterLoop {
             Ok((rows, chunks)) => {
                 let c = &shared.counters;
                 c.bulk_written.fetch_add(1, Relaxed);
+                shared.record_success();
                 c.rows_written.fetch_add(rows as u64, Relaxed);
                 c.transactions.fetch_add(chunks as u64, Relaxed);
                 BulkOutcome {
@@ -226,6 +227,7 @@ impl WriterLoop {
         match result {
             Ok(counts) => {
                 shared.counters.prunes.fetch_add(1, Relaxed);
+                shared.record_success();
                 tracing::info!(
                     target: "rogue_hunter::store",
                     events = counts.events,
@@ -300,6 +302,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
     match result {
         Ok(()) => {
             c.batches_written.fetch_add(1, Relaxed);
+            shared.record_success();
             c.transactions.fetch_add(1, Relaxed);
             c.rows_written.fetch_add(rows as u64, Relaxed);
         }
@@ -344,6 +347,7 @@ fn apply_machine_snapshot(conn: &Connection, shared: &Shared, snap: &MachineSnap
     match result {
         Ok(n) => {
             c.machine_snapshots_written.fetch_add(1, Relaxed);
+            shared.record_success();
             c.transactions.fetch_add(1, Relaxed);
             c.rows_written.fetch_add(n as u64, Relaxed);
         }

@@ -125,6 +125,7 @@ fn the_sparkline_starts_from_the_daemons_history_and_grows_per_sample() {
     let (mut app, _) = fresh();
     app.on_conn(ConnEvent::Connected(hello()));
     app.on_conn(msg(ServerMessage::InitialState(InitialState {
+        storage: Default::default(),
         history: vec![5, 10, 15],
         last_seq: 3,
     })));
