@@ -414,19 +414,6 @@ fn percentiles(v: &mut [u64]) -> (u64, u64, u64) {
     (at(0.5), at(0.99), v[v.len() - 1])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::percentiles;
-
-    #[test]
-    fn percentiles_of_lateness() {
-        let mut v: Vec<u64> = (1..=100).rev().collect();
-        assert_eq!(percentiles(&mut v), (51, 99, 100));
-        assert_eq!(percentiles(&mut []), (0, 0, 0));
-        assert_eq!(percentiles(&mut [7]), (7, 7, 7));
-    }
-}
-
 /// The database file's size with its `-wal` file; None when the file cannot be read.
 fn database_bytes(db: &std::path::Path) -> Option<u64> {
     let main = std::fs::metadata(db).ok()?.len();
@@ -442,5 +429,18 @@ pub fn storage_health(ws: &crate::store::WriterStats) -> crate::ipc::protocol::S
         failed_writes: ws.write_errors,
         last_error: ws.last_error.clone(),
         last_error_at: ws.last_error_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentiles;
+
+    #[test]
+    fn percentiles_of_lateness() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(percentiles(&mut v), (51, 99, 100));
+        assert_eq!(percentiles(&mut []), (0, 0, 0));
+        assert_eq!(percentiles(&mut [7]), (7, 7, 7));
     }
 }

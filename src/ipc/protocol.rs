@@ -483,7 +483,7 @@ mod tests {
                 "version"
             ]
         );
-        assert_eq!(keys(&msgs[1]), ["history", "last_seq", "type"]);
+        assert_eq!(keys(&msgs[1]), ["history", "last_seq", "storage", "type"]);
         assert_eq!(
             keys(&msgs[2]),
             [
@@ -492,6 +492,7 @@ mod tests {
                 "process_count",
                 "rogues",
                 "seq",
+                "storage",
                 "timestamp",
                 "type"
             ]
