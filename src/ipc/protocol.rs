@@ -133,6 +133,10 @@ pub struct CaptureNotice {
     /// Status of each part (e.g. `stacks` → `success`, `logs` → `timeout`); empty while started.
     #[serde(default)]
     pub statuses: BTreeMap<CapturePart, PartStatus>,
+    /// Set when the daemon could not store some of the capture (a full disk, a read-only
+    /// file): the write error. The statuses are what was taken, not what the database holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_stored: Option<String>,
 }
 
 /// Everything the daemon sends.
@@ -370,6 +374,7 @@ mod tests {
             }),
             ServerMessage::Sample(SampleMessage::from_sample(&sample())),
             ServerMessage::Capture(CaptureNotice {
+                not_stored: None,
                 capture_id: 9,
                 event_id: Some(4),
                 trigger: Trigger::BandEntry(crate::model::Band::Critical),
@@ -377,6 +382,7 @@ mod tests {
                 statuses: BTreeMap::from([(CapturePart::Stacks, PartStatus::Success)]),
             }),
             ServerMessage::Capture(CaptureNotice {
+                not_stored: None,
                 capture_id: 10,
                 event_id: None,
                 trigger: Trigger::Manual,
@@ -535,6 +541,7 @@ mod tests {
     #[test]
     fn a_capture_notice_is_the_same_bytes_as_ever() {
         let msg = ServerMessage::Capture(CaptureNotice {
+            not_stored: None,
             capture_id: 3,
             event_id: Some(2),
             trigger: Trigger::PeakEscalation(crate::model::Band::Critical),

@@ -95,7 +95,7 @@ fn missing(what: &str, id: i64) -> rusqlite::Error {
     data_error(format!("no {what} with id {id}"))
 }
 
-fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
+pub(crate) fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
              peak_band, peak_score, peak_snapshot_id, start_time, boot_id)
@@ -138,7 +138,7 @@ fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize
     stmt.raw_execute()
 }
 
-fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> {
+pub(crate) fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> {
     let pending = PartStatus::Pending.as_str();
     conn.prepare_cached(
         "INSERT INTO forensic_captures (id, event_id, captured_at, trigger, spindump_status,

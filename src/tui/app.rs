@@ -592,8 +592,12 @@ impl App {
                         }
                     );
                     let tone = match outcome {
-                        CaptureOutcome::Success => Tone::Good,
-                        CaptureOutcome::Partial | CaptureOutcome::Failed => Tone::Bad,
+                        CaptureOutcome::Success if n.not_stored.is_none() => Tone::Good,
+                        _ => Tone::Bad,
+                    };
+                    let text = match &n.not_stored {
+                        Some(e) => format!("{text} · NOT STORED: {e}"),
+                        None => text,
                     };
                     self.say(text, tone);
                 }

@@ -223,9 +223,13 @@ pub fn printable(mut msg: ServerMessage) -> ServerMessage {
         }
         ServerMessage::CaptureRefused { reason, .. } => escape_in_place(reason),
         ServerMessage::Error { message } => escape_in_place(message),
-        // Typed through and through (trigger, part names, statuses): nothing free-form to escape.
-        ServerMessage::Capture(_) | ServerMessage::CaptureAccepted { .. } | ServerMessage::Pong => {
+        // Typed (trigger, part names, statuses) but for the database's error.
+        ServerMessage::Capture(n) => {
+            if let Some(e) = &mut n.not_stored {
+                escape_in_place(e);
+            }
         }
+        ServerMessage::CaptureAccepted { .. } | ServerMessage::Pong => {}
     }
     msg
 }

@@ -385,6 +385,7 @@ async fn capture_requests_reach_the_daemon_and_get_its_answer() {
             let _ = reply.send(CaptureAnswer::Accepted { capture_id });
             for state in [CaptureState::Started, CaptureState::Done] {
                 server.notify_capture(&CaptureNotice {
+                    not_stored: None,
                     capture_id,
                     event_id: None,
                     trigger: rogue_hunter::model::Trigger::Manual,

@@ -6,6 +6,7 @@
 //! update. The counters ([`WriterStats`]: failures, the last error, queue depths) are readable at
 //! any time without waiting for the writer.
 
+mod lost;
 mod queue;
 mod thread;
 
@@ -149,6 +150,8 @@ struct Shared {
     last_error: Mutex<Option<String>>,
     last_error_at: Mutex<Option<f64>>,
     failing: std::sync::atomic::AtomicBool,
+    /// Events and captures whose write failed, stored once a write refers to them.
+    lost: lost::LostRows,
 }
 
 impl Shared {
@@ -243,6 +246,7 @@ impl WriterHandle {
             }
             Ok(BatchQueued::Dropped(batch)) => {
                 c.batches_dropped.fetch_add(1, Relaxed);
+                batch.ops.iter().for_each(|op| self.shared.lost.lost(op));
                 for ack in batch.acks {
                     let _ = ack.send(BatchOutcome {
                         ops_applied: 0,
@@ -344,6 +348,7 @@ impl Writer {
             last_error: Mutex::new(None),
             last_error_at: Mutex::new(None),
             failing: std::sync::atomic::AtomicBool::new(false),
+            lost: lost::LostRows::default(),
         });
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
         let checkpointer = Checkpointer::start(&mut conn, Arc::clone(&shared.checkpoint));

@@ -137,6 +137,8 @@ impl WriterLoop {
         let mut between = Self::between(&shared);
         let urgent = || shared.queue.small_waiting();
         let conn = &self.conn;
+        // The capture row (and its event) may have been lost to an earlier failed write.
+        shared.lost.restore(conn, None, Some(capture_id));
         let result = Chunker::begin(conn, self.config.chunk_rows, &mut between, &urgent).and_then(
             |mut ch| {
                 match bulk {
@@ -280,6 +282,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
     let result = (|| -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for op in &batch.ops {
+            shared.lost.restore_for(conn, op);
             conn.execute_batch("SAVEPOINT op")?;
             match write::apply_op(conn, op) {
                 Ok(n) => {
@@ -289,6 +292,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
                 }
                 Err(e) if is_op_error(&e) => {
                     conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                    shared.lost.lost(op);
                     outcome.ops_failed += 1;
                     c.ops_failed.fetch_add(1, Relaxed);
                     shared.record_error(&format!("operation {}", op_name(op)), &e);
@@ -309,6 +313,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
         Err(e) => {
             rollback(conn);
             c.batches_failed.fetch_add(1, Relaxed);
+            batch.ops.iter().for_each(|op| shared.lost.lost(op));
             shared.record_error(
                 &format!("per-sample batch of {} operations", batch.ops.len()),
                 &e,

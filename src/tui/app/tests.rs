@@ -453,6 +453,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
         "capture #12 of cc1plus (3401) accepted; collecting…"
     );
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
+        not_stored: None,
         capture_id: 12,
         event_id: Some(8),
         trigger: crate::model::Trigger::Manual,
@@ -465,6 +466,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     );
     assert_eq!(app.take_commands(), [Command::RefreshHistory]);
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
+        not_stored: None,
         capture_id: 12,
         event_id: Some(8),
         trigger: crate::model::Trigger::Manual,
