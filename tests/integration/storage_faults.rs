@@ -43,6 +43,17 @@ fn request_capture(d: &Daemon) -> i64 {
     })
 }
 
+/// The id of a capture with a part still pending, if any.
+fn pending_capture(db: &Path) -> Option<i64> {
+    let conn = rogue_hunter::store::open_reader(db).ok()?;
+    conn.query_row(
+        "SELECT id FROM forensic_captures WHERE tailspin_status = 'pending'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 /// The capture's four part statuses, as stored.
 fn part_statuses(db: &Path, id: i64) -> Option<[Option<String>; 4]> {
     let conn = rogue_hunter::store::open_reader(db).ok()?;
@@ -335,23 +346,51 @@ fn a_full_disk_leaves_no_capture_pending_through_a_clean_stop() {
     let mut d = Daemon::start_in(env);
     let wal = d.db_path().with_file_name("data.db-wal");
     d.wait_until(Duration::from_secs(20), "the WAL file", || wal.exists());
-    let id = request_capture(&d);
+    // `capture --wait`, as a user would ask; it answers once the capture is done.
+    let mut capture = d.env.cmd();
+    capture.args(["capture", "--pid", &d.pid.to_string(), "--wait"]);
+    let capture = std::thread::spawn(move || capture.output().unwrap());
     let db = d.db_path();
-    d.wait_until(Duration::from_secs(20), "the capture row", || {
-        part_statuses(&db, id).is_some_and(|s| s[1].as_deref() == Some("pending"))
-    });
+    let id = {
+        let mut id = None;
+        d.wait_until(Duration::from_secs(20), "the capture row", || {
+            id = pending_capture(&db);
+            id.is_some()
+        });
+        id.unwrap()
+    };
     fill(&data.join("filler"));
-    d.wait_until(Duration::from_secs(30), "the capture to end", || {
-        d.output().contains("capture done")
-    });
+    let capture = capture.join().unwrap();
+    let said = String::from_utf8_lossy(&capture.stdout);
     assert!(
         d.output().contains("database or disk is full"),
         "the disk did not fill up:\n{}",
         d.output()
     );
+    // Item 7: the capture that could not be stored says so, and points nowhere.
+    assert_eq!(capture.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Not stored: the database could not store this capture (")
+            && said.contains("database or disk is full"),
+        "{said}"
+    );
+    assert!(!said.contains("events show"), "{said}");
+    // Item 7: status shows the writer failing, and exits 1.
     let (code, v) = status_json(&d.env);
-    assert_eq!(code, 0, "still running and answering: {v}");
     assert_eq!(v["daemon"]["state"], "running", "{v}");
+    assert_eq!(code, 1, "storage failing: {v}");
+    let writes = &v["database"]["writes"];
+    assert_eq!(writes["failing"], true, "{v}");
+    assert!(writes["failed_since_start"].as_u64().unwrap() > 0, "{v}");
+    assert!(
+        writes["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("database or disk is full")),
+        "{v}"
+    );
+    let text = d.env.cmd().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Database writes: FAILING: "), "{text}");
     let (status, _) = d.stop_with(libc::SIGTERM, Duration::from_secs(15));
     assert!(status.success(), "{}", d.output());
     let env = d.into_env();
@@ -437,4 +476,74 @@ fn a_database_on_a_read_only_file_system_is_left_untouched() {
     let (code, v) = status_json(&env);
     assert_eq!(code, 3, "{v}");
     disk.remount("rw");
+}
+
+/// Storage faults, a full disk that gets room again while the daemon runs (item 7): `status`
+/// shows the failure and then the recovery (with the count kept), and an event opened while
+/// the disk was full is stored once writes work again, so its later rows are not orphans.
+#[test]
+fn writes_resume_after_a_full_disk_without_orphan_rows() {
+    if !can_mount() {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write_config(TEST_CONFIG);
+    let data = env.root().join("data");
+    let Some(disk) = Tmpfs::mount(&data, "3m") else {
+        return;
+    };
+    let d = Daemon::start_in(env);
+    let wal = d.db_path().with_file_name("data.db-wal");
+    d.wait_until(Duration::from_secs(20), "the WAL file", || wal.exists());
+    fill(&data.join("filler"));
+    d.wait_until(Duration::from_secs(20), "status to say writes fail", || {
+        status_json(&d.env).1["database"]["writes"]["failing"] == true
+    });
+    // A process that becomes a rogue while nothing can be written: its event is lost at first.
+    let hog = crate::helper::Helper::spawn(&["busy", "--threads", "1"]);
+    d.wait_until(Duration::from_secs(20), "the hog's event to open", || {
+        d.output().contains(&format!("({}) score", hog.pid))
+    });
+    std::fs::remove_file(data.join("filler")).unwrap();
+    d.wait_until(Duration::from_secs(20), "status to say writes work", || {
+        let (code, v) = status_json(&d.env);
+        code == 0 && v["database"]["writes"]["failing"] == false
+    });
+    let (_, v) = status_json(&d.env);
+    let writes = &v["database"]["writes"];
+    assert!(writes["failed_since_start"].as_u64().unwrap() > 0, "{v}");
+    assert!(writes["last_error"].as_str().is_some(), "{v}");
+    // The hog ends: its event is closed, which needs its row.
+    let pid = hog.pid;
+    hog.stop();
+    let db = d.db_path();
+    d.wait_until(
+        Duration::from_secs(40),
+        "the hog's event, stored and closed",
+        || {
+            rogue_hunter::store::open_reader(&db).ok().is_some_and(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM process_events WHERE pid = ?1 AND exit_time IS NOT NULL",
+                    [pid],
+                    |r| r.get::<_, i64>(0),
+                )
+                .is_ok_and(|n| n == 1)
+            })
+        },
+    );
+    let orphans: i64 = d
+        .db()
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(orphans, 0, "rows referring to a missing parent");
+    assert!(
+        d.output()
+            .contains("stored a row an earlier failed write lost"),
+        "{}",
+        d.output()
+    );
+    drop(d);
+    drop(disk);
 }

@@ -39,18 +39,26 @@ impl LostRows {
         }
     }
 
-    /// Before `op` is applied: stores the lost rows it refers to (inside the caller's
-    /// transaction). A row stored is forgotten; one that fails again stays for the next try.
-    pub(super) fn restore_for(&self, conn: &Connection, op: &Op) {
+    /// Before `op` is applied: stores the lost rows it refers to, inside the caller's
+    /// transaction. They stay remembered until the caller's commit succeeds and it passes
+    /// what this returns to [`LostRows::forget`]; a failed commit takes them away again.
+    pub(super) fn restore_for(&self, conn: &Connection, op: &Op) -> Vec<Restored> {
         let (event, capture) = refers_to(op);
-        self.restore(conn, event, capture);
+        self.restore(conn, event, capture)
     }
 
-    /// Stores the lost event `event` and capture `capture` (with the capture's own event).
-    pub(super) fn restore(&self, conn: &Connection, event: Option<i64>, capture: Option<i64>) {
-        let mut rows = lock(&self.rows);
+    /// Stores the lost event `event` and capture `capture` (with the capture's own event);
+    /// returns what it stored (see [`LostRows::restore_for`]).
+    pub(super) fn restore(
+        &self,
+        conn: &Connection,
+        event: Option<i64>,
+        capture: Option<i64>,
+    ) -> Vec<Restored> {
+        let rows = lock(&self.rows);
+        let mut stored = Vec::new();
         if rows.events.is_empty() && rows.captures.is_empty() {
-            return;
+            return stored;
         }
         let capture_row = capture.and_then(|id| rows.captures.get(&id).cloned());
         let events = [event, capture_row.as_ref().map(|c| c.event_id)];
@@ -58,15 +66,31 @@ impl LostRows {
             if let Some(e) = rows.events.get(&id).cloned()
                 && store(conn, |c| write::insert_event(c, &without_peak_snapshot(e)))
             {
-                rows.events.remove(&id);
-                tracing::info!(target: "rogue_hunter::store", event_id = id, "stored an event an earlier failed write lost");
+                stored.push(Restored::Event(id));
             }
         }
         if let Some(c) = capture_row
             && store(conn, |conn| write::insert_capture(conn, &c))
         {
-            rows.captures.remove(&c.id);
-            tracing::info!(target: "rogue_hunter::store", capture_id = c.id, "stored a capture an earlier failed write lost");
+            stored.push(Restored::Capture(c.id));
+        }
+        stored
+    }
+
+    /// The rows `restored` are committed: forgets them.
+    pub(super) fn forget(&self, restored: &[Restored]) {
+        if restored.is_empty() {
+            return;
+        }
+        let mut rows = lock(&self.rows);
+        for r in restored {
+            let removed = match r {
+                Restored::Event(id) => rows.events.remove(id).is_some(),
+                Restored::Capture(id) => rows.captures.remove(id).is_some(),
+            };
+            if removed {
+                tracing::info!(target: "rogue_hunter::store", row = %r, "stored a row an earlier failed write lost");
+            }
         }
     }
 
@@ -74,6 +98,22 @@ impl LostRows {
     #[cfg(test)]
     fn event_missing(&self, id: i64) -> bool {
         lock(&self.rows).events.contains_key(&id)
+    }
+}
+
+/// A lost row stored again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Restored {
+    Event(i64),
+    Capture(i64),
+}
+
+impl std::fmt::Display for Restored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restored::Event(id) => write!(f, "event {id}"),
+            Restored::Capture(id) => write!(f, "capture {id}"),
+        }
     }
 }
 
@@ -160,8 +200,11 @@ mod tests {
         };
         // Without the restore the close has no row to update.
         assert!(write::apply_op(&conn, &close).is_err());
-        lost.restore_for(&conn, &close);
+        let restored = lost.restore_for(&conn, &close);
         write::apply_op(&conn, &close).unwrap();
+        // Remembered until the caller says its transaction committed.
+        assert!(lost.event_missing(8));
+        lost.forget(&restored);
         assert!(!lost.event_missing(8));
         assert_eq!(
             count(
@@ -213,7 +256,9 @@ mod tests {
         write::apply_op(&conn, &Op::OpenEvent(without_peak_snapshot(event(4)))).unwrap();
         let lost = LostRows::default();
         lost.lost(&Op::OpenEvent(event(4)));
-        lost.restore(&conn, Some(4), None);
+        let restored = lost.restore(&conn, Some(4), None);
+        assert_eq!(restored, [Restored::Event(4)]);
+        lost.forget(&restored);
         assert!(!lost.event_missing(4));
         assert_eq!(count(&conn, "SELECT COUNT(*) FROM process_events"), 1);
     }

@@ -186,8 +186,14 @@ impl Shared {
     /// Counts an error; logs it as a warning unless it repeats the previous one (a full disk
     /// fails every batch; the log gets one line per change, the counter every occurrence).
     fn record_error(&self, what: &str, e: &dyn std::fmt::Display) {
-        self.counters.write_errors.fetch_add(1, Relaxed);
         self.failing.store(true, Relaxed);
+        self.record_op_error(what, e);
+    }
+
+    /// Counts and logs an error of one operation that the rest of its batch committed
+    /// around (a constraint): a failed write, but not a failing database.
+    fn record_op_error(&self, what: &str, e: &dyn std::fmt::Display) {
+        self.counters.write_errors.fetch_add(1, Relaxed);
         *lock(&self.last_error_at) = Some(crate::sys::now_epoch());
         let text = format!("{what}: {e}");
         let mut last = lock(&self.last_error);

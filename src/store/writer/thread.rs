@@ -138,7 +138,9 @@ impl WriterLoop {
         let urgent = || shared.queue.small_waiting();
         let conn = &self.conn;
         // The capture row (and its event) may have been lost to an earlier failed write.
-        shared.lost.restore(conn, None, Some(capture_id));
+        // Outside a transaction each restored row commits on its own.
+        let restored = shared.lost.restore(conn, None, Some(capture_id));
+        shared.lost.forget(&restored);
         let result = Chunker::begin(conn, self.config.chunk_rows, &mut between, &urgent).and_then(
             |mut ch| {
                 match bulk {
@@ -279,10 +281,11 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
         error: None,
     };
     let mut rows = 0usize;
+    let mut restored = Vec::new();
     let result = (|| -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for op in &batch.ops {
-            shared.lost.restore_for(conn, op);
+            restored.extend(shared.lost.restore_for(conn, op));
             conn.execute_batch("SAVEPOINT op")?;
             match write::apply_op(conn, op) {
                 Ok(n) => {
@@ -295,7 +298,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
                     shared.lost.lost(op);
                     outcome.ops_failed += 1;
                     c.ops_failed.fetch_add(1, Relaxed);
-                    shared.record_error(&format!("operation {}", op_name(op)), &e);
+                    shared.record_op_error(&format!("operation {}", op_name(op)), &e);
                     outcome.error.get_or_insert_with(|| e.to_string());
                 }
                 Err(e) => return Err(e),
@@ -305,6 +308,7 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
     })();
     match result {
         Ok(()) => {
+            shared.lost.forget(&restored);
             c.batches_written.fetch_add(1, Relaxed);
             shared.record_success();
             c.transactions.fetch_add(1, Relaxed);
