@@ -332,7 +332,7 @@ fn fake_daemon(opts: &Opts, deadline: Instant) -> ExitCode {
     };
     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777));
     let hello = format!(
-        "{{\"type\":\"hello\",\"protocol\":1,\"version\":{},\"pid\":4242,\"sample_interval_ms\":333,\"ring_buffer_size\":90}}\n\
+        "{{\"type\":\"hello\",\"protocol\":2,\"version\":{},\"pid\":4242,\"sample_interval_ms\":333,\"ring_buffer_size\":90}}\n\
          {{\"type\":\"initial_state\",\"history\":[1,2,3],\"last_seq\":3}}\n",
         json_string(&opts.version)
     );

@@ -434,7 +434,11 @@ fn with_perf_refused_the_fallback_runs_and_says_why() {
         "{status}: {error}"
     );
     if is_root() {
-        assert_eq!(status, "success", "{error}");
+        // The fallback gives kernel stacks; user stacks too when eu-stack is there, else the
+        // part is partial (issue 14, item 10).
+        let complete = rogue_hunter::forensics::tool::find_on_path("eu-stack").is_some();
+        let want = if complete { "success" } else { "partial" };
+        assert_eq!(status, want, "{error}");
     }
     let header: Option<f64> = d
         .db()
