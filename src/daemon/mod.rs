@@ -46,6 +46,10 @@ pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
     unsafe {
         libc::umask(0o077);
     }
+    // With privileges, only the real /proc is read (see procfs::trust).
+    #[cfg(target_os = "linux")]
+    crate::procfs::trust::check_proc_root(std::path::Path::new(&config.sampler.proc_root))
+        .map_err(anyhow::Error::msg)?;
     paths
         .ensure_runtime_dir()
         .context("cannot prepare the runtime directory")?;
