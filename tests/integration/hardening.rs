@@ -700,3 +700,117 @@ fn status_exit_code_says_whether_the_daemon_runs() {
         assert!(out.stderr.is_empty(), "not an error: {}", text(&out));
     }
 }
+
+/// A proc tree a user made: process 1 looks ordinary, but its thread's `wchan`, `syscall` and
+/// `stack` link to `secret` and to `/etc/shadow`, and process 2's `task` directory links to a
+/// directory of the user's.
+fn hostile_proc_tree(dir: &Path, secret: &Path) {
+    use std::os::unix::fs::symlink;
+    let task = dir.join("1/task/1");
+    std::fs::create_dir_all(&task).unwrap();
+    let stat = "1 (honest) S 0 1 1 0 -1 4194304 0 0 0 0 1 1 0 0 20 0 1 0 100 1000 10 \
+                18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+    std::fs::write(dir.join("1/stat"), stat).unwrap();
+    std::fs::write(task.join("stat"), stat).unwrap();
+    std::fs::write(dir.join("1/comm"), "honest\n").unwrap();
+    symlink(secret, task.join("wchan")).unwrap();
+    symlink(secret, task.join("syscall")).unwrap();
+    symlink("/etc/shadow", task.join("stack")).unwrap();
+    let elsewhere = dir.join("elsewhere/2");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(dir.join("2")).unwrap();
+    symlink(dir.join("elsewhere"), dir.join("2/task")).unwrap();
+    std::fs::write(dir.join("stat"), "cpu 1 1 1 1\nbtime 1700000000\n").unwrap();
+}
+
+/// Issue 14, item 1: with `perms install`'s capabilities (or as root), a `[sampler] proc_root`
+/// of the user's choosing would let the daemon read any file for them. As an ordinary user
+/// (nobody) running the capability-holding binary, and as root, the daemon refuses such a
+/// root before reading anything; the secret stays unread (the user cannot read it themselves).
+#[test]
+fn a_privileged_daemon_refuses_a_proc_tree_of_the_users_choosing() {
+    let Some(copy) = crate::common::PrivilegedCopy::new() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let fake = env.root().join("fakeproc");
+    let secret = env.root().join("secret");
+    env.write_config(&format!(
+        "[sampler]\nproc_root = \"{}\"\n[forensics]\nuser_stacks = \"none\"\n",
+        fake.display()
+    ));
+    // Everything is nobody's but the secret: root's, 0600.
+    let chown = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(env.root())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    std::fs::write(&secret, "TOP-SECRET-LINE\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let nobody = |program: &Path| {
+        let mut c = env.cmd_of("setpriv");
+        c.args(crate::common::NOBODY)
+            .arg(program)
+            .timeout(Duration::from_secs(20));
+        c
+    };
+    // The tree is the user's own making (created here, then handed to them).
+    hostile_proc_tree(&fake, &secret);
+    let chown = Command::new("chown")
+        .args(["-R", "-h", "65534:65534"])
+        .arg(&fake)
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    let cat = env
+        .cmd_of("setpriv")
+        .args(crate::common::NOBODY)
+        .arg("cat")
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert!(!cat.status.success(), "nobody reads the secret by itself");
+
+    // As root: refused.
+    let out = env
+        .cmd_of(&copy.binary)
+        .arg("daemon")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!(
+            "[sampler] proc_root = \"{}\" is refused: it runs as root",
+            fake.display()
+        )),
+        "{said}"
+    );
+
+    // As nobody, with the capabilities `perms install` gives the binary: refused too.
+    let install = env
+        .cmd_of(&copy.binary)
+        .args(["perms", "install"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&install.stderr).contains("does not support") {
+        eprintln!("skipped the capability half: this filesystem cannot hold file capabilities");
+        return;
+    }
+    assert!(install.status.success(), "{}", text(&install));
+    let out = nobody(&copy.binary).arg("daemon").output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("is refused: it holds capabilities (CAP_DAC_READ_SEARCH"),
+        "{said}"
+    );
+    assert!(!said.contains("TOP-SECRET"), "{said}");
+    // Nothing was stored that could show it later.
+    assert!(
+        !env.root().join("data/rogue-hunter/data.db").exists(),
+        "the daemon got as far as its database"
+    );
+}
