@@ -241,7 +241,15 @@ async fn profiled(
     h.stacks_truncated = Some(st.truncated as i64);
     data.header = Some(h);
     if st.lost > 0 {
-        missing.push(format!("{} samples lost (a ring buffer was full)", st.lost));
+        let line = format!("{} samples lost (a ring buffer was full)", st.lost);
+        // A sampled profile stays one with a few samples lost; past a tenth it is a partial
+        // picture.
+        let taken = st.on_cpu + st.off_cpu + st.lost;
+        if st.lost * 10 > taken {
+            missing.push(line);
+        } else {
+            notes.push(line);
+        }
     }
     let outcome = match event_lost {
         Some(lost) => failed(lost, &[missing, notes].concat()),
