@@ -70,6 +70,7 @@ fn build(dir: &Path, now: f64, boot: i64) -> i64 {
             } else {
                 boot - 86_400
             },
+            boot_id: None,
             entry_time: entry,
             entry_band: Band::High,
             peak_score: 60,

@@ -62,11 +62,11 @@ fn broadcast(c: &mut Criterion) {
     let mut s = sample();
     eprintln!(
         "one sample line with 20 rogues: {} bytes",
-        encode_sample(&s).unwrap().len()
+        encode_sample(&s, &Default::default()).unwrap().len()
     );
     let mut group = c.benchmark_group("ipc_broadcast_20_rogues");
     group.bench_function("encode_only", |b| {
-        b.iter(|| encode_sample(black_box(&s)).unwrap())
+        b.iter(|| encode_sample(black_box(&s), &Default::default()).unwrap())
     });
     for clients in [0usize, 1, 8] {
         let dir = tempfile::tempdir().unwrap();
@@ -89,7 +89,7 @@ fn broadcast(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("clients", clients), &clients, |b, _| {
             b.iter(|| {
                 s.seq += 1;
-                server.broadcast_sample(black_box(&s));
+                server.broadcast_sample(black_box(&s), &Default::default());
             })
         });
         let stats = server.stats();

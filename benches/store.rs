@@ -289,6 +289,7 @@ fn small_batch(id: i64, t: f64) -> Vec<Op> {
             start_time: p.start_time,
             command: p.command.clone(),
             boot_time: 1,
+            boot_id: None,
             entry_time: t,
             entry_band: Band::Critical,
             peak_score: 75,

@@ -56,6 +56,7 @@ fn rogues(seq: u64) -> Vec<ProcessScore> {
 fn sample(seq: u64) -> SampleMessage {
     let rogues = rogues(seq);
     SampleMessage {
+        storage: Default::default(),
         seq,
         timestamp: T0 + seq as f64 / 3.0,
         elapsed_ms: 4.0,
@@ -100,6 +101,7 @@ fn app() -> App {
     }));
     app.on_conn(ConnEvent::Message(ServerMessage::InitialState(
         InitialState {
+            storage: Default::default(),
             history: (0..90u32).map(|i| (i * 7 % 100) as u8).collect(),
             last_seq: 90,
         },

@@ -626,10 +626,22 @@ pub struct MetricsServer {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Concurrent scrape connections served; more are closed at once.
+/// Connections served at once. One more is still let in: the connection idle longest (since it
+/// connected or since its last request) is closed to make room, so idle or half-open
+/// connections cannot starve the scraper.
 const MAX_CONNECTIONS: usize = 32;
-/// A client gets this long to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client gets this long to send its request headers, on a new connection and between the
+/// requests of a kept-alive one: a scraper sends them at once, an idle connection is closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
+/// At most one "dropped an idle connection" line per this interval.
+const EVICTION_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A connection being served: who, and when it last did something.
+struct Served {
+    peer: SocketAddr,
+    active: Arc<Mutex<std::time::Instant>>,
+    abort: tokio::task::AbortHandle,
+}
 
 /// Binds `addr` and serves `/metrics` on the current tokio runtime until `shutdown` resolves.
 /// A bind failure is returned at once, so the daemon can report it at start.
@@ -660,16 +672,24 @@ where
     use hyper::service::service_fn;
     use hyper_util::rt::{TokioIo, TokioTimer};
 
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut served: std::collections::HashMap<tokio::task::Id, Served> =
+        std::collections::HashMap::new();
     let mut connections = tokio::task::JoinSet::new();
+    let mut evictions = (None::<std::time::Instant>, 0u64);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(done) = connections.join_next_with_id(), if !connections.is_empty() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                served.remove(&id);
+            }
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(s) => s,
                     Err(e) => {
                         // Out of file descriptors and the like: wait instead of spinning.
                         tracing::warn!(error = %e, "metrics exporter cannot accept a connection");
@@ -677,26 +697,63 @@ where
                         continue;
                     }
                 };
-                let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
-                    continue; // dropping the stream closes it
-                };
+                if served.len() >= MAX_CONNECTIONS {
+                    evict_idlest(&mut served, &mut evictions);
+                }
                 let state = Arc::clone(&state);
-                connections.spawn(async move {
-                    let _permit = permit;
+                let active = Arc::new(Mutex::new(std::time::Instant::now()));
+                let touched = Arc::clone(&active);
+                let abort = connections.spawn(async move {
                     let service = service_fn(move |req| {
+                        *crate::sync::lock(&touched) = std::time::Instant::now();
                         let response = respond(&state, &req);
                         async move { Ok::<_, std::convert::Infallible>(response) }
                     });
-                    let _ = http1::Builder::new()
+                    let result = http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "metrics connection closed");
+                    }
                 });
+                served.insert(abort.id(), Served { peer, active, abort });
             }
         }
     }
     connections.abort_all();
+}
+
+/// Closes the connection idle longest to make room for a new one; says so in the log (at most
+/// every [`EVICTION_LOG_EVERY`], with the count, since a flood would flood the log too).
+fn evict_idlest(
+    served: &mut std::collections::HashMap<tokio::task::Id, Served>,
+    log: &mut (Option<std::time::Instant>, u64),
+) {
+    let idle_since = |s: &Served| *crate::sync::lock(&s.active);
+    let Some(id) = served
+        .iter()
+        .min_by_key(|(_, s)| idle_since(s))
+        .map(|(id, _)| *id)
+    else {
+        return;
+    };
+    let Some(gone) = served.remove(&id) else {
+        return;
+    };
+    gone.abort.abort();
+    log.1 += 1;
+    if log.0.is_none_or(|t| t.elapsed() >= EVICTION_LOG_EVERY) {
+        tracing::warn!(
+            peer = %gone.peer,
+            idle_s = format!("{:.1}", idle_since(&gone).elapsed().as_secs_f64()),
+            dropped = log.1,
+            max = MAX_CONNECTIONS,
+            "metrics exporter: too many connections, closed the one idle longest"
+        );
+        *log = (Some(std::time::Instant::now()), 0);
+    }
 }
 
 fn respond<B>(state: &MetricsState, req: &Request<B>) -> Response<Full<Bytes>> {
@@ -956,6 +1013,10 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_btime("cpu 1\n"), None);
+        // Found by fuzzing: tick counts near u64::MAX no longer overflow (the sum saturates).
+        let huge = stat.replace(" 250 150 ", " 18446744073709551615 18446744073709551615 ");
+        let s = parse_stat(&huge, 0, 100, 4096).unwrap();
+        assert!(s.cpu_seconds >= 1.8e17, "{}", s.cpu_seconds);
     }
 
     #[test]

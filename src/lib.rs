@@ -12,9 +12,12 @@ pub mod account;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod escape;
 pub mod export;
 pub mod flamegraph;
 pub mod forensics;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod impact;
 pub mod ipc;
 pub mod logging;

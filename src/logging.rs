@@ -2,13 +2,18 @@
 //! daemon also writes JSON lines (RFC 3339 timestamps with the UTC offset) to a file that rotates
 //! by size and can be reopened on SIGHUP.
 
+use crate::escape::Escaped;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::Layer;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FormatFields, MakeWriter};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -52,7 +57,10 @@ impl RotatingFile {
     /// Opens (appending to) `path`, creating its directory.
     pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<RotatingFile> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = open_append(path)?;
         let size = file.metadata()?.len();
@@ -83,6 +91,7 @@ impl RotatingFile {
             state.file = OpenOptions::new()
                 .write(true)
                 .truncate(true)
+                .mode(0o600)
                 .open(&self.path)?;
         } else {
             let _ = std::fs::remove_file(numbered(self.backups));
@@ -108,8 +117,13 @@ impl RotatingFile {
     }
 }
 
+/// Opens for appending; a new file is private (0600) whatever the umask.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// The writer `tracing` gets for one event.
@@ -153,13 +167,86 @@ fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(default))
 }
 
+/// How console lines render fields: `message` as text, the rest as `key=value` (quoted when
+/// the value has spaces), every value escaped ([`Escaped`]). Process names, client messages and
+/// error texts come from outside; raw, a newline in one would forge a log line and an escape
+/// sequence would reach the terminal (`tracing`'s own escaping leaves newlines alone).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConsoleFields;
+
+impl<'w> FormatFields<'w> for ConsoleFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        let mut v = ConsoleVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut v);
+        v.result
+    }
+}
+
+struct ConsoleVisitor<'w> {
+    writer: Writer<'w>,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl ConsoleVisitor<'_> {
+    fn write(&mut self, field: &Field, value: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        let sep = if self.first { "" } else { " " };
+        self.first = false;
+        let value = Escaped(value);
+        self.result = if field.name() == "message" {
+            write!(self.writer, "{sep}{value}")
+        } else if needs_quotes(value.0) {
+            let quoted = value.to_string().replace('"', "\\\"");
+            write!(self.writer, "{sep}{}=\"{quoted}\"", field.name())
+        } else {
+            write!(self.writer, "{sep}{}={value}", field.name())
+        };
+    }
+}
+
+fn needs_quotes(s: &str) -> bool {
+    s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '"' || c == '=')
+}
+
+impl Visit for ConsoleVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.write(field, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.write(field, &format!("{value:?}"));
+    }
+}
+
+/// The console layer: readable lines with escaped fields, colours only on a terminal.
+fn console_layer<S, W>(writer: W, ansi: bool) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .with_target(false)
+        .with_timer(ClockTime)
+        .fmt_fields(ConsoleFields)
+}
+
 /// Console-only logging for CLI commands: warnings and errors unless `ROGUE_HUNTER_LOG` says more.
 pub fn init_cli() {
     let layer = fmt::layer()
         .with_writer(io::stderr)
         .with_ansi(stderr_is_terminal())
         .with_target(false)
-        .without_time();
+        .without_time()
+        .fmt_fields(ConsoleFields);
     let _ = tracing_subscriber::registry()
         .with(layer.with_filter(filter("warn")))
         .try_init();
@@ -172,11 +259,7 @@ pub fn init_daemon(
     backups: u32,
 ) -> io::Result<RotatingFileHandle> {
     let handle = RotatingFileHandle(Arc::new(RotatingFile::open(log_file, max_bytes, backups)?));
-    let console = fmt::layer()
-        .with_writer(io::stderr)
-        .with_ansi(stderr_is_terminal())
-        .with_target(false)
-        .with_timer(ClockTime);
+    let console = console_layer(io::stderr, stderr_is_terminal());
     let json = fmt::layer()
         .json()
         .flatten_event(true)
@@ -189,6 +272,32 @@ pub fn init_daemon(
         .with(json.with_filter(filter("info")))
         .try_init();
     Ok(handle)
+}
+
+/// What a `tracing` writer got, for tests of log lines.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+#[cfg(test)]
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +363,39 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(t.path().join("moved.log")).unwrap(),
             "before\n"
+        );
+    }
+
+    #[test]
+    fn console_lines_escape_outside_text() {
+        let out = Captured::default();
+        let w = out.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(console_layer(move || w.clone(), false));
+        let name = "evil\x1b[2J\nFAKE 00:00:00 ERROR forged";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(command = %name, pid = 42, "client: {name}");
+        });
+        let text = out.text();
+        assert_eq!(text.lines().count(), 1, "one event, one line: {text:?}");
+        assert!(!text.contains('\x1b'), "{text:?}");
+        assert!(text.contains("client: evil\\x1b[2J\\nFAKE"), "{text}");
+        assert!(
+            text.contains(r#"command="evil\x1b[2J\nFAKE 00:00:00 ERROR forged""#),
+            "{text}"
+        );
+        assert!(text.contains(" pid=42"), "{text}");
+        let out = Captured::default();
+        let w = out.clone();
+        let subscriber =
+            tracing_subscriber::registry().with(console_layer(move || w.clone(), false));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(path = "/x", quote = "say \"hi\"", empty = "", "plain");
+        });
+        let text = out.text();
+        assert!(
+            text.ends_with("plain path=/x quote=\"say \\\"hi\\\"\" empty=\"\"\n"),
+            "{text}"
         );
     }
 

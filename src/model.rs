@@ -200,7 +200,12 @@ named! {
     /// (`match`es, so the compiler asks) decide what it means for the capture.
     pub enum PartStatus {
         Pending,
+        /// The part got everything it exists for (its error text may still note something
+        /// that changed nothing, such as "no log entries in the window").
         Success,
+        /// Some of what the part exists for was stored and some is missing (user stacks
+        /// failed, one log source unreadable); the error text says what is missing and why.
+        Partial,
         /// The error text says why.
         Failed,
         /// Not attempted (tool absent, no permission); the error text gives the reason.
@@ -215,7 +220,10 @@ impl PartStatus {
     pub fn is_ok(self) -> bool {
         match self {
             PartStatus::Success | PartStatus::Skipped => true,
-            PartStatus::Pending | PartStatus::Failed | PartStatus::Timeout => false,
+            PartStatus::Pending
+            | PartStatus::Partial
+            | PartStatus::Failed
+            | PartStatus::Timeout => false,
         }
     }
 
@@ -223,7 +231,7 @@ impl PartStatus {
     /// a failure, even when another part went wrong).
     pub fn captured(self) -> bool {
         match self {
-            PartStatus::Success => true,
+            PartStatus::Success | PartStatus::Partial => true,
             PartStatus::Pending
             | PartStatus::Failed
             | PartStatus::Skipped
@@ -547,6 +555,7 @@ mod tests {
         check(&[
             PartStatus::Pending,
             PartStatus::Success,
+            PartStatus::Partial,
             PartStatus::Failed,
             PartStatus::Skipped,
             PartStatus::Timeout,
@@ -585,6 +594,7 @@ mod tests {
         assert_eq!(ExitReason::ProcessGone.as_str(), "process_gone");
         assert_eq!(SnapshotType::Checkpoint.as_str(), "checkpoint");
         assert_eq!(PartStatus::Timeout.as_str(), "timeout");
+        assert_eq!(PartStatus::Partial.as_str(), "partial");
         let triggers = [
             (Trigger::BandEntry(Band::Critical), "band_entry_critical"),
             (Trigger::PeakEscalation(Band::High), "peak_escalation_high"),
@@ -621,6 +631,10 @@ mod tests {
         assert_eq!(of(&[Success, Failed, Skipped]), CaptureOutcome::Partial);
         assert_eq!(of(&[Success, Timeout]), CaptureOutcome::Partial);
         assert_eq!(of(&[Failed, Failed]), CaptureOutcome::Failed);
+        // A part that stored some of its data makes the capture partial, never a success
+        // and never a failure.
+        assert_eq!(of(&[Success, Partial, Skipped]), CaptureOutcome::Partial);
+        assert_eq!(of(&[Failed, Partial]), CaptureOutcome::Partial);
         assert_eq!(of(&[Failed, Skipped, Timeout]), CaptureOutcome::Failed);
         assert_eq!(
             of(&[Success, Pending]),

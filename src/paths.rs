@@ -40,6 +40,16 @@ pub enum PathsError {
         "{path} is owned by uid {owner}, not by you (uid {uid}); refusing to use it (remove it, or set XDG_RUNTIME_DIR)"
     )]
     WrongOwner { path: PathBuf, owner: u32, uid: u32 },
+    #[error(
+        "{path} can be written by other users (mode {mode:04o}); refusing to use it (remove it, or let rogue-hunter daemon recreate it)"
+    )]
+    WritableByOthers { path: PathBuf, mode: u32 },
+    #[error("cannot check {path}: {source}")]
+    Check {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot create {path}: {source}")]
     Create {
         path: PathBuf,
@@ -122,6 +132,12 @@ impl Paths {
     pub fn ensure_runtime_dir(&self) -> Result<(), PathsError> {
         ensure_private_dir(&self.runtime_dir, effective_uid())
     }
+
+    /// The uid the daemon of these paths runs as: root for `--system`, else this user. Clients
+    /// accept a runtime directory and a peer only from this uid.
+    pub fn daemon_uid(&self) -> u32 {
+        if self.system { 0 } else { effective_uid() }
+    }
 }
 
 /// The effective uid of this process.
@@ -165,6 +181,45 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), PathsError> {
         path: dir.to_path_buf(),
         source,
     })?;
+    check_owned_dir(dir, &meta, uid)?;
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| PathsError::Create {
+                path: dir.to_path_buf(),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// What a client checks before it talks to whatever listens in `dir`: the daemon's checks
+/// (not a symlink, a directory, owned by `uid`) without creating or changing anything, and no
+/// write access for others (who could have replaced the socket). `Ok(false)` when `dir` does
+/// not exist (no daemon ran there).
+pub fn check_private_dir(dir: &Path, uid: u32) -> Result<bool, PathsError> {
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(PathsError::Check {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    check_owned_dir(dir, &meta, uid)?;
+    if meta.mode() & 0o022 != 0 {
+        return Err(PathsError::WritableByOthers {
+            path: dir.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok(true)
+}
+
+/// Not a symlink, a directory, owned by `uid`.
+fn check_owned_dir(dir: &Path, meta: &std::fs::Metadata, uid: u32) -> Result<(), PathsError> {
     if meta.file_type().is_symlink() {
         return Err(PathsError::Symlink {
             path: dir.to_path_buf(),
@@ -181,14 +236,6 @@ pub fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), PathsError> {
             owner: meta.uid(),
             uid,
         });
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
-            |source| PathsError::Create {
-                path: dir.to_path_buf(),
-                source,
-            },
-        )?;
     }
     Ok(())
 }
@@ -327,6 +374,38 @@ mod tests {
             matches!(err, PathsError::WrongOwner { owner: 65534, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn clients_check_without_creating_or_changing() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("rt");
+        let me = effective_uid();
+        assert!(
+            !check_private_dir(&dir, me).unwrap(),
+            "missing is not an error"
+        );
+        assert!(!dir.exists(), "and is not created");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(check_private_dir(&dir, me).unwrap());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let err = check_private_dir(&dir, me).unwrap_err();
+        assert!(
+            matches!(err, PathsError::WritableByOthers { mode: 0o757, .. }),
+            "{err}"
+        );
+        assert_eq!(std::fs::metadata(&dir).unwrap().mode() & 0o777, 0o757);
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        assert!(matches!(
+            check_private_dir(&link, me),
+            Err(PathsError::Symlink { .. })
+        ));
+        assert!(matches!(
+            check_private_dir(&dir, me + 1),
+            Err(PathsError::WrongOwner { .. })
+        ));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Small platform facts the daemon and CLI need: boot time (the "current boot" key of events),
+//! Small platform facts the daemon and CLI need: the boot id and boot time (which events belong
+//! to the current boot),
 //! this process's own CPU and memory (heartbeat, metrics), and scheduling priority.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -37,6 +38,58 @@ pub fn boot_time() -> Option<i64> {
         )
     };
     (rc == 0).then_some(tv.tv_sec)
+}
+
+/// The kernel's identity of this boot, a random UUID that never changes until the next boot
+/// (Linux `/proc/sys/kernel/random/boot_id`, macOS `kern.bootsessionuuid`). Unlike the boot
+/// time, which is computed from the wall clock and moves by seconds when the clock is adjusted,
+/// it says exactly which events belong to the current boot.
+pub fn boot_id() -> Option<String> {
+    parse_boot_id(&read_boot_id()?)
+}
+
+#[cfg(target_os = "linux")]
+fn read_boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()
+}
+
+#[cfg(target_os = "macos")]
+fn read_boot_id() -> Option<String> {
+    let name = c"kern.bootsessionuuid";
+    let mut buf = [0u8; 64];
+    let mut len = buf.len();
+    // SAFETY: the buffer and its length are ours; the name is NUL-terminated.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let text = buf.get(..len)?;
+    let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
+    String::from_utf8(text[..end].to_vec()).ok()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn read_boot_id() -> Option<String> {
+    None
+}
+
+/// A boot id as stored: a UUID (hex digits and dashes, 36 characters), lower case.
+pub fn parse_boot_id(text: &str) -> Option<String> {
+    let id = text.trim();
+    let ok = id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    ok.then(|| id.to_ascii_lowercase())
 }
 
 /// This process's CPU time (user + system) and resident memory.
@@ -135,6 +188,28 @@ mod tests {
         assert!(a > 1_000_000_000);
         assert!((a as f64) < now_epoch());
         assert_eq!(boot_time(), Some(a));
+    }
+
+    #[test]
+    fn boot_ids_are_uuids() {
+        assert_eq!(
+            parse_boot_id("6F1b0a43-97f2-4a3e-9a7c-2d4c1e0b9f11\n").as_deref(),
+            Some("6f1b0a43-97f2-4a3e-9a7c-2d4c1e0b9f11")
+        );
+        for bad in [
+            "",
+            "x",
+            "6f1b0a43-97f2-4a3e-9a7c-2d4c1e0b9f1",
+            "6f1b0a43_97f2-4a3e-9a7c-2d4c1e0b9f11",
+            "6f1b0a43-97f2-4a3e-9a7c-2d4c1e0b9f1\x1b",
+        ] {
+            assert_eq!(parse_boot_id(bad), None, "{bad:?}");
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let id = boot_id().expect("this machine's boot id");
+            assert_eq!(boot_id(), Some(id));
+        }
     }
 
     #[test]

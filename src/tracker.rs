@@ -119,6 +119,7 @@ pub struct OpenEvent {
 pub struct Tracker {
     params: TrackerParams,
     boot_time: i64,
+    boot_id: Option<String>,
     next: NextIds,
     open: HashMap<String, OpenEvent>,
 }
@@ -145,9 +146,16 @@ impl Tracker {
         Tracker {
             params,
             boot_time,
+            boot_id: None,
             next,
             open: HashMap::new(),
         }
+    }
+
+    /// Stamps new events with the kernel's id of this boot (see `crate::sys::boot_id`).
+    pub fn with_boot_id(mut self, boot_id: Option<String>) -> Tracker {
+        self.boot_id = boot_id;
+        self
     }
 
     /// Open events, in no particular order.
@@ -285,6 +293,7 @@ impl Tracker {
             start_time: p.start_time,
             command: p.command.clone(),
             boot_time: self.boot_time,
+            boot_id: self.boot_id.clone(),
             entry_time: p.captured_at,
             entry_band: p.band,
             peak_score: p.score,

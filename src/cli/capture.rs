@@ -46,9 +46,11 @@ const PARTS: [(CapturePart, &str); 4] = [
 
 pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
     let socket = ctx.paths.socket.clone();
-    let outcome = client::block_on(request(&socket, &args))?;
+    let outcome = client::block_on(request(&socket, ctx.paths.daemon_uid(), &args))?;
     let (capture_id, notice) = match outcome {
-        Ok(Requested::Refused(reason)) => anyhow::bail!("the daemon refused the capture: {reason}"),
+        Ok(Requested::Refused(reason)) => {
+            anyhow::bail!("the daemon refused the capture: {}", printable(&reason))
+        }
         Ok(Requested::Accepted(id, notice)) => (id, notice),
         Err(e) if e.is_not_running() => {
             anyhow::bail!(
@@ -85,8 +87,17 @@ pub(super) fn run(ctx: &Context, args: CaptureArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let stored = stored_parts(&ctx.paths.db_file, capture_id);
+    // Nothing to read back when the database refused it.
+    let stored = if notice.not_stored.is_none() {
+        stored_parts(&ctx.paths.db_file, capture_id)
+    } else {
+        None
+    };
     print!("{}", render_done(capture_id, &notice, stored.as_ref()));
+    if notice.not_stored.is_some() {
+        // Taken but not kept: a script must not take this for a stored capture.
+        return Err(super::Quiet(1).into());
+    }
     Ok(())
 }
 
@@ -98,11 +109,17 @@ enum Requested {
 }
 
 /// Asks for the capture and follows its notices.
-async fn request(socket: &Path, args: &CaptureArgs) -> Result<Requested, ClientError> {
-    let mut c = Client::connect(socket).await?;
+async fn request(
+    socket: &Path,
+    daemon_uid: u32,
+    args: &CaptureArgs,
+) -> Result<Requested, ClientError> {
+    let mut c = Client::connect_to(socket, daemon_uid).await?;
     let capture_id = match c.request_capture(args.pid).await? {
         CaptureAnswer::Accepted { capture_id } => capture_id,
-        CaptureAnswer::Refused { reason } => return Ok(Requested::Refused(reason)),
+        CaptureAnswer::Refused { reason } | CaptureAnswer::TooSoon { reason, .. } => {
+            return Ok(Requested::Refused(reason));
+        }
     };
     if args.wait {
         println!("Capture #{capture_id} requested; waiting for it to finish…");
@@ -191,10 +208,16 @@ pub fn render_done(
         }
         out.push('\n');
     }
-    if let Some(e) = notice.event_id {
-        out.push_str(&format!(
+    match (&notice.not_stored, notice.event_id) {
+        (Some(err), _) => out.push_str(&format!(
+            "Not stored: the database could not store this capture ({}); \
+             see `rogue-hunter status`\n",
+            printable(err)
+        )),
+        (None, Some(e)) => out.push_str(&format!(
             "See it with: rogue-hunter events show {e} -f -t -l\n"
-        ));
+        )),
+        (None, None) => {}
     }
     out
 }
@@ -207,6 +230,7 @@ mod tests {
     #[test]
     fn done_lists_every_part_with_its_reason() {
         let notice = CaptureNotice {
+            not_stored: None,
             capture_id: 7,
             event_id: Some(12),
             trigger: Trigger::Manual,
@@ -243,5 +267,19 @@ mod tests {
         );
         // Without the database: the daemon's statuses alone.
         assert!(render_done(7, &notice, None).contains("  Logs: skipped\n"));
+        // Taken but refused by the database: said so, and no pointer to a row that is not there.
+        let refused = CaptureNotice {
+            not_stored: Some("database or disk is full\x1b[2J".into()),
+            ..notice
+        };
+        let text = render_done(7, &refused, None);
+        assert!(
+            text.ends_with(
+                "Not stored: the database could not store this capture (database or disk is \
+                 full\\x1b[2J); see `rogue-hunter status`\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("events show"), "{text}");
     }
 }

@@ -45,8 +45,13 @@ pub(super) fn run(ctx: &Context, action: ConfigAction) -> anyhow::Result<()> {
 
 fn show(ctx: &Context, path: &Path) -> anyhow::Result<()> {
     let config = ctx.load_config()?;
-    println!("Config file: {}", path.display());
-    println!("Exists: {}", if path.exists() { "yes" } else { "no" });
+    // Valid TOML as a whole (the header is comments): `config show > f` gives a usable file.
+    println!("# Config file: {}", path.display());
+    if path.exists() {
+        println!("# The effective configuration: every key, with its value.");
+    } else {
+        println!("# (it does not exist: these are the defaults)");
+    }
     println!();
     print!("{}", annotate_non_defaults(&config));
     Ok(())
@@ -105,7 +110,7 @@ fn edit(path: &Path) -> anyhow::Result<()> {
     if !status.success() {
         eprintln!("Warning: the editor '{editor}' exited with {status}");
     }
-    match load_file(path) {
+    match load_file(path).map_err(crate::config::ConfigError::in_use) {
         Ok(_) => {
             println!("Config is valid: {}", path.display());
             Ok(())
@@ -143,7 +148,12 @@ fn validate(file: Option<&Path>, in_use: &Path) -> anyhow::Result<()> {
     if file.is_some() && !target.exists() {
         return Err(UsageError(format!("no such file: {}", target.display())).into());
     }
-    load_file(target)?;
+    let checked = load_file(target);
+    if target == in_use {
+        checked.map_err(crate::config::ConfigError::in_use)?;
+    } else {
+        checked?;
+    }
     println!("Config is valid: {}", target.display());
     Ok(())
 }

@@ -38,7 +38,8 @@ pub fn size_on_disk(path: &Path) -> Option<u64> {
     Some(main + wal)
 }
 
-/// The machine's boot time, which selects "the current boot" (None: list every boot).
-pub fn current_boot() -> Option<i64> {
-    crate::sys::boot_time()
+/// The machine's boot (its id and time), which selects "the current boot" (None: list every
+/// boot).
+pub fn current_boot() -> Option<crate::store::queries::Boot> {
+    crate::store::queries::Boot::current()
 }

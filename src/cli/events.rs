@@ -126,7 +126,7 @@ pub(super) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<()> {
     let filter = EventFilter {
         limit: (args.limit > 0).then_some(args.limit),
         open_only: args.open,
-        boot_time: boot,
+        boot: boot.clone(),
         since: None,
     };
     let rows = queries::events(&conn, &filter)?;
@@ -143,7 +143,7 @@ pub(super) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<()> {
         queries::count_events(
             &conn,
             &EventFilter {
-                boot_time: None,
+                boot: None,
                 ..filter.clone()
             },
         )?
@@ -280,7 +280,7 @@ mod tests {
         );
         assert!(
             lines[3].starts_with(
-                "   13  bridge?                  1234        31s*        high      65  "
+                "   13  bridge\\x1b               1234        31s*        high      65  "
             ),
             "{}",
             lines[3]

@@ -8,8 +8,8 @@ use super::Context;
 use super::database;
 use super::events::EventJson;
 use super::output::{
-    and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
-    print_json, printable, rfc3339, seconds3,
+    and_more, cut, decimal, dominant, duration_verbose, local_clock, local_datetime, multiple,
+    plural, print_json, printable, rfc3339, seconds3,
 };
 use super::profile_view;
 use crate::model::{ProcessScore, SnapshotType, Trigger};
@@ -451,7 +451,7 @@ fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
     fields
 }
 
-/// A stored value as text: numbers as JSON writes them (`12.0`, `1e-7`), text as it is.
+/// A stored value as text for people: reals rounded (`198.5`, not `198.49542354204064`), text as it is.
 fn raw_text(v: &ToSqlOutput<'_>) -> String {
     let v = match v {
         ToSqlOutput::Borrowed(v) => *v,
@@ -460,7 +460,7 @@ fn raw_text(v: &ToSqlOutput<'_>) -> String {
     };
     match v {
         ValueRef::Integer(i) => i.to_string(),
-        ValueRef::Real(f) => serde_json::Value::from(f).to_string(),
+        ValueRef::Real(f) => decimal(f),
         ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
         ValueRef::Null | ValueRef::Blob(_) => "null".to_string(),
     }

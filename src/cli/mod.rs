@@ -1,7 +1,8 @@
 //! The command line: argument definitions, dispatch, and how failures become exit codes.
 //!
-//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error. Every failure prints one
-//! `Error: …` message on stderr; nothing panics at the user.
+//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error; `status` also 3 (daemon not
+//! running) and 4 (cannot tell), as `systemctl status`. Every failure prints one `Error: …`
+//! message on stderr; nothing panics at the user.
 
 mod capture;
 mod config_cmd;
@@ -115,6 +116,12 @@ impl Command {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A command already said everything and only sets the exit code (`status`: 3 when the daemon
+/// is not running, 4 when it cannot tell).
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {0}")]
+pub struct Quiet(pub u8);
+
 /// The user declined a confirmation (exit code 1, nothing changed).
 #[derive(Debug, thiserror::Error)]
 #[error("aborted; nothing was changed")]
@@ -130,7 +137,7 @@ pub struct Context {
 impl Context {
     /// Loads the config file (defaults when it does not exist).
     pub fn load_config(&self) -> Result<Config, ConfigError> {
-        crate::config::load_or_default(&self.paths.config_file)
+        crate::config::load_or_default(&self.paths.config_file).map_err(ConfigError::in_use)
     }
 }
 
@@ -162,7 +169,10 @@ pub fn main() -> ExitCode {
     match std::panic::catch_unwind(|| run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("Error: {}", error_text(&e));
+            if let Some(Quiet(code)) = e.downcast_ref::<Quiet>() {
+                return ExitCode::from(*code);
+            }
+            eprintln!("Error: {}", printable_lines(&error_text(&e)));
             ExitCode::from(exit_code(&e))
         }
         // The panic hook already printed the message; never show a backtrace as the result.
@@ -185,6 +195,15 @@ pub fn error_text(e: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// Error texts quote outside text (a daemon's answer, a key of a config file being checked):
+/// each line is escaped, the line breaks of multi-line messages stay.
+fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| crate::escape::escape(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Maps an error to the documented exit code.
@@ -346,6 +365,7 @@ mod tests {
         let cfg: anyhow::Error = ConfigError::Invalid {
             path: "x".into(),
             problems: vec![],
+            in_use: true,
         }
         .into();
         assert_eq!(exit_code(&cfg.context("loading")), 2);

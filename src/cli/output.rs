@@ -114,23 +114,15 @@ pub fn seconds3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-/// Text from a process (its command name, a log line) made safe for a terminal: control
-/// characters (a name can hold an escape sequence or a newline) become `?`.
+/// Text from a process (its command name, a log line) or another program, made safe for a
+/// terminal: control and reordering characters become visible escapes (see [`crate::escape`]).
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(s)
-    }
+    crate::escape::escape(s)
 }
 
-/// The first `max` characters of `s` (printable).
+/// The first `max` characters of `s` (printable; an escape is never split).
 pub fn cut(s: &str, max: usize) -> String {
-    printable(s).chars().take(max).collect()
+    crate::escape::cut(s, max)
 }
 
 /// One CSV field per RFC 4180: quoted when it holds a comma, a quote, CR or LF (or starts or
@@ -153,6 +145,32 @@ pub fn csv_record<'a>(fields: impl IntoIterator<Item = Cow<'a, str>>) -> String 
         .join(",");
     line.push_str("\r\n");
     line
+}
+
+/// A measured value for people: two decimals (`198.5`, `0.12`), trailing zeros dropped, and
+/// three significant digits when it is smaller than that (`0.00123`); never `198.49542354204064`.
+pub fn decimal(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let a = v.abs();
+    let places = if a == 0.0 || a >= 0.01 {
+        2
+    } else {
+        // Three significant digits: 0.001234 → 0.00123.
+        (2 - a.log10().floor() as i32).clamp(2, 12) as usize
+    };
+    let s = format!("{v:.places$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// A multiple of fair share, as the TUI shows it: `12.35x`.
@@ -252,10 +270,22 @@ mod tests {
     fn control_characters_never_reach_the_terminal() {
         assert_eq!(printable("ok name"), "ok name");
         assert!(matches!(printable("ok"), Cow::Borrowed(_)));
-        assert_eq!(printable("evil\x1b[2Jname\n"), "evil?[2Jname?");
+        assert_eq!(printable("evil\x1b[2Jname\n"), "evil\\x1b[2Jname\\n");
         assert_eq!(cut("abcdef", 3), "abc");
-        assert_eq!(cut("ééééé", 2), "éé");
-        assert_eq!(cut("a\tb", 5), "a?b");
+        assert_eq!(cut("a\tb", 5), "a\\tb");
+    }
+
+    #[test]
+    fn measured_values_are_rounded_for_people() {
+        assert_eq!(decimal(198.49542354204064), "198.5");
+        assert_eq!(decimal(12.345), "12.35");
+        assert_eq!(decimal(0.1234), "0.12");
+        assert_eq!(decimal(2.0), "2");
+        assert_eq!(decimal(0.0), "0");
+        assert_eq!(decimal(-0.0001), "-0.0001");
+        assert_eq!(decimal(0.0012345), "0.00123");
+        assert_eq!(decimal(1_763_000_123.456), "1763000123.46");
+        assert_eq!(decimal(f64::NAN), "NaN");
     }
 
     #[test]

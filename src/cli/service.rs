@@ -234,7 +234,17 @@ mod platform {
         let path = unit_path(ctx)?;
         let text = systemd::unit(spec);
         let u = user_flag(ctx);
+        let root_user_unit = !ctx.paths.system && crate::paths::effective_uid() == 0;
         if print {
+            if root_user_unit {
+                println!(
+                    "# Note: you are root, and this is a *user* unit for root, with the paths of"
+                );
+                println!(
+                    "# this shell's environment. For the hardened system service (root, system paths)"
+                );
+                println!("# run: rogue-hunter --system service install --print");
+            }
             println!(
                 "# `service install` would write this unit to {}",
                 path.display()
@@ -258,7 +268,7 @@ mod platform {
         if let Some(note) = build_dir_note(&spec.binary) {
             println!("{note}");
         }
-        if !ctx.paths.system && crate::paths::effective_uid() == 0 {
+        if root_user_unit {
             println!(
                 "Note: you are root; `--system` installs the hardened system service instead."
             );

@@ -6,7 +6,7 @@ use super::Context;
 use super::database::{self, NOT_FOUND};
 use super::events::EventJson;
 use super::output::{self, ago, bytes, cut, local_seconds, print_json, printable, rfc3339};
-use crate::ipc::protocol::{InitialState, SampleMessage};
+use crate::ipc::protocol::{InitialState, SampleMessage, StorageHealth};
 use crate::ipc::{Client, ClientError, Hello, ServerMessage, client};
 use crate::model::Band;
 use crate::store::queries::{self, EventFilter, EventRow};
@@ -14,6 +14,11 @@ use clap::Args;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
+
+/// Exit code when the daemon is not running (the `systemctl status` convention).
+pub const NOT_RUNNING: u8 = 3;
+/// Exit code when the daemon's state cannot be told (permission, timeout, untrusted socket).
+pub const UNKNOWN: u8 = 4;
 
 /// How long connecting and the daemon's `hello` may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -83,6 +88,34 @@ pub struct DatabaseJson {
     pub size_bytes: Option<u64>,
     /// Why it could not be read (not a rogue-hunter database, a newer schema, …).
     pub error: Option<String>,
+    /// Captures with a part still `pending`: in progress while the daemon runs; otherwise
+    /// left unfinished (the next start marks them failed).
+    pub captures_pending: Option<i64>,
+    /// The running daemon's writes to it (None when no daemon answered).
+    pub writes: Option<WritesJson>,
+}
+
+/// How the running daemon's database writes go: a failure the daemon can only log (a full
+/// disk, a file gone read-only) is shown here, and makes `status` exit 1.
+#[derive(Debug, Serialize)]
+pub struct WritesJson {
+    /// The last write failed and none has succeeded since.
+    pub failing: bool,
+    /// Writes that failed since the daemon started.
+    pub failed_since_start: u64,
+    pub last_error: Option<String>,
+    pub last_error_time: Option<String>,
+}
+
+impl WritesJson {
+    fn from_health(h: &StorageHealth) -> WritesJson {
+        WritesJson {
+            failing: h.failing,
+            failed_since_start: h.failed_writes,
+            last_error: h.last_error.clone(),
+            last_error_time: h.last_error_at.map(rfc3339),
+        }
+    }
 }
 
 /// An open event with how long it has lasted so far.
@@ -100,6 +133,8 @@ pub struct StatusJson {
     pub current: Option<CurrentJson>,
     pub database: DatabaseJson,
     pub boot_time: Option<i64>,
+    /// The kernel's id of the current boot (what "the current boot" means).
+    pub boot_id: Option<String>,
     /// Open events of the current boot.
     pub open_events: Vec<OpenEventJson>,
     /// The most recent event of any boot.
@@ -115,12 +150,15 @@ struct Live {
 
 /// Connects, reads `hello` (that is the liveness probe), `initial_state` and, if one comes in
 /// time, one live sample.
-fn ask_daemon(socket: &Path) -> Result<Live, ClientError> {
+fn ask_daemon(socket: &Path, daemon_uid: u32) -> Result<Live, ClientError> {
     client::block_on(async {
-        let mut c = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(socket)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ClientError::Timeout("connecting")),
-        };
+        let mut c =
+            match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect_to(socket, daemon_uid))
+                .await
+            {
+                Ok(r) => r?,
+                Err(_) => return Err(ClientError::Timeout("connecting")),
+            };
         let hello = c.hello().clone();
         let interval = Duration::from_millis(hello.sample_interval_ms);
         let wait = (interval * 2 + Duration::from_millis(500)).min(SAMPLE_WAIT_MAX);
@@ -238,7 +276,7 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
 
 pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     let socket = &ctx.paths.socket;
-    let probe = ask_daemon(socket);
+    let probe = ask_daemon(socket, ctx.paths.daemon_uid());
     let now = output::now();
     let current = match &probe {
         Ok(live) => current_json(ctx, live)?,
@@ -250,13 +288,13 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
     // the exit code says something is wrong.
     let read = database::open(db_path).and_then(|conn| {
         let Some(conn) = conn else {
-            return Ok((false, Vec::new(), None));
+            return Ok((false, Vec::new(), None, None));
         };
         let open = queries::events(
             &conn,
             &EventFilter {
                 open_only: true,
-                boot_time: boot,
+                boot: boot.clone(),
                 ..EventFilter::default()
             },
         )?;
@@ -267,12 +305,21 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
                 ..EventFilter::default()
             },
         )?;
-        Ok((true, open, last.into_iter().next()))
+        let pending = queries::pending_captures(&conn)?;
+        Ok((true, open, last.into_iter().next(), Some(pending)))
     });
-    let (exists, open_events, last_event, db_error) = match read {
-        Ok((exists, open, last)) => (exists, open, last, None),
-        Err(e) => (db_path.exists(), Vec::new(), None, Some(e)),
+    let (exists, open_events, last_event, pending, db_error) = match read {
+        Ok((exists, open, last, pending)) => (exists, open, last, pending, None),
+        Err(e) => (db_path.exists(), Vec::new(), None, None, Some(e)),
     };
+    let writes = probe.as_ref().ok().and_then(|live| {
+        let health = match (&live.sample, &live.history) {
+            (Some(s), _) => &s.storage,
+            (None, Some(h)) => &h.storage,
+            (None, None) => return None,
+        };
+        Some(WritesJson::from_health(health))
+    });
     let status = StatusJson {
         daemon: daemon_json(socket, &probe),
         current,
@@ -281,8 +328,11 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             exists,
             size_bytes: exists.then(|| database::size_on_disk(db_path)).flatten(),
             error: db_error.as_ref().map(super::error_text),
+            captures_pending: pending,
+            writes,
         },
-        boot_time: boot,
+        boot_time: boot.as_ref().and_then(|b| b.time),
+        boot_id: boot.as_ref().and_then(|b| b.id.clone()),
         open_events: open_events
             .iter()
             .map(|e| OpenEventJson {
@@ -300,10 +350,28 @@ pub(super) fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<()> {
             render(&status, &open_events, last_event.as_ref(), now)
         );
     }
-    match db_error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    let failing = status.database.writes.as_ref().is_some_and(|w| w.failing);
+    exit(status.daemon.state, db_error, failing)
+}
+
+/// `systemctl status` exit codes: 0 running, 3 not running, 4 unknown. While the daemon runs,
+/// a database that cannot be read or whose writes are failing is an error (1); otherwise the
+/// daemon's state decides, and the database error is still shown.
+fn exit(
+    daemon_state: &str,
+    db_error: Option<anyhow::Error>,
+    writes_failing: bool,
+) -> anyhow::Result<()> {
+    let code = match daemon_state {
+        "running" if db_error.is_none() && writes_failing => return Err(super::Quiet(1).into()),
+        "running" => return db_error.map_or(Ok(()), Err),
+        "stopped" => NOT_RUNNING,
+        _ => UNKNOWN,
+    };
+    if let Some(e) = db_error {
+        eprintln!("Error: {}", crate::escape::escape(&super::error_text(&e)));
     }
+    Err(super::Quiet(code).into())
 }
 
 /// The text form.
@@ -315,7 +383,7 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             out.push(format!(
                 "Daemon: running (pid {}, version {})",
                 d.pid.unwrap_or(0),
-                d.version.as_deref().unwrap_or("?")
+                printable(d.version.as_deref().unwrap_or("?"))
             ));
             if let (Some(ms), Some(rate)) = (d.sample_interval_ms, d.samples_per_second) {
                 out.push(format!(
@@ -367,11 +435,11 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         }
         "stopped" => out.push(format!(
             "Daemon: stopped ({})",
-            d.detail.as_deref().unwrap_or("no answer")
+            printable(d.detail.as_deref().unwrap_or("no answer"))
         )),
         _ => out.push(format!(
             "Daemon: unknown ({})",
-            d.detail.as_deref().unwrap_or("no answer")
+            printable(d.detail.as_deref().unwrap_or("no answer"))
         )),
     }
 
@@ -392,6 +460,35 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         s.database.path,
         s.database.size_bytes.map_or("size unknown".into(), bytes)
     ));
+    if let Some(w) = &s.database.writes
+        && let Some(err) = &w.last_error
+    {
+        let state = if w.failing {
+            "FAILING"
+        } else {
+            "working again"
+        };
+        out.push(format!(
+            "Database writes: {state}: {} failed since the daemon started; last at {}: {}",
+            w.failed_since_start,
+            w.last_error_time.as_deref().unwrap_or("?"),
+            printable(err)
+        ));
+        if w.failing {
+            out.push(
+                "  (new events and captures are not being stored: free disk space, or check \
+                 the file's permissions and the daemon's log)"
+                    .to_string(),
+            );
+        }
+    }
+    match (s.database.captures_pending, d.state) {
+        (None | Some(0), _) => {}
+        (Some(n), "running") => out.push(format!("Captures in progress: {n}")),
+        (Some(n), _) => out.push(format!(
+            "Unfinished captures: {n} (marked failed when the daemon starts again)"
+        )),
+    }
     if let Some(e) = last {
         let when = match e.exit_time {
             None => format!("started {}, ongoing", ago(now - e.entry_time)),

@@ -14,6 +14,7 @@ pub fn run(ctx: &Context, args: &TuiArgs) -> anyhow::Result<()> {
     let config = ctx.load_config()?;
     crate::tui::run(crate::tui::Options {
         socket: ctx.paths.socket.clone(),
+        daemon_uid: ctx.paths.daemon_uid(),
         db: ctx.paths.db_file.clone(),
         config,
         mono: args.no_color,

@@ -4,6 +4,7 @@ use super::Config;
 use std::fmt;
 use std::io::Write;
 use std::ops::Range;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use toml_edit::{Item, TableLike};
 
@@ -39,10 +40,13 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}", render_invalid(.path, .problems))]
+    #[error("{}", render_invalid(.path, .problems, *.in_use))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
+        /// The config file in use (not one given to `config validate`): the message then says
+        /// how to fix it with `config edit` / `config reset`.
+        in_use: bool,
     },
     #[error("cannot write config file {path}: {source}")]
     Write {
@@ -52,71 +56,166 @@ pub enum ConfigError {
     },
 }
 
-fn render_invalid(path: &Path, problems: &[Problem]) -> String {
+fn render_invalid(path: &Path, problems: &[Problem], in_use: bool) -> String {
     let mut s = format!("invalid config file {}:", path.display());
     for p in problems {
         s.push_str("\n  ");
         s.push_str(&p.to_string());
     }
-    s.push_str("\nFix it with `rogue-hunter config edit`, or restore the defaults with `rogue-hunter config reset`.");
+    if in_use {
+        s.push_str("\nFix it with `rogue-hunter config edit`, or restore the defaults with `rogue-hunter config reset`.");
+    }
     s
 }
 
-/// Parses and checks config text; `path` is only used in messages.
+impl ConfigError {
+    /// Marks an invalid file as the config file in use (see [`ConfigError::Invalid`]).
+    pub fn in_use(self) -> ConfigError {
+        match self {
+            ConfigError::Invalid { path, problems, .. } => ConfigError::Invalid {
+                path,
+                problems,
+                in_use: true,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Most problems one run reports (each is found by one more parse of a small file).
+const MAX_PROBLEMS: usize = 100;
+
+/// Parses and checks config text; `path` is only used in messages. Every problem is reported
+/// in one go: a key that is unknown or of the wrong type is noted and set aside, and the rest is
+/// parsed again, until it parses; then the values are checked (ranges, band order, colours).
+/// Only a TOML syntax error stops at the first one (nothing after it can be read reliably).
 pub fn parse_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let doc = toml_edit::Document::parse(text).ok();
-    let config: Config = match toml::from_str(text) {
-        Ok(c) => c,
-        Err(e) => {
-            let span = e.span();
-            let (line, column) = span
-                .as_ref()
-                .map(|s| line_col(text, s.start))
-                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
-            let key = match (&doc, &span) {
-                (Some(doc), Some(span)) => key_path_at(doc.as_table(), span.start, ""),
-                _ => None,
-            };
-            let message = if doc.is_none() {
-                format!("TOML syntax error: {}", e.message().trim())
-            } else {
-                plain_type_names(e.message().trim())
-            };
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                problems: vec![Problem {
-                    key,
-                    line,
-                    column,
-                    message,
-                }],
-            });
+    let invalid = |problems: Vec<Problem>| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+        in_use: false,
+    };
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(d) => d,
+        Err(e) => return Err(invalid(vec![syntax_problem(text, &e)])),
+    };
+    let mut work = doc.clone().into_mut();
+    let mut problems = Vec::new();
+    let config = loop {
+        let work_text = work.to_string();
+        let e = match toml::from_str::<Config>(&work_text) {
+            Ok(c) => break Some(c),
+            Err(e) => e,
+        };
+        let message = plain_type_names(e.message().trim());
+        // The key the error is about, found in the text that was parsed and then in the file.
+        let key = e.span().and_then(|span| {
+            let parsed = toml_edit::Document::parse(work_text.as_str()).ok()?;
+            key_path_at(parsed.as_table(), span.start, "")
+        });
+        let pos = key
+            .as_deref()
+            .and_then(|k| locate(doc.as_table(), k))
+            .map(|span| line_col(text, span.start));
+        problems.push(Problem {
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            key: key.clone(),
+            message,
+        });
+        let removed = key.is_some_and(|k| remove_key(work.as_table_mut(), &k));
+        if !removed || problems.len() >= MAX_PROBLEMS {
+            break None;
         }
     };
-    let mut problems: Vec<Problem> = config
-        .problems()
-        .into_iter()
-        .map(|(key, message)| {
-            let pos = doc
-                .as_ref()
-                .and_then(|d| locate(d.as_table(), &key))
-                .map(|span| line_col(text, span.start));
-            Problem {
+    if let Some(config) = &config {
+        for (key, message) in config.problems() {
+            let pos = locate(doc.as_table(), &key).map(|span| line_col(text, span.start));
+            problems.push(Problem {
                 line: pos.map(|p| p.0),
                 column: pos.map(|p| p.1),
                 key: Some(key),
                 message,
-            }
+            });
+        }
+    }
+    problems.sort_by_key(|p| (p.line.unwrap_or(usize::MAX), p.column.unwrap_or(0)));
+    match config {
+        Some(c) if problems.is_empty() => Ok(c),
+        _ => Err(invalid(problems)),
+    }
+}
+
+/// A TOML syntax error, naming the key for a duplicate (`toml` says only "duplicate key").
+fn syntax_problem(text: &str, e: &toml_edit::TomlError) -> Problem {
+    let span = e.span();
+    let (line, column) = span
+        .as_ref()
+        .map(|s| line_col(text, s.start))
+        .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+    let mut message = format!("TOML syntax error: {}", e.message().trim());
+    let mut key = None;
+    if e.message().contains("duplicate key")
+        && let Some(span) = &span
+        && let Some(name) = text
+            .get(span.clone())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+    {
+        let header = line
+            .and_then(|l| text.lines().nth(l - 1))
+            .is_some_and(|l| l.trim_start().starts_with('['));
+        let name = name.trim_matches(|c| c == '[' || c == ']').trim();
+        let table = line.and_then(|l| enclosing_table(text, l));
+        let full = match table {
+            Some(t) if !header && !name.starts_with(&format!("{t}.")) => format!("{t}.{name}"),
+            _ => name.to_string(),
+        };
+        message = if header {
+            format!("TOML syntax error: duplicate table `[{full}]` (write each table once)")
+        } else {
+            format!(
+                "TOML syntax error: duplicate key `{full}` (a key may appear only once in a \
+                 table; keep one of them)"
+            )
+        };
+        key = Some(full);
+    }
+    Problem {
+        key,
+        line,
+        column,
+        message,
+    }
+}
+
+/// The `[table]` header in force at 1-based `line` (the nearest one above it), if any.
+fn enclosing_table(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line.saturating_sub(1))
+        .filter_map(|l| {
+            let l = l.trim();
+            (l.starts_with('[') && !l.starts_with("[["))
+                .then(|| {
+                    l.trim_start_matches('[')
+                        .split(']')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                })
+                .map(str::to_string)
         })
-        .collect();
-    problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError::Invalid {
-            path: path.to_path_buf(),
-            problems,
-        })
+        .last()
+}
+
+/// Removes the key at a dotted path; false when there is none.
+fn remove_key(table: &mut dyn toml_edit::TableLike, path: &str) -> bool {
+    match path.split_once('.') {
+        None => table.remove(path).is_some(),
+        Some((first, rest)) => table
+            .get_mut(first)
+            .and_then(|i| i.as_table_like_mut())
+            .is_some_and(|t| remove_key(t, rest)),
     }
 }
 
@@ -158,7 +257,12 @@ impl Config {
             source,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
+        // Private whatever the umask: the file can name paths and listen addresses.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
         let mut tmp = tempfile_in(dir, path).map_err(err)?;
         let text = format!(
             "# rogue-hunter configuration. Every key is optional; see README.md for each one.\n\n{}",
@@ -183,6 +287,7 @@ fn tempfile_in(dir: &Path, target: &Path) -> std::io::Result<(PathBuf, std::fs::
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .open(&tmp)?;
     Ok((tmp, file))
 }
@@ -409,6 +514,62 @@ mod tests {
             assert_eq!(p.line, Some(*line), "{name}: {p}");
             assert!(p.column.is_some(), "{name}: {p}");
         }
+    }
+
+    /// Issue 14, item 12: unknown keys, wrong types and ranges all in one run, in file order.
+    #[test]
+    fn unknown_keys_types_and_ranges_are_all_reported_in_one_run() {
+        let ps = problems(
+            "[system]\nsample_intervall = 1.0\nheartbeat_samples = \"x\"\n[bands]\n\
+             medium = \"forty\"\nhigh = 500\n[nosuch]\na = 1\n[tui.sparkline]\nheight = 9\n",
+        );
+        let got: Vec<(Option<usize>, &str)> = ps
+            .iter()
+            .map(|p| (p.line, p.key.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(2), "system.sample_intervall"),
+                (Some(3), "system.heartbeat_samples"),
+                (Some(5), "bands.medium"),
+                (Some(6), "bands.high"),
+                (Some(7), "nosuch"),
+                (Some(10), "tui.sparkline.height"),
+            ],
+            "{ps:?}"
+        );
+        assert!(ps[0].message.contains("unknown field"), "{}", ps[0]);
+        assert!(ps[1].message.contains("invalid type"), "{}", ps[1]);
+        assert!(ps[5].message.contains("between 1 and 4"), "{}", ps[5]);
+    }
+
+    #[test]
+    fn a_duplicate_is_named() {
+        let ps = problems("[bands]\nmedium = 40\nmedium = 41\n");
+        assert_eq!(ps.len(), 1);
+        assert_eq!(ps[0].key.as_deref(), Some("bands.medium"));
+        assert_eq!(ps[0].line, Some(3));
+        assert!(
+            ps[0].message.contains("duplicate key `bands.medium`"),
+            "{}",
+            ps[0]
+        );
+        let ps = problems("[bands]\nmedium = 40\n[system]\n[bands]\nhigh = 60\n");
+        assert!(
+            ps[0].message.contains("duplicate table `[bands]`"),
+            "{}",
+            ps[0]
+        );
+        let ps = problems("top = 1\ntop = 2\n");
+        assert_eq!(ps[0].key.as_deref(), Some("top"), "{}", ps[0]);
+    }
+
+    #[test]
+    fn the_fix_hint_is_only_for_the_file_in_use() {
+        let e = parse_str("[bands]\nmedium = 0\n", Path::new("other.toml")).unwrap_err();
+        assert!(!e.to_string().contains("config edit"), "{e}");
+        assert!(e.in_use().to_string().contains("rogue-hunter config edit"));
     }
 
     #[test]

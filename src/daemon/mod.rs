@@ -26,6 +26,7 @@ use crate::logging::RotatingFileHandle;
 use crate::model::ExitReason;
 use crate::paths::Paths;
 use crate::sampler::platform_sampler;
+use crate::store::reserve::SpaceReserve;
 use crate::store::startup;
 use crate::store::{PrunePolicy, Writer, WriterConfig, WriterHandle};
 use crate::tracker::{Tracker, TrackerParams};
@@ -39,6 +40,16 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Runs the daemon in the foreground until SIGINT or SIGTERM.
 pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
+    // Everything the daemon creates (database, log, config, capture temp files) holds what
+    // other users' processes did: private whatever umask it was started with.
+    // SAFETY: umask(2) only sets this process's file mode creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    // With privileges, only the real /proc is read (see procfs::trust).
+    #[cfg(target_os = "linux")]
+    crate::procfs::trust::check_proc_root(std::path::Path::new(&config.sampler.proc_root))
+        .map_err(anyhow::Error::msg)?;
     paths
         .ensure_runtime_dir()
         .context("cannot prepare the runtime directory")?;
@@ -88,6 +99,7 @@ pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
     // Whatever happened, everything queued reaches the database.
     let stats = writer.shutdown();
     runtime.shutdown_timeout(Duration::from_secs(1));
+    finish_pending_captures(paths);
     tracing::info!(
         batches = stats.batches_written,
         rows = stats.rows_written,
@@ -97,16 +109,56 @@ pub fn run(paths: &Paths, config: Config) -> anyhow::Result<()> {
     result
 }
 
+/// At a stop, after the forensics worker and the writer are done, no capture part may stay
+/// `pending`: one still is when its result could not be written (a full disk). A connection of
+/// its own marks them failed; on a full disk the space reserve is given back for it. If even
+/// that fails, the next start finishes them.
+fn finish_pending_captures(paths: &Paths) {
+    let reserve = SpaceReserve::of(&paths.db_file);
+    let mut result = startup::finish_pending_at_exit(&paths.db_file, crate::sys::now_epoch());
+    if result.is_err() && reserve.release() {
+        tracing::warn!(
+            path = %reserve.path().display(),
+            "released the disk space reserve to finish the pending captures"
+        );
+        result = startup::finish_pending_at_exit(&paths.db_file, crate::sys::now_epoch());
+    }
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            captures = n,
+            "captures whose results could not be stored are marked failed"
+        ),
+        Err(e) => tracing::error!(
+            "captures whose results could not be stored stay pending until the next start: {e}"
+        ),
+    }
+}
+
 /// Opens (creating or migrating) the database, closes what a crash left open, starts the writer.
 fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> {
     let now = crate::sys::now_epoch();
+    let opening = std::time::Instant::now();
     let (conn, report) = crate::store::open_writer(&paths.db_file, now)
         .with_context(|| format!("cannot open the database {}", paths.db_file.display()))?;
+    // Opening reads every page once (quick_check): seconds for a database of gigabytes.
+    let took = opening.elapsed();
+    if took >= Duration::from_secs(1) {
+        tracing::info!(
+            seconds = format!("{:.1}", took.as_secs_f64()),
+            "checked the database for damage (quick_check) and opened it"
+        );
+    }
     if report.created {
         tracing::info!(path = %paths.db_file.display(), "created the database");
     }
     if let Some(m) = &report.migration {
-        tracing::info!(migration = ?m, "migrated the database");
+        tracing::info!(
+            from = m.from,
+            to = m.to,
+            orphan_rows = m.orphan_rows,
+            "migrated the database"
+        );
     }
     let last = startup::last_sample_time(&conn)?;
     let closed = startup::close_open_events(&conn, last.unwrap_or(now), ExitReason::DaemonStopped)?;
@@ -117,8 +169,38 @@ fn open_store(paths: &Paths) -> anyhow::Result<(Writer, crate::store::NextIds)> 
             "closed events left open by the previous run, at its last sample time"
         );
     }
-    if let Some(boot) = crate::sys::boot_time() {
+    // Nothing runs yet, so a pending capture part is one the previous run never finished.
+    match startup::finish_pending_captures(&conn, last.unwrap_or(now)) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            captures = n,
+            "captures left unfinished by the previous run are marked failed"
+        ),
+        // Not a reason to stop sampling (say, the disk is full); the next start tries again.
+        Err(e) => tracing::error!("cannot finish the captures left pending: {e}"),
+    }
+    let boot_time = crate::sys::boot_time();
+    if let Some(boot) = boot_time {
         startup::set_state(&conn, startup::BOOT_TIME_KEY, &boot.to_string(), now)?;
+    }
+    if let Some(id) = crate::sys::boot_id() {
+        startup::set_state(&conn, startup::BOOT_ID_KEY, &id, now)?;
+        if let Some(boot) = boot_time {
+            let adopted = startup::adopt_boot_id(&conn, &id, boot)?;
+            if adopted > 0 {
+                tracing::info!(
+                    events = adopted,
+                    "events of this boot recorded before boot ids got the id"
+                );
+            }
+        }
+    }
+    let reserve = SpaceReserve::of(&paths.db_file);
+    if let Err(e) = reserve.ensure() {
+        tracing::warn!(
+            path = %reserve.path().display(),
+            "cannot set disk space aside for the last writes at a stop: {e}"
+        );
     }
     let ids = startup::next_ids(&conn)?;
     let writer = Writer::spawn(conn, WriterConfig::default()).context("cannot start the writer")?;
@@ -169,7 +251,8 @@ async fn serve(
         TrackerParams::from_config(&config),
         crate::sys::boot_time().unwrap_or(0),
         ids,
-    );
+    )
+    .with_boot_id(crate::sys::boot_id());
     let mut pipeline = Pipeline::new(
         config.clone(),
         tracker,
@@ -275,11 +358,11 @@ async fn start_metrics(
     let addr = addr
         .parse()
         .with_context(|| format!("invalid [metrics] listen address '{addr}'"))?;
-    let srv = crate::export::serve(addr, state.clone(), async {
+    // The exporter logs where it listens; its task runs until `stop` is sent or dropped.
+    crate::export::serve(addr, state.clone(), async {
         let _ = stopped.await;
     })
     .await?;
-    tracing::info!(addr = %srv.local_addr, "serving Prometheus metrics at /metrics");
     Ok((Some(state), stop))
 }
 
@@ -290,7 +373,8 @@ async fn auto_prune(writer: WriterHandle, config: Arc<Config>) {
         let policy = PrunePolicy::from(&config.retention);
         match writer.prune(policy, crate::sys::now_epoch()) {
             Ok(rx) => match rx.await {
-                Ok(Ok(counts)) => tracing::info!(?counts, "🧹 auto-prune done"),
+                // The writer logs what it pruned.
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::error!("auto-prune failed: {e}"),
                 Err(_) => return,
             },

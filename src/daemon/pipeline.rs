@@ -44,6 +44,8 @@ pub struct Pipeline {
     waiting_captures: Vec<WaitingCapture>,
     /// When the last `pressure` trigger fired.
     last_pressure: Option<Instant>,
+    /// When the last manual capture was handed to the forensics worker.
+    last_manual: Option<Instant>,
 }
 
 struct WaitingCapture {
@@ -89,6 +91,7 @@ impl Pipeline {
             last_timestamp: 0.0,
             waiting_captures: Vec::new(),
             last_pressure: None,
+            last_manual: None,
         }
     }
 
@@ -119,7 +122,7 @@ impl Pipeline {
         }
 
         if let Some(server) = &self.out.server {
-            server.broadcast_sample(&sample);
+            server.broadcast_sample(&sample, &storage_health(&self.out.writer.stats()));
         }
         if let Some(m) = &self.out.metrics {
             m.observe_sample(&sample, sample.elapsed_ms / 1000.0);
@@ -269,9 +272,12 @@ impl Pipeline {
             return;
         }
         let usage = crate::sys::self_usage();
-        let db_mb = std::fs::metadata(&self.db_path)
-            .map(|m| m.len() as f64 / 1_048_576.0)
-            .unwrap_or(0.0);
+        // The file with its WAL (where recent writes are until a checkpoint); "unknown", never
+        // 0, when it cannot be read.
+        let db_mb = database_bytes(&self.db_path).map_or_else(
+            || "unknown".to_string(),
+            |b| format!("{:.2}", b as f64 / 1_048_576.0),
+        );
         let dropped_total = self.sampler_stats.dropped_samples.load(Ordering::Relaxed);
         let ws = self.out.writer.stats();
         let clients = self.out.server.as_ref().map_or(0, |s| s.client_count());
@@ -293,8 +299,9 @@ impl Pipeline {
             writer_queue = ws.queue_depth,
             writer_errors = ws.write_errors - h.writer_errors_before,
             rss_mb = format!("{:.1}", usage.rss_bytes as f64 / 1_048_576.0),
-            db_mb = format!("{db_mb:.1}"),
-            "♡ heartbeat"
+            db_mb,
+            storage_failing = ws.failing,
+            "heartbeat"
         );
         *h = Heartbeat {
             dropped_before: dropped_total,
@@ -368,6 +375,33 @@ impl Pipeline {
             });
             return;
         };
+        // Each capture stores the whole ring buffer (megabytes): manual ones are held to
+        // `min_interval_s` apart like automatic ones, and the client is told when to ask again.
+        // (With forensics off the worker says so; that is no capture to count.)
+        let every = Duration::from_secs_f64(self.config.forensics.min_interval_s.max(0.0));
+        if let Some(wait) = self
+            .last_manual
+            .filter(|_| self.config.forensics.enabled)
+            .and_then(|t| every.checked_sub(t.elapsed()))
+            .filter(|w| !w.is_zero())
+        {
+            tracing::info!(
+                pid = pid.unwrap_or(target.row.pid),
+                retry_after_s = format!("{:.1}", wait.as_secs_f64()),
+                "manual capture refused: too soon after the last one"
+            );
+            let _ = reply.send(CaptureAnswer::TooSoon {
+                reason: format!(
+                    "manual captures are limited to one every {} s ([forensics] min_interval_s); \
+                     ask again in {:.1} s",
+                    every.as_secs_f64(),
+                    (wait.as_secs_f64() * 10.0).ceil() / 10.0
+                ),
+                retry_after: wait,
+            });
+            return;
+        }
+        self.last_manual = Some(Instant::now());
         let processes = latest.as_ref().map_or(&[][..], |s| &s.processes[..]);
         let (event_id, update) = self.tracker.event_for_capture(&target, processes);
         // The process asked for is the one captured; without a pid, the unit's leader.
@@ -413,6 +447,24 @@ fn percentiles(v: &mut [u64]) -> (u64, u64, u64) {
     v.sort_unstable();
     let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     (at(0.5), at(0.99), v[v.len() - 1])
+}
+
+/// The database file's size with its `-wal` file; None when the file cannot be read.
+fn database_bytes(db: &std::path::Path) -> Option<u64> {
+    let main = std::fs::metadata(db).ok()?.len();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    Some(main + std::fs::metadata(wal).map_or(0, |m| m.len()))
+}
+
+/// What clients are told of the writer.
+pub fn storage_health(ws: &crate::store::WriterStats) -> crate::ipc::protocol::StorageHealth {
+    crate::ipc::protocol::StorageHealth {
+        failing: ws.failing,
+        failed_writes: ws.write_errors,
+        last_error: ws.last_error.clone(),
+        last_error_at: ws.last_error_at,
+    }
 }
 
 #[cfg(test)]

@@ -96,18 +96,25 @@ pub fn parse_kmsg_record(raw: &[u8]) -> Option<KmsgRecord> {
     })
 }
 
-/// kmsg escapes non-printable bytes as `\xNN`.
+/// kmsg escapes non-printable bytes as `\xNN`. Works on bytes: what follows a `\x` may be any
+/// text (a multi-byte character once made this slice a `str` mid-character and panic; found by
+/// the `system_log` fuzz target).
 fn unescape_kmsg(s: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    }
     let mut out = Vec::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1] == b'x'
-            && let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16)
+            && b.get(i + 1) == Some(&b'x')
+            && let (Some(hi), Some(lo)) = (
+                b.get(i + 2).copied().and_then(hex),
+                b.get(i + 3).copied().and_then(hex),
+            )
         {
-            out.push(v);
+            out.push(hi << 4 | lo);
             i += 4;
             continue;
         }
@@ -223,6 +230,15 @@ pub fn parse_journal_json(bytes: &[u8]) -> Vec<LogEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (FUZZING.md): `\x1` followed by a multi-byte character panicked.
+    #[test]
+    fn an_escape_cut_by_a_multibyte_character_is_kept_as_text() {
+        let r = parse_kmsg_record("6,1,2,-;a \\x1\u{e2}[31m \\x41 \\x4".as_bytes()).unwrap();
+        assert_eq!(r.message, "a \\x1\u{e2}[31m A \\x4");
+        let r = parse_kmsg_record(b"6,1,2,-;end \\x").unwrap();
+        assert_eq!(r.message, "end \\x");
+    }
 
     #[test]
     fn ndjson_empty_is_empty() {

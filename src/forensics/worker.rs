@@ -275,6 +275,7 @@ impl Worker {
                 trigger: r.trigger,
                 state: CaptureState::Started,
                 statuses: BTreeMap::new(),
+                not_stored: None,
             });
         }
         let mut r = r;
@@ -304,6 +305,7 @@ impl Worker {
             deps: self.deps.clone(),
             parts: parts.clone(),
             finishing: finishing.clone(),
+            not_stored: Mutex::new(None),
         };
         let event_id = job.request.event_id;
         self.in_flight = Some(InFlight {
@@ -343,7 +345,7 @@ impl Worker {
         tracing::warn!(
             capture_id = inf.capture_id,
             event_id = inf.event_id,
-            ?unfinished,
+            unfinished = %unfinished.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
             "capture cut short: the daemon is stopping"
         );
         let now = crate::sys::now_epoch();
@@ -353,7 +355,7 @@ impl Worker {
                 capture_id: inf.capture_id,
                 part,
                 status: PartStatus::Failed,
-                error: Some("daemon stopped".into()),
+                error: Some(crate::store::startup::UNFINISHED_PART.into()),
                 at: now,
             })
             .collect();
@@ -391,6 +393,8 @@ struct Job {
     deps: Deps,
     parts: Arc<Mutex<BTreeMap<CapturePart, PartStatus>>>,
     finishing: Arc<std::sync::atomic::AtomicBool>,
+    /// The first write of this capture that the database refused.
+    not_stored: Mutex<Option<String>>,
 }
 
 impl Job {
@@ -413,11 +417,20 @@ impl Job {
         );
 
         let statuses = lock(&self.parts).clone();
+        let not_stored = lock(&self.not_stored).clone();
+        if let Some(e) = &not_stored {
+            tracing::warn!(
+                capture_id = self.capture_id,
+                event_id = self.request.event_id,
+                error = %e,
+                "the database could not store this capture"
+            );
+        }
         let overall = CaptureOutcome::of(statuses.values().copied());
         tracing::info!(
             capture_id = self.capture_id,
             event_id = self.request.event_id,
-            ?statuses,
+            statuses = %describe_statuses(&statuses),
             %overall,
             total_ms = ms(started.elapsed().as_secs_f64()),
             buffer_ms = ms(buffer_s),
@@ -436,6 +449,7 @@ impl Job {
                 trigger: self.request.trigger,
                 state: CaptureState::Done,
                 statuses,
+                not_stored,
             });
         }
     }
@@ -444,29 +458,55 @@ impl Job {
         lock(&self.parts).insert(part, status);
     }
 
-    /// Records a final status without data.
-    fn finish_empty(&self, part: CapturePart, outcome: PartOutcome) {
+    /// Remembers that a write of this capture failed (the first error says why).
+    fn unstored(&self, error: String) {
+        lock(&self.not_stored).get_or_insert(error);
+    }
+
+    /// Records a final status without data, waiting for the writer to say it is stored.
+    async fn finish_empty(&self, part: CapturePart, outcome: PartOutcome) {
         self.set(part, outcome.status);
-        let _ = self.deps.writer.submit(vec![Op::SetCapturePart {
+        let ack = self.deps.writer.submit_acked(vec![Op::SetCapturePart {
             capture_id: self.capture_id,
             part,
             status: outcome.status,
             error: outcome.error,
             at: crate::sys::now_epoch(),
         }]);
+        let failure = match ack {
+            Ok(rx) => match rx.await {
+                Ok(o) if o.ops_failed == 0 => None,
+                Ok(o) => Some(o.error.unwrap_or_else(|| "the write failed".into())),
+                Err(_) => Some("the writer stopped".into()),
+            },
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = failure {
+            self.unstored(e);
+        }
     }
 
     async fn send(&self, part: CapturePart, bulk: BulkWrite) {
         let status = match self.deps.writer.send_bulk(bulk).await {
             Ok(rx) => match rx.await {
-                Ok(outcome) => outcome.status,
-                Err(_) => PartStatus::Failed,
+                Ok(outcome) => {
+                    // An error here is the database's: the part was taken, not stored.
+                    if let Some(e) = outcome.error {
+                        self.unstored(e);
+                    }
+                    outcome.status
+                }
+                Err(_) => {
+                    self.unstored("the writer stopped".into());
+                    PartStatus::Failed
+                }
             },
             Err(e) => {
                 tracing::error!(
                     capture_id = self.capture_id,
                     "cannot store a capture part: {e}"
                 );
+                self.unstored(e.to_string());
                 PartStatus::Failed
             }
         };
@@ -492,7 +532,7 @@ impl Job {
     #[cfg(target_os = "macos")]
     async fn store_stacks(&self, _pids: &[u32]) {
         let r = super::macos::stacks(&self.settings, self.capture_id).await;
-        self.finish_empty(CapturePart::Decode, r.decode);
+        self.finish_empty(CapturePart::Decode, r.decode).await;
         self.store_stack_result(r.data, "tailspin".into(), r.outcome)
             .await;
     }
@@ -505,7 +545,8 @@ impl Job {
                 status: PartStatus::Skipped,
                 error: Some("stacks are not supported on this operating system".into()),
             },
-        );
+        )
+        .await;
     }
 
     #[cfg(any(target_os = "linux", target_os = "macos"))]
@@ -516,7 +557,7 @@ impl Job {
         outcome: PartOutcome,
     ) {
         if data.processes.is_empty() && outcome.status != PartStatus::Success {
-            self.finish_empty(CapturePart::Stacks, outcome);
+            self.finish_empty(CapturePart::Stacks, outcome).await;
             return;
         }
         let bulk = BulkWrite::Stacks(Box::new(crate::store::StackCapture {
@@ -543,12 +584,13 @@ impl Job {
                     status: PartStatus::Skipped,
                     error: Some("logs are not supported on this operating system".into()),
                 },
-            );
+            )
+            .await;
         }
         #[cfg(any(target_os = "linux", target_os = "macos"))]
         {
             if r.entries.is_empty() && r.outcome.status != PartStatus::Success {
-                self.finish_empty(CapturePart::Logs, r.outcome);
+                self.finish_empty(CapturePart::Logs, r.outcome).await;
                 return;
             }
             let bulk = BulkWrite::Logs(crate::store::LogCapture {
@@ -570,4 +612,14 @@ async fn timed(part: impl std::future::Future<Output = ()>) -> f64 {
 
 fn ms(seconds: f64) -> String {
     format!("{:.1}", seconds * 1000.0)
+}
+
+/// `buffer:success,logs:timeout,stacks:success`: every part's status for a log line (not
+/// Rust's `Debug` of the map).
+fn describe_statuses(statuses: &BTreeMap<CapturePart, PartStatus>) -> String {
+    statuses
+        .iter()
+        .map(|(part, status)| format!("{part}:{status}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

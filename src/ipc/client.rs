@@ -8,6 +8,7 @@ use super::protocol::{
     self, CaptureAnswer, ClientMessage, DecodeError, EncodeError, Hello, LogLevel, MAX_SERVER_LINE,
     PROTOCOL_VERSION, ServerMessage,
 };
+use crate::escape::Escaped;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -41,7 +42,18 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
-    #[error("the daemon turned this connection away: {0}")]
+    #[error("not connecting: {0}")]
+    UntrustedDir(#[source] crate::paths::PathsError),
+    #[error(
+        "not talking to the process answering on {path}: it runs as uid {uid}, and the daemon \
+         runs as uid {expected}; someone else may have planted it (remove the socket's directory)"
+    )]
+    WrongPeer {
+        path: PathBuf,
+        uid: u32,
+        expected: u32,
+    },
+    #[error("the daemon turned this connection away: {}", Escaped(.0))]
     Rejected(String),
     #[error(
         "the daemon speaks protocol {theirs} and this client {ours}: run the same rogue-hunter version"
@@ -53,7 +65,7 @@ pub enum ClientError {
     Closed,
     #[error("socket error: {0}")]
     Io(#[from] io::Error),
-    #[error("unexpected message from the daemon: {0}")]
+    #[error("unexpected message from the daemon: {}", Escaped(.0))]
     Protocol(String),
     #[error("a line from the daemon is longer than {MAX_SERVER_LINE} bytes")]
     LineTooLong,
@@ -108,12 +120,46 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to the daemon at `path` and waits (up to [`HELLO_TIMEOUT`]) for its `hello`.
+    /// Connects to this user's daemon at `path`; see [`Client::connect_to`].
     pub async fn connect(path: impl AsRef<Path>) -> Result<Client, ClientError> {
+        Self::connect_to(path, crate::paths::effective_uid()).await
+    }
+
+    /// Connects to the daemon at `path` that runs as `daemon_uid` (see
+    /// [`crate::paths::Paths::daemon_uid`]) and waits (up to [`HELLO_TIMEOUT`]) for its `hello`.
+    ///
+    /// Whatever listens there is trusted with capture requests and has its words printed, so
+    /// first the socket's directory must pass the daemon's own checks (a directory, not a
+    /// symlink, owned by `daemon_uid`, not writable by others) — a planted
+    /// `/tmp/rogue-hunter-<uid>` is never connected to — and then the kernel must confirm that
+    /// the process on the other end runs as `daemon_uid` (`SO_PEERCRED`).
+    pub async fn connect_to(
+        path: impl AsRef<Path>,
+        daemon_uid: u32,
+    ) -> Result<Client, ClientError> {
         let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            match crate::paths::check_private_dir(dir, daemon_uid) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(ClientError::NoSocket {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(e) => return Err(ClientError::UntrustedDir(e)),
+            }
+        }
         let stream = UnixStream::connect(path)
             .await
             .map_err(|e| ClientError::from_connect(path, e))?;
+        let peer = stream.peer_cred()?.uid();
+        if peer != daemon_uid {
+            return Err(ClientError::WrongPeer {
+                path: path.to_path_buf(),
+                uid: peer,
+                expected: daemon_uid,
+            });
+        }
         let (rd, writer) = stream.into_split();
         let mut client = Client {
             reader: BufReader::new(rd),
@@ -220,6 +266,14 @@ impl Client {
                         capture_id: *capture_id,
                     })
                 }
+                ServerMessage::CaptureRefused {
+                    reason,
+                    retry_after_s: Some(s),
+                    ..
+                } if s.is_finite() && *s >= 0.0 => Some(CaptureAnswer::TooSoon {
+                    reason: reason.clone(),
+                    retry_after: Duration::from_secs_f64(s.min(86_400.0)),
+                }),
                 ServerMessage::CaptureRefused { reason, .. } => Some(CaptureAnswer::Refused {
                     reason: reason.clone(),
                 }),
@@ -302,8 +356,8 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output, ClientError> {
     Ok(rt.block_on(fut))
 }
 
-/// Is a daemon answering on `path`? Connects, reads its `hello`, disconnects, all within
-/// `timeout`. Blocking; see [`block_on`].
+/// Is this user's daemon answering on `path`? Connects, reads its `hello`, disconnects, all
+/// within `timeout`. Blocking; see [`block_on`].
 pub fn probe(path: &Path, timeout: Duration) -> Result<Hello, ClientError> {
     block_on(async {
         match tokio::time::timeout(timeout, Client::connect(path)).await {

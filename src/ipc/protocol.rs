@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Version of this protocol. Bumped on any change an older peer would misread.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: a capture part's status may be `partial` (an older client, whose statuses are a closed
+/// set, could not read such a `capture` notice).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest line the server accepts from a client (the newline not counted). Longer lines
 /// drop the client: nothing a client legitimately sends comes close.
@@ -51,7 +54,7 @@ impl Hello {
 
 /// Second message on every connection: the recent past, so a new client can draw its sparkline
 /// at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InitialState {
     /// `max_score` of the most recent samples, oldest first (at most `ring_buffer_size`).
     pub history: Vec<u8>,
@@ -59,6 +62,23 @@ pub struct InitialState {
     /// the client receives has a greater `seq`.
     #[serde(default)]
     pub last_seq: u64,
+    /// The database writer's health as of the newest sample.
+    #[serde(default)]
+    pub storage: StorageHealth,
+}
+
+/// The database writer's health, so clients (`status`, the dashboard) show a storage failure
+/// the daemon would otherwise only log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StorageHealth {
+    /// The last write failed and none has succeeded since.
+    pub failing: bool,
+    /// Writes (statements or transactions) that failed since the daemon started.
+    pub failed_writes: u64,
+    /// The last write error, if any since start.
+    pub last_error: Option<String>,
+    /// When it happened, epoch seconds.
+    pub last_error_at: Option<f64>,
 }
 
 /// One sample as clients see it: the summary and the top-N rogues.
@@ -81,6 +101,9 @@ pub struct SampleMessage {
     /// member pids.
     #[serde(default)]
     pub units: Vec<Unit>,
+    /// The database writer's health at this sample.
+    #[serde(default)]
+    pub storage: StorageHealth,
 }
 
 impl SampleMessage {
@@ -96,6 +119,7 @@ impl SampleMessage {
             rogues: sample.rogues().to_vec(),
             machine: Some(Box::new(sample.machine.clone())),
             units: top_units(sample).to_vec(),
+            storage: StorageHealth::default(),
         }
     }
 
@@ -135,6 +159,10 @@ pub struct CaptureNotice {
     /// Status of each part (e.g. `stacks` → `success`, `logs` → `timeout`); empty while started.
     #[serde(default)]
     pub statuses: BTreeMap<CapturePart, PartStatus>,
+    /// Set when the daemon could not store some of the capture (a full disk, a read-only
+    /// file): the write error. The statuses are what was taken, not what the database holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_stored: Option<String>,
 }
 
 /// Everything the daemon sends.
@@ -150,10 +178,13 @@ pub enum ServerMessage {
         capture_id: i64,
         pid: Option<u32>,
     },
-    /// The daemon declined this client's `capture` request, and why.
+    /// The daemon declined this client's `capture` request, and why; `retry_after_s` when it
+    /// is only too soon (manual captures are rate limited) and the client may ask again then.
     CaptureRefused {
         reason: String,
         pid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_s: Option<f64>,
     },
     /// The answer to `ping`.
     Pong,
@@ -181,8 +212,17 @@ impl ServerMessage {
 /// `capture_refused`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaptureAnswer {
-    Accepted { capture_id: i64 },
-    Refused { reason: String },
+    Accepted {
+        capture_id: i64,
+    },
+    Refused {
+        reason: String,
+    },
+    /// Too soon after the last manual capture: the client may ask again after `retry_after`.
+    TooSoon {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Levels a client may log at: a fixed allow-list, never a lookup by name.
@@ -287,7 +327,7 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, EncodeError> {
 
 /// The `sample` line for `sample`, serialised straight from the borrowed rogues (no copy of the
 /// processes; this runs once per sample for all clients).
-pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
+pub fn encode_sample(sample: &Sample, storage: &StorageHealth) -> Result<Vec<u8>, EncodeError> {
     #[derive(Serialize)]
     #[serde(tag = "type", rename = "sample")]
     struct SampleView<'a> {
@@ -299,6 +339,7 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         rogues: &'a [ProcessScore],
         machine: &'a Machine,
         units: &'a [Unit],
+        storage: &'a StorageHealth,
     }
     encode(&SampleView {
         seq: sample.seq,
@@ -309,6 +350,7 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         rogues: sample.rogues(),
         machine: &sample.machine,
         units: top_units(sample),
+        storage,
     })
 }
 
@@ -354,9 +396,16 @@ mod tests {
             ServerMessage::InitialState(InitialState {
                 history: vec![0, 5, 100],
                 last_seq: 3,
+                storage: StorageHealth {
+                    failing: true,
+                    failed_writes: 2,
+                    last_error: Some("database or disk is full".into()),
+                    last_error_at: Some(1.5),
+                },
             }),
             ServerMessage::Sample(SampleMessage::from_sample(&sample())),
             ServerMessage::Capture(CaptureNotice {
+                not_stored: None,
                 capture_id: 9,
                 event_id: Some(4),
                 trigger: Trigger::BandEntry(crate::model::Band::Critical),
@@ -364,6 +413,7 @@ mod tests {
                 statuses: BTreeMap::from([(CapturePart::Stacks, PartStatus::Success)]),
             }),
             ServerMessage::Capture(CaptureNotice {
+                not_stored: None,
                 capture_id: 10,
                 event_id: None,
                 trigger: Trigger::Manual,
@@ -377,10 +427,16 @@ mod tests {
             ServerMessage::CaptureRefused {
                 reason: "a capture is in progress".into(),
                 pid: None,
+                retry_after_s: None,
             },
             ServerMessage::Pong,
             ServerMessage::Error {
                 message: "bad".into(),
+            },
+            ServerMessage::CaptureRefused {
+                reason: "too soon".into(),
+                pid: Some(3),
+                retry_after_s: Some(4.5),
             },
         ]
     }
@@ -464,7 +520,7 @@ mod tests {
                 "version"
             ]
         );
-        assert_eq!(keys(&msgs[1]), ["history", "last_seq", "type"]);
+        assert_eq!(keys(&msgs[1]), ["history", "last_seq", "storage", "type"]);
         assert_eq!(
             keys(&msgs[2]),
             [
@@ -474,6 +530,7 @@ mod tests {
                 "process_count",
                 "rogues",
                 "seq",
+                "storage",
                 "timestamp",
                 "type",
                 "units"
@@ -492,6 +549,12 @@ mod tests {
         );
         assert_eq!(keys(&msgs[7]), ["type"]);
         assert_eq!(keys(&msgs[8]), ["message", "type"]);
+        assert_eq!(
+            keys(&msgs[6]),
+            ["pid", "reason", "type"],
+            "no retry_after_s when None"
+        );
+        assert_eq!(keys(&msgs[9]), ["pid", "reason", "retry_after_s", "type"]);
 
         let v = as_json(&encode(&msgs[0]).unwrap());
         assert_eq!(v["type"], "hello");
@@ -511,6 +574,7 @@ mod tests {
     #[test]
     fn a_capture_notice_is_the_same_bytes_as_ever() {
         let msg = ServerMessage::Capture(CaptureNotice {
+            not_stored: None,
             capture_id: 3,
             event_id: Some(2),
             trigger: Trigger::PeakEscalation(crate::model::Band::Critical),
@@ -555,7 +619,7 @@ mod tests {
     #[test]
     fn sample_carries_the_rogues_with_the_model_field_names() {
         let s = sample();
-        let line = encode_sample(&s).unwrap();
+        let line = encode_sample(&s, &StorageHealth::default()).unwrap();
         let v = as_json(&line);
         assert_eq!(v["type"], "sample");
         assert_eq!(v["seq"], 42);

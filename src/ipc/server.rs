@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
@@ -39,7 +39,9 @@ pub struct ServerOptions {
     pub queue_capacity: usize,
     /// A client whose socket accepts no message for this long is disconnected.
     pub write_timeout: Duration,
-    /// Connections beyond this are told so and closed.
+    /// Clients served at once. A new connection beyond this is still let in: the client that
+    /// has been silent longest (one that never sent anything first) is told so and dropped, so
+    /// a pile of idle connections cannot lock `status` or the dashboard out.
     pub max_clients: usize,
     /// How long a client's `capture` request waits for the daemon's answer.
     pub request_timeout: Duration,
@@ -119,8 +121,10 @@ pub struct ServerStats {
     pub clients: usize,
     /// Connections accepted (peer allowed) since start.
     pub accepted: u64,
-    /// Connections dropped because the peer was another user, or over `max_clients`.
+    /// Connections dropped because the peer was another user.
     pub refused: u64,
+    /// Idle clients dropped to make room for a new one (over `max_clients`).
+    pub evicted: u64,
     /// Messages dropped from slow clients' queues (oldest first).
     pub messages_dropped: u64,
     /// Clients disconnected because their socket accepted nothing for the write timeout.
@@ -138,6 +142,7 @@ type Frame = Arc<[u8]>;
 struct Counters {
     accepted: AtomicU64,
     refused: AtomicU64,
+    evicted: AtomicU64,
     dropped: AtomicU64,
     slow: AtomicU64,
     bad: AtomicU64,
@@ -225,13 +230,52 @@ impl Outbox {
     }
 }
 
+/// When a client was last heard from, for choosing whom to drop when full.
+#[derive(Debug)]
+struct Activity {
+    connected: Instant,
+    /// The last line received; None while the client has never sent anything.
+    heard: Mutex<Option<Instant>>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            connected: Instant::now(),
+            heard: Mutex::new(None),
+        }
+    }
+
+    fn heard_now(&self) {
+        *lock(&self.heard) = Some(Instant::now());
+    }
+
+    /// Eviction order, first evicted first: never heard from (oldest connection first), then
+    /// the longest silence.
+    fn eviction_key(&self) -> (bool, Instant) {
+        match *lock(&self.heard) {
+            None => (false, self.connected),
+            Some(t) => (true, t),
+        }
+    }
+}
+
+/// One connected client, as the registry knows it.
+struct Entry {
+    id: u64,
+    outbox: Arc<Outbox>,
+    activity: Arc<Activity>,
+}
+
 /// State the broadcaster and the accept path share, under one short lock so that a new client's
 /// `initial_state` and its first live sample never overlap or leave a gap.
 struct Registry {
-    clients: Vec<(u64, Arc<Outbox>)>,
+    clients: Vec<Entry>,
     history: VecDeque<u8>,
     history_capacity: usize,
     last_seq: u64,
+    /// The writer's health as of the newest sample, for new clients' `initial_state`.
+    storage: protocol::StorageHealth,
 }
 
 impl Registry {
@@ -248,7 +292,7 @@ impl Registry {
 
     /// Appends `frame` to every client's queue; returns the number of frames dropped.
     fn push_all(&self, frame: &Frame) -> u64 {
-        self.clients.iter().map(|(_, q)| q.push(frame)).sum()
+        self.clients.iter().map(|c| c.outbox.push(frame)).sum()
     }
 }
 
@@ -289,6 +333,7 @@ struct Shared {
     socket: SocketFile,
     uid: u32,
     next_id: AtomicU64,
+    eviction_log: Mutex<EvictionLog>,
 }
 
 impl Drop for Shared {
@@ -350,6 +395,7 @@ impl Server {
                 history: VecDeque::new(),
                 history_capacity: hello.ring_buffer_size as usize,
                 last_seq: 0,
+                storage: protocol::StorageHealth::default(),
             }),
             hello: hello_frame,
             pong,
@@ -365,6 +411,7 @@ impl Server {
             },
             uid: crate::paths::effective_uid(),
             next_id: AtomicU64::new(1),
+            eviction_log: Mutex::new(EvictionLog::default()),
         });
         let accept_task = tokio::spawn(accept_loop(Arc::clone(&shared), listener));
         tracing::info!(path = %path.display(), "socket server listening");
@@ -381,13 +428,16 @@ impl Server {
 impl ServerHandle {
     /// Records the sample's max score for new clients' `initial_state` and queues its `sample`
     /// message to every client. Never waits: call it on every sample, with or without clients.
-    pub fn broadcast_sample(&self, sample: &Sample) {
+    pub fn broadcast_sample(&self, sample: &Sample, storage: &protocol::StorageHealth) {
         let mut reg = lock(&self.shared.registry);
         reg.record(sample.seq, sample.max_score);
+        if reg.storage != *storage {
+            reg.storage = storage.clone();
+        }
         if reg.clients.is_empty() {
             return;
         }
-        match protocol::encode_sample(sample) {
+        match protocol::encode_sample(sample, storage) {
             Ok(bytes) => {
                 let dropped = reg.push_all(&Frame::from(bytes));
                 add(&self.shared.counters.dropped, dropped);
@@ -423,6 +473,7 @@ impl ServerHandle {
             clients: self.client_count(),
             accepted: c.accepted.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
+            evicted: c.evicted.load(Ordering::Relaxed),
             messages_dropped: c.dropped.load(Ordering::Relaxed),
             slow_disconnects: c.slow.load(Ordering::Relaxed),
             bad_messages: c.bad.load(Ordering::Relaxed),
@@ -441,8 +492,8 @@ impl ServerHandle {
         self.shared.shutdown.send_replace(true);
         lock(&self.shared.requests).take();
         let clients = std::mem::take(&mut lock(&self.shared.registry).clients);
-        for (_, q) in &clients {
-            q.close(true);
+        for c in &clients {
+            c.outbox.close(true);
         }
         let task = lock(&self.accept_task).take();
         if let Some(task) = task {
@@ -562,7 +613,7 @@ fn admit(shared: &Arc<Shared>, stream: UnixStream) {
     if peer.uid != shared.uid && peer.uid != 0 {
         tracing::warn!(
             peer_uid = peer.uid,
-            peer_pid = ?peer.pid,
+            peer_pid = peer.pid,
             "connection from another user refused"
         );
         turn_away(
@@ -573,28 +624,78 @@ fn admit(shared: &Arc<Shared>, stream: UnixStream) {
         return;
     }
     let outbox = Arc::new(Outbox::new(shared.options.queue_capacity));
+    let activity = Arc::new(Activity::new());
     {
         let mut reg = lock(&shared.registry);
-        if reg.clients.len() >= shared.options.max_clients {
-            drop(reg);
-            tracing::warn!(
-                max = shared.options.max_clients,
-                "too many clients; connection refused"
-            );
-            turn_away(shared, &stream, "too many clients");
-            return;
+        while reg.clients.len() >= shared.options.max_clients.max(1) {
+            evict_idlest(shared, &mut reg);
         }
         let initial = encode_frame(&ServerMessage::InitialState(InitialState {
             history: reg.history.iter().copied().collect(),
             last_seq: reg.last_seq,
+            storage: reg.storage.clone(),
         }));
         outbox.push(&shared.hello);
         outbox.push(&initial);
-        reg.clients.push((peer.id, Arc::clone(&outbox)));
+        reg.clients.push(Entry {
+            id: peer.id,
+            outbox: Arc::clone(&outbox),
+            activity: Arc::clone(&activity),
+        });
     }
     add(&shared.counters.accepted, 1);
-    tracing::debug!(client = peer.id, peer_uid = peer.uid, peer_pid = ?peer.pid, "client connected");
-    tokio::spawn(serve(Arc::clone(shared), stream, peer, outbox));
+    tracing::debug!(
+        client = peer.id,
+        peer_uid = peer.uid,
+        peer_pid = peer.pid,
+        "client connected"
+    );
+    tokio::spawn(serve(Arc::clone(shared), stream, peer, outbox, activity));
+}
+
+/// Drops the client silent longest (see [`Activity::eviction_key`]) to make room: it is told
+/// why, its queue is closed and it leaves the registry at once.
+fn evict_idlest(shared: &Shared, reg: &mut Registry) {
+    let Some(i) = reg
+        .clients
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, c)| c.activity.eviction_key())
+        .map(|(i, _)| i)
+    else {
+        return;
+    };
+    let gone = reg.clients.swap_remove(i);
+    let (spoke, since) = gone.activity.eviction_key();
+    gone.outbox.push(&encode_frame(&ServerMessage::Error {
+        message: "disconnected: too many clients, and this one was idle longest".into(),
+    }));
+    gone.outbox.close(false);
+    add(&shared.counters.evicted, 1);
+    let mut log = lock(&shared.eviction_log);
+    log.suppressed += 1;
+    if log.last.is_none_or(|t| t.elapsed() >= EVICTION_LOG_EVERY) {
+        tracing::warn!(
+            client = gone.id,
+            idle_s = format!("{:.1}", since.elapsed().as_secs_f64()),
+            ever_sent = spoke,
+            evicted = log.suppressed,
+            max_clients = shared.options.max_clients,
+            "too many clients: dropped the one idle longest to let a new one in"
+        );
+        log.last = Some(Instant::now());
+        log.suppressed = 0;
+    }
+}
+
+/// At most one eviction line per this interval (a flood of connections would flood the log).
+const EVICTION_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The eviction line's rate limit: when it was last written, evictions since.
+#[derive(Default)]
+struct EvictionLog {
+    last: Option<Instant>,
+    suppressed: u64,
 }
 
 /// One best-effort line of explanation, never waiting on the peer, then the connection drops.
@@ -614,11 +715,17 @@ enum InputEnd {
     Failed(io::Error),
 }
 
-async fn serve(shared: Arc<Shared>, stream: UnixStream, peer: Peer, outbox: Arc<Outbox>) {
+async fn serve(
+    shared: Arc<Shared>,
+    stream: UnixStream,
+    peer: Peer,
+    outbox: Arc<Outbox>,
+    activity: Arc<Activity>,
+) {
     let (rd, wr) = stream.into_split();
     let mut stop = shared.shutdown.subscribe();
     let mut writing = pin!(write_loop(&shared, &outbox, wr));
-    let reading = read_loop(&shared, &outbox, rd, peer);
+    let reading = read_loop(&shared, &outbox, rd, peer, &activity);
     let reason = tokio::select! {
         end = reading => {
             let reason = match end {
@@ -635,9 +742,7 @@ async fn serve(shared: Arc<Shared>, stream: UnixStream, peer: Peer, outbox: Arc<
         () = stopped(&mut stop) => "server shutdown".to_string(),
     };
     outbox.close(true);
-    lock(&shared.registry)
-        .clients
-        .retain(|(id, _)| *id != peer.id);
+    lock(&shared.registry).clients.retain(|c| c.id != peer.id);
     let dropped = outbox.dropped();
     tracing::debug!(client = peer.id, reason = %reason, dropped, "client disconnected");
 }
@@ -667,6 +772,7 @@ async fn read_loop(
     outbox: &Arc<Outbox>,
     rd: OwnedReadHalf,
     peer: Peer,
+    activity: &Activity,
 ) -> InputEnd {
     let mut reader = BufReader::new(rd);
     let mut line = Vec::with_capacity(1024);
@@ -705,6 +811,7 @@ async fn read_loop(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        activity.heard_now();
         handle_line(shared, outbox, &line, peer);
     }
 }
@@ -765,7 +872,7 @@ fn log_for_client(
             tracing::$lvl!(
                 source = "client",
                 client = peer.id,
-                peer_pid = ?peer.pid,
+                peer_pid = peer.pid,
                 event = %event,
                 fields = %fields,
                 "client: {event}"
@@ -786,6 +893,7 @@ fn forward_capture(shared: &Shared, outbox: &Arc<Outbox>, peer: Peer, pid: Optio
     let refused = move |reason: &str| ServerMessage::CaptureRefused {
         reason: reason.to_string(),
         pid,
+        retry_after_s: None,
     };
     let (tx, rx) = oneshot::channel();
     let request = ClientRequest::Capture {
@@ -821,9 +929,20 @@ fn forward_capture(shared: &Shared, outbox: &Arc<Outbox>, peer: Peer, pid: Optio
             Ok(Ok(CaptureAnswer::Accepted { capture_id })) => {
                 ServerMessage::CaptureAccepted { capture_id, pid }
             }
-            Ok(Ok(CaptureAnswer::Refused { reason })) => {
-                ServerMessage::CaptureRefused { reason, pid }
-            }
+            Ok(Ok(CaptureAnswer::Refused { reason })) => ServerMessage::CaptureRefused {
+                reason,
+                pid,
+                retry_after_s: None,
+            },
+            Ok(Ok(CaptureAnswer::TooSoon {
+                reason,
+                retry_after,
+            })) => ServerMessage::CaptureRefused {
+                reason,
+                pid,
+                // Rounded up to a tenth, so asking again then is never a little too early.
+                retry_after_s: Some((retry_after.as_secs_f64() * 10.0).ceil() / 10.0),
+            },
             Ok(Err(_)) => refused("the daemon dropped the request"),
             Err(_) => refused(&format!(
                 "the daemon did not answer within {} s",
@@ -885,6 +1004,7 @@ mod tests {
     #[test]
     fn history_keeps_the_newest_ring_buffer_size_scores() {
         let mut reg = Registry {
+            storage: Default::default(),
             clients: Vec::new(),
             history: VecDeque::new(),
             history_capacity: 3,
@@ -897,23 +1017,10 @@ mod tests {
         assert_eq!(reg.last_seq, 5);
     }
 
-    /// Collects what a `tracing` subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            lock(&self.0).extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn client_log_lines_are_written_at_their_level_with_source_client() {
         use crate::ipc::client::Client;
+        use crate::logging::Captured;
         use tokio::io::AsyncWriteExt;
         let out = Captured::default();
         let writer = out.clone();
@@ -959,7 +1066,7 @@ mod tests {
                 server.shutdown().await;
             });
         });
-        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
+        let text = out.text();
         for (level, event) in [
             ("DEBUG", "ev_debug"),
             ("INFO", "ev_info"),

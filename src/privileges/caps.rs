@@ -164,6 +164,10 @@ impl CapSet {
         CapSet(self.0 & !other.0)
     }
 
+    pub fn union(self, other: CapSet) -> CapSet {
+        CapSet(self.0 | other.0)
+    }
+
     /// The capability numbers in the set, lowest first (no allocation: usable after `fork`).
     pub fn iter(self) -> impl Iterator<Item = u8> {
         (0u8..64).filter(move |&c| self.contains(c))

@@ -211,7 +211,12 @@ fn targets(me: u32, my_uid: u32) -> Vec<Target> {
 }
 
 fn describe(t: &Target) -> String {
-    format!("{}, owned by {}", t.comm, user_name(t.owner))
+    // A process's name is its own choice: escaped like every outside text.
+    format!(
+        "{}, owned by {}",
+        crate::escape::Escaped(&t.comm),
+        user_name(t.owner)
+    )
 }
 
 /// Reads `file` of the first target that allows it; else the first refusal.
@@ -265,7 +270,7 @@ pub fn names(set: CapSet) -> String {
 }
 
 /// Members of these groups may read the whole system journal.
-fn in_journal_group() -> bool {
+pub fn in_journal_group() -> bool {
     let mut groups = vec![0 as libc::gid_t; 256];
     // SAFETY: groups has room for 256 entries and its length is passed.
     let n = unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) };

@@ -92,6 +92,8 @@ mod sys;
 mod system;
 #[cfg(target_os = "linux")]
 mod threads;
+#[cfg(target_os = "linux")]
+pub mod trust;
 
 #[cfg(target_os = "linux")]
 pub use reader::{PassStats, ProcReader, ReaderOptions};

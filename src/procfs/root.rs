@@ -178,4 +178,56 @@ mod tests {
         let e = root.read("999999999/stat").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
+
+    /// Issue 14, item 1: a tree whose files and directories are symlinks to files the daemon
+    /// could read with CAP_DAC_READ_SEARCH gives nothing through them, whichever way the
+    /// kernel opens (openat2, or the component walk of older kernels).
+    #[test]
+    fn symlinks_in_a_proc_tree_are_never_followed() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "root:$6$hash").unwrap();
+        let secrets = tmp.path().join("secrets");
+        std::fs::create_dir_all(secrets.join("2")).unwrap();
+        std::fs::write(secrets.join("2/wchan"), "root:$6$hash").unwrap();
+        let proc = tmp.path().join("proc");
+        std::fs::create_dir_all(proc.join("1/task/1")).unwrap();
+        std::fs::write(proc.join("1/task/1/comm"), "honest\n").unwrap();
+        for f in ["wchan", "syscall", "stack"] {
+            symlink(&secret, proc.join("1/task/1").join(f)).unwrap();
+        }
+        std::fs::create_dir_all(proc.join("2")).unwrap();
+        // A directory on the way is a symlink: `2/task` → a tree of the attacker's.
+        symlink(&secrets, proc.join("2/task")).unwrap();
+        symlink(&secret, proc.join("stat")).unwrap();
+
+        let root = ProcRoot::open(&proc).unwrap();
+        assert_eq!(root.read_string("1/task/1/comm").unwrap(), "honest\n");
+        for rel in [
+            "1/task/1/wchan",
+            "1/task/1/syscall",
+            "1/task/1/stack",
+            "2/task/2/wchan",
+            "stat",
+        ] {
+            let e = root.read(rel).unwrap_err();
+            assert!(
+                matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)),
+                "{rel}: {e}"
+            );
+        }
+        assert!(root.list_numeric("2/task").is_err());
+        assert_eq!(root.boot_time(), None);
+        // The same through the walk older kernels get.
+        for rel in ["1/task/1/wchan", "2/task/2/wchan"] {
+            let path = RelPath::parse(rel).unwrap();
+            let dir = sys::open_dir(&proc).unwrap();
+            let e = sys::open_walking_for_test(&dir, &path).unwrap_err();
+            assert!(matches!(e, libc::ELOOP | libc::ENOTDIR), "{rel}: {e}");
+        }
+        let path = RelPath::parse("1/task/1/comm").unwrap();
+        let dir = sys::open_dir(&proc).unwrap();
+        assert!(sys::open_walking_for_test(&dir, &path).is_ok());
+    }
 }

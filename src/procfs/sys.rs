@@ -10,8 +10,9 @@
 use std::ffi::CStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// Why a read produced no data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,15 @@ impl RelPath {
         if rel.len() + 1 > 96 || !rel.split('/').all(ok_component) {
             return None;
         }
+        // `self` is a symlink, which the opener never follows: name our pid instead.
+        if let Some(rest) = rel.strip_prefix("self")
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            let mut p = RelPath::new();
+            p.push_num(std::process::id());
+            p.push_str(rest);
+            return Some(p);
+        }
         Some(RelPath::name(rel))
     }
 
@@ -136,16 +146,98 @@ impl RelPath {
     }
 }
 
-/// `openat(dir, path, O_RDONLY | O_CLOEXEC [| O_DIRECTORY])`: the one place a file under a
-/// proc root is opened. `Err` is the errno.
+/// `openat(dir, path, O_RDONLY | O_CLOEXEC [| O_DIRECTORY])` **without following any symlink**:
+/// the one place a file under a proc root is opened. `Err` is the errno (`ELOOP`/`ENOTDIR` for a
+/// symlink anywhere in `path`).
+///
+/// The daemon may hold CAP_DAC_READ_SEARCH: a tree whose `task/T/wchan` links to `/etc/shadow`
+/// must not become a way to read it. The live procfs has no symlinks below a pid (only `self`
+/// and `thread-self` at the top, which [`RelPath::parse`] resolves to our pid), so refusing
+/// them costs nothing there. `openat2(RESOLVE_NO_SYMLINKS)` does it in one call (Linux 5.6+);
+/// older kernels walk the components with `O_NOFOLLOW`.
 pub(super) fn openat_raw(dir: &File, path: &RelPath, directory: bool) -> Result<File, i32> {
-    let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NOFOLLOW;
     if directory {
         flags |= libc::O_DIRECTORY;
     }
+    if OPENAT2.load(Relaxed) {
+        match openat2_no_symlinks(dir.as_raw_fd(), path.as_cstr(), flags) {
+            // Not available (old kernel, or a seccomp filter that refuses it): walk instead.
+            Err(libc::ENOSYS | libc::EPERM) => OPENAT2.store(false, Relaxed),
+            other => return other,
+        }
+    }
+    open_walking(dir, path.as_cstr(), flags)
+}
+
+/// Whether `openat2` worked so far (it is tried until it answers ENOSYS or EPERM once).
+static OPENAT2: AtomicBool = AtomicBool::new(true);
+
+fn openat2_no_symlinks(dir: RawFd, path: &CStr, flags: i32) -> Result<File, i32> {
+    // SAFETY: open_how is plain integers; zero is a valid value of each.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = libc::RESOLVE_NO_SYMLINKS;
     loop {
-        // SAFETY: the path is NUL-terminated and outlives the call.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), path.as_cstr().as_ptr(), flags) };
+        // SAFETY: the path is NUL-terminated, `how` is a valid open_how and its size is passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir,
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: `fd` was just returned by openat2 and is owned by nobody else.
+            return Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }));
+        }
+        let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if errno != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
+/// One `openat` per component: directories with `O_PATH | O_DIRECTORY | O_NOFOLLOW` (a symlink
+/// fails with ENOTDIR), the last with `flags` (which hold `O_NOFOLLOW`: ELOOP).
+fn open_walking(dir: &File, path: &CStr, flags: i32) -> Result<File, i32> {
+    let bytes = path.to_bytes();
+    let mut parent: Option<File> = None;
+    let mut parts = bytes.split(|&b| b == b'/').peekable();
+    while let Some(part) = parts.next() {
+        let name = std::ffi::CString::new(part).map_err(|_| libc::EINVAL)?;
+        let last = parts.peek().is_none();
+        let f = if last {
+            flags
+        } else {
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        };
+        let at = parent.as_ref().unwrap_or(dir).as_raw_fd();
+        let file = openat_once(at, &name, f)?;
+        if last {
+            return Ok(file);
+        }
+        parent = Some(file);
+    }
+    Err(libc::EINVAL)
+}
+
+/// [`open_walking`] for the tests of [`super::root`].
+#[cfg(test)]
+pub(super) fn open_walking_for_test(dir: &File, path: &RelPath) -> Result<File, i32> {
+    open_walking(
+        dir,
+        path.as_cstr(),
+        libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+    )
+}
+
+fn openat_once(dir: RawFd, name: &CStr, flags: i32) -> Result<File, i32> {
+    loop {
+        // SAFETY: the name is NUL-terminated and outlives the call.
+        let fd = unsafe { libc::openat(dir, name.as_ptr(), flags) };
         if fd >= 0 {
             // SAFETY: `fd` was just returned by openat and is owned by nobody else.
             return Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }));

@@ -144,17 +144,24 @@ fn open_for_inspection(path: &Path) -> Result<Connection> {
         .map_err(|e| classify_open_error(path, e))
 }
 
+/// The header was checked first: "not a database" means not SQLite, "corrupt" a damaged one.
 fn classify_open_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(ffi, _) = &e
-        && matches!(
-            ffi.code,
-            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
-        )
-    {
-        return StoreError::NotSqlite {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        };
+    if let rusqlite::Error::SqliteFailure(ffi, _) = &e {
+        match ffi.code {
+            rusqlite::ErrorCode::NotADatabase => {
+                return StoreError::NotSqlite {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                };
+            }
+            rusqlite::ErrorCode::DatabaseCorrupt => {
+                return StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                };
+            }
+            _ => {}
+        }
     }
     StoreError::Sqlite {
         context: format!("reading {}", path.display()),
@@ -200,18 +207,107 @@ fn refuse_unknown_version(path: &Path, state: &FileState) -> Result<()> {
     }
 }
 
+/// Creates a new database file, empty and private (0600, its directory 0700) whatever the
+/// umask: SQLite gives the `-wal` and `-shm` files the database file's mode.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Someone (another daemon start) made it meanwhile: SQLite opens what is there.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// SQLite creates `-wal` and `-shm` beside the database: without write access to the directory
+/// (a read-only file system, say) it fails with a bare "unable to open database file".
+fn check_writable_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d,
+        None => Path::new("."),
+    };
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| StoreError::Invalid(format!("a NUL byte in the path {}", dir.display())))?;
+    // SAFETY: access(2) with a NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    Err(StoreError::NotWritable {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        source: std::io::Error::last_os_error(),
+    })
+}
+
+/// Problems `quick_check` lists before we stop reading them.
+const QUICK_CHECK_LIMIT: u32 = 5;
+
+/// `PRAGMA quick_check` through a read-only connection: a damaged file (pages overwritten,
+/// truncated) is refused before anything writes to it. It reads every page, once per daemon
+/// start (about 6 s per GiB on the 2-vCPU test VM, see BENCHMARKS.md).
+pub fn quick_check(path: &Path) -> Result<()> {
+    let damaged = |detail: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let conn = open_for_inspection(path)?;
+    let result = conn
+        .prepare(&format!("PRAGMA quick_check({QUICK_CHECK_LIMIT})"))
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        });
+    match result {
+        Ok(lines) if lines.len() == 1 && lines[0] == "ok" => Ok(()),
+        Ok(lines) => Err(damaged(format!("integrity check: {}", lines.join("; ")))),
+        Err(rusqlite::Error::SqliteFailure(f, msg))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ) =>
+        {
+            Err(damaged(format!(
+                "integrity check: {}",
+                msg.unwrap_or_else(|| f.to_string())
+            )))
+        }
+        Err(e) => Err(StoreError::Sqlite {
+            context: format!("checking {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
 /// Opens the daemon's read-write connection, creating the schema in a new file or migrating an
-/// older one. Refuses (file untouched) a newer schema, a foreign database or a non-SQLite file.
+/// older one. Refuses (file untouched) a newer schema, a foreign database, a non-SQLite file or
+/// a damaged one ([`quick_check`]).
 pub fn open_writer(path: &Path, now: f64) -> Result<(Connection, OpenReport)> {
     let state = inspect(path)?;
     refuse_unknown_version(path, &state)?;
-    if state == FileState::Missing
-        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+    if let FileState::Version(_) = state {
+        quick_check(path)?;
+    }
+    if state != FileState::Missing {
+        check_writable_dir(path)?;
+    }
+    if state == FileState::Missing {
+        create_private(path)?;
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE

@@ -38,6 +38,25 @@ pub enum StoreError {
     },
 
     #[error(
+        "cannot write in {dir} ({source}), where the database and its -wal and -shm files live; \
+         make it writable (a read-only file system must be remounted read-write). {path} was left \
+         untouched"
+    )]
+    NotWritable {
+        path: PathBuf,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "{path} is damaged ({detail}); the daemon will not write to it. Move it aside and start \
+         the daemon again to begin a new database: mv {path} {path}.damaged (sqlite3's .recover \
+         can save what is readable from the copy). The file was left untouched"
+    )]
+    Damaged { path: PathBuf, detail: String },
+
+    #[error(
         "{path} has schema version {found}; start the daemon once to migrate it to {supported}"
     )]
     NeedsMigration {

@@ -11,12 +11,15 @@
 //!   errors, `stack_source`, `triggers`, `completed_at` on captures, Linux thread columns, log
 //!   `source`.
 //! - `buffer_samples` and `buffer_sample_processes` are created.
+//!
 //! - The original ran without foreign keys, so its files usually hold orphans (snapshots of
 //!   pruned events, machine snapshot rows of pruned snapshots). They are counted, kept, and
 //!   recorded under [`ORPHANS_PENDING_KEY`] for the next prune to remove in small batches.
 //!
-//! 21 → 22: the profile columns of the stack header and frames, units, reasons and the machine's
-//! state ([`schema::v22_ddl`]).
+//! 21 → 22 ([`schema::v22_ddl`]): the profile columns of the stack header and frames, units,
+//! reasons and the machine's state, and `process_events.boot_id` (the kernel's boot id; NULL in
+//! older rows, which the daemon matches to the current boot by boot time at start, see
+//! `startup::adopt_boot_id`).
 
 use super::schema::{
     self, OLDEST_MIGRATABLE, PROCESS_EVENTS_INDEXES, SCHEMA_VERSION, V21_NEW_INDEXES,
@@ -41,7 +44,7 @@ type Step = fn(&Connection) -> rusqlite::Result<()>;
 const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
 
 /// 21 → 22: columns are added (O(1)) and one table created; no row is rewritten
-/// ([`schema::v22_ddl`]: profile columns, units, reasons and the machine's state).
+/// ([`schema::v22_ddl`]: profile columns, units, reasons, the machine's state, boot ids).
 fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&schema::v22_ddl())
 }

@@ -13,6 +13,7 @@
 //! - [`queries`]: read-only queries returning typed, `Serialize` structs (text another version
 //!   stored reads back as it is).
 //! - [`prune`]: retention by cascade, in short batches.
+//! - [`reserve`]: disk space set aside for the daemon's last writes on a full disk.
 //!
 //! Daemon start-up, in order: [`open_writer`] → [`startup::last_sample_time`] and
 //! [`startup::close_open_events`] → [`startup::next_ids`] → [`Writer::spawn`] → (optionally) a
@@ -30,6 +31,7 @@ pub mod process_columns;
 pub mod prune;
 pub mod queries;
 pub mod records;
+pub mod reserve;
 pub mod schema;
 pub mod startup;
 pub mod time;

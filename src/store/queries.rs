@@ -133,20 +133,49 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
     })
 }
 
+/// A boot, as events record it: the kernel's boot id (events since schema 22) and the boot time
+/// (older events have only that; it is also what events show).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Boot {
+    pub id: Option<String>,
+    pub time: Option<i64>,
+}
+
+impl Boot {
+    /// This machine's current boot; None when neither can be read.
+    pub fn current() -> Option<Boot> {
+        let boot = Boot {
+            id: crate::sys::boot_id(),
+            time: crate::sys::boot_time(),
+        };
+        (boot.id.is_some() || boot.time.is_some()).then_some(boot)
+    }
+}
+
 /// Which events to list. The default lists every event, newest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
     pub limit: Option<u32>,
     pub open_only: bool,
-    /// Only events of this boot (`process_events.boot_time`).
-    pub boot_time: Option<i64>,
+    /// Only events of this boot: the same boot id; an event without one (written before schema
+    /// 22, or where the id could not be read) by its exact boot time.
+    pub boot: Option<Boot>,
     /// Only events that started at or after this time (epoch seconds).
     pub since: Option<f64>,
 }
 
 const EVENT_WHERE: &str = "(?1 = 0 OR e.exit_time IS NULL)
-           AND (?2 IS NULL OR e.boot_time = ?2)
+           AND (?2 = 0
+                OR (?4 IS NOT NULL AND e.boot_id = ?4)
+                OR ((?4 IS NULL OR e.boot_id IS NULL) AND e.boot_time = ?5))
            AND (?3 IS NULL OR e.entry_time >= ?3)";
+
+fn boot_params(f: &EventFilter) -> (bool, Option<&str>, Option<i64>) {
+    match &f.boot {
+        None => (false, None, None),
+        Some(b) => (true, b.id.as_deref(), b.time),
+    }
+}
 
 /// Events, newest entry first.
 pub fn events(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
@@ -158,15 +187,18 @@ pub fn events(conn: &Connection, f: &EventFilter) -> Result<Vec<EventRow>> {
 pub fn events_page(conn: &Connection, f: &EventFilter, offset: u32) -> Result<Vec<EventRow>> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM process_events e WHERE {EVENT_WHERE}
-         ORDER BY e.entry_time DESC, e.id DESC LIMIT ?4 OFFSET ?5"
+         ORDER BY e.entry_time DESC, e.id DESC LIMIT ?6 OFFSET ?7"
     );
     let mut stmt = conn.prepare_cached(&sql).ctx("listing events")?;
+    let (has_boot, boot_id, boot_time) = boot_params(f);
     let rows = stmt
         .query_map(
             params![
                 f.open_only,
-                f.boot_time,
+                has_boot,
                 f.since,
+                boot_id,
+                boot_time,
                 limit_value(f.limit),
                 offset
             ],
@@ -183,7 +215,13 @@ pub fn count_events(conn: &Connection, f: &EventFilter) -> Result<u64> {
         .prepare_cached(&format!(
             "SELECT COUNT(*) FROM process_events e WHERE {EVENT_WHERE}"
         ))
-        .and_then(|mut s| s.query_row(params![f.open_only, f.boot_time, f.since], |r| r.get(0)))
+        .and_then(|mut s| {
+            let (has_boot, boot_id, boot_time) = boot_params(f);
+            s.query_row(
+                params![f.open_only, has_boot, f.since, boot_id, boot_time],
+                |r| r.get(0),
+            )
+        })
         .ctx("counting events")?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -368,6 +406,18 @@ pub fn capture(conn: &Connection, id: i64) -> Result<Option<CaptureRow>> {
     ))
     .and_then(|mut s| s.query_row([id], capture_row).optional())
     .ctx("reading a capture")
+}
+
+/// How many captures have a part still `pending`: being taken while the daemon runs,
+/// unfinished when it does not (the next start marks them failed).
+pub fn pending_captures(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM forensic_captures
+         WHERE 'pending' IN (IFNULL(buffer_status, ''), IFNULL(tailspin_status, ''),
+                             IFNULL(spindump_status, ''), IFNULL(logs_status, ''))",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get(0)))
+    .ctx("counting pending captures")
 }
 
 /// The buffer summary of a capture.

@@ -19,8 +19,11 @@ pub struct NewEvent {
     /// Process start, epoch seconds: with `pid`, the process identity.
     pub start_time: f64,
     pub command: String,
-    /// Boot time of the machine, epoch seconds.
+    /// Boot time of the machine, epoch seconds (for display: it moves with the clock).
     pub boot_time: i64,
+    /// The kernel's id of this boot (`crate::sys::boot_id`): what "the current boot" means.
+    #[serde(default)]
+    pub boot_id: Option<String>,
     pub entry_time: f64,
     pub entry_band: Band,
     pub peak_score: u8,

@@ -9,8 +9,8 @@
 //! migration runs, which keeps that true by construction.
 //!
 //! Value conventions: times are epoch seconds (REAL, UTC); text timestamps are RFC 3339 with an
-//! offset; booleans are 0/1; capture part statuses are `pending`, `success`, `failed`, `skipped`
-//! or `timeout` (NULL in rows of the original means "never updated", and `spindump_status` is
+//! offset; booleans are 0/1; capture part statuses are `pending`, `success`, `partial`, `failed`,
+//! `skipped` or `timeout` (`partial` from schema 22 on; NULL in rows of the original means "never updated", and `spindump_status` is
 //! NULL where there is no decode step).
 
 use super::machine_columns;
@@ -147,10 +147,21 @@ ALTER TABLE tailspin_frame ADD COLUMN source_file TEXT;
 ALTER TABLE tailspin_frame ADD COLUMN source_line INTEGER;
 ";
 
+/// v22, boot identity: `process_events.boot_id`, the kernel's id of the boot an event happened
+/// in (`crate::sys::boot_id`); NULL in rows written before v22. `boot_time` stays, for display.
+const V22_BOOT_IDENTITY: &str = "
+ALTER TABLE process_events ADD COLUMN boot_id TEXT;
+CREATE INDEX IF NOT EXISTS idx_process_events_boot_id ON process_events(boot_id);
+";
+
 /// Everything schema 22 adds to 21, as the one script the 21 → 22 migration runs and a fresh
-/// file runs after the v21 script (so both end with the same columns in the same order).
+/// file runs after the v21 script (so both end with the same columns in the same order):
+/// profile columns, units, reasons and the machine's state, the boot identity of events.
 pub(crate) fn v22_ddl() -> String {
-    format!("{V22_PROFILE_COLUMNS}{}", impact_v22_ddl())
+    format!(
+        "{V22_PROFILE_COLUMNS}{}{V22_BOOT_IDENTITY}",
+        impact_v22_ddl()
+    )
 }
 
 /// v22, impact scoring: events name their unit (key, kind, label, member count) and the reason
@@ -531,7 +542,8 @@ pub(crate) fn write_version(conn: &Connection, version: i64, now: f64) -> rusqli
     Ok(())
 }
 
-/// Creates every table in one transaction on an empty database.
+/// Creates the current schema (the v21 tables, then the v22 additions) in one transaction on
+/// an empty database.
 pub(crate) fn create_fresh(conn: &mut Connection, now: f64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(&ddl())?;

@@ -1,8 +1,9 @@
 //! What the daemon does with its connection before the writer thread starts: learn the next
-//! ids, close the events a crash left open, read and write `daemon_state`.
+//! ids, close the events and finish the captures a crash left open, read and write
+//! `daemon_state`.
 
 use super::error::{Context, Result};
-use super::records::ExitReason;
+use super::records::{CapturePart, ExitReason};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// `daemon_state` key: epoch seconds of the last sample the daemon recorded (written with every
@@ -11,6 +12,27 @@ pub const LAST_SAMPLE_TIME_KEY: &str = "last_sample_time";
 
 /// `daemon_state` key: the machine's boot time (epoch seconds) the daemon last ran under.
 pub const BOOT_TIME_KEY: &str = "boot_time";
+
+/// `daemon_state` key: the kernel's id of the boot the daemon last ran in.
+pub const BOOT_ID_KEY: &str = "boot_id";
+
+/// How far (seconds) the boot time an older daemon recorded may be from this boot's own and
+/// still be this boot: `btime` is the wall clock minus the uptime, so clock adjustments move it.
+pub const BOOT_TIME_SLACK: i64 = 300;
+
+/// Gives events written without a boot id (before schema 22) this boot's id when they belong
+/// to it: their boot time is within [`BOOT_TIME_SLACK`] of `boot_time` and they started after
+/// this boot did. Returns how many it adopted. (A previous boot could only be mistaken for this
+/// one if it lasted less than the slack.)
+pub fn adopt_boot_id(conn: &Connection, boot_id: &str, boot_time: i64) -> Result<usize> {
+    conn.execute(
+        "UPDATE process_events SET boot_id = ?1
+         WHERE boot_id IS NULL AND boot_time BETWEEN ?2 - ?3 AND ?2 + ?3
+           AND entry_time >= ?2 - ?3",
+        params![boot_id, boot_time, BOOT_TIME_SLACK],
+    )
+    .ctx("giving older events of this boot its id")
+}
 
 /// The next free ids, from which the daemon counts up in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +78,68 @@ pub fn close_open_events(conn: &Connection, at: f64, reason: ExitReason) -> Resu
         params![at, reason.as_str()],
     )
     .ctx("closing open events")
+}
+
+/// The error text of a capture part the daemon never finished (it was killed, or its last
+/// writes failed before it stopped).
+pub const UNFINISHED_PART: &str = "daemon stopped before the capture finished";
+
+/// Finishes every capture part still `pending` as `failed` with [`UNFINISHED_PART`] and sets
+/// `completed_at` (to `at`) where it is missing. Returns how many captures it finished.
+///
+/// At start nothing can still be running, so a pending part is one a crash (or a write that
+/// failed before a stop) left behind; at a clean stop it runs after the forensics worker has
+/// finished, so nothing is ever left `pending`.
+pub fn finish_pending_captures(conn: &Connection, at: f64) -> Result<usize> {
+    finish_pending_raw(conn, at).ctx("finishing captures left pending")
+}
+
+/// [`finish_pending_captures`] on a connection of its own, for the daemon's last act (after
+/// its writer has closed). Reads first, so a database without pending parts is not written.
+pub fn finish_pending_at_exit(path: &std::path::Path, at: f64) -> Result<usize> {
+    use rusqlite::OpenFlags;
+    if !path.exists() {
+        return Ok(0);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .ctx("opening the database")?;
+    conn.busy_timeout(super::connection::BUSY_TIMEOUT)
+        .ctx("opening the database")?;
+    let pending: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM forensic_captures WHERE 'pending' IN
+                (IFNULL(buffer_status, ''), IFNULL(tailspin_status, ''),
+                 IFNULL(spindump_status, ''), IFNULL(logs_status, '')))",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("looking for pending captures")?;
+    if !pending {
+        return Ok(0);
+    }
+    finish_pending_captures(&conn, at)
+}
+
+fn finish_pending_raw(conn: &Connection, at: f64) -> rusqlite::Result<usize> {
+    let mut sets = Vec::new();
+    let mut pending = Vec::new();
+    for part in CapturePart::ALL {
+        let (status, error) = super::write::part_columns(part);
+        sets.push(format!(
+            "{error} = CASE WHEN {status} = 'pending' THEN ?1 ELSE {error} END, \
+             {status} = CASE WHEN {status} = 'pending' THEN 'failed' ELSE {status} END"
+        ));
+        pending.push(format!("{status} = 'pending'"));
+    }
+    conn.prepare_cached(&format!(
+        "UPDATE forensic_captures SET {}, completed_at = IFNULL(completed_at, ?2) WHERE {}",
+        sets.join(", "),
+        pending.join(" OR ")
+    ))?
+    .execute(params![UNFINISHED_PART, at])
 }
 
 /// A `daemon_state` value.

@@ -96,13 +96,13 @@ fn missing(what: &str, id: i64) -> rusqlite::Error {
     data_error(format!("no {what} with id {id}"))
 }
 
-fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
+pub(crate) fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
     let u = &e.unit;
     conn.prepare_cached(
         "INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
              peak_band, peak_score, peak_snapshot_id, start_time, unit_key, unit_kind,
-             unit_label, members, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             unit_label, members, reason, boot_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         e.id,
@@ -120,6 +120,7 @@ fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
         u.label,
         u.members,
         (!e.reason.is_empty()).then_some(e.reason.as_str()),
+        e.boot_id,
     ])
 }
 
@@ -169,7 +170,7 @@ fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize
     Ok(n)
 }
 
-fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> {
+pub(crate) fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> {
     let pending = PartStatus::Pending.as_str();
     conn.prepare_cached(
         "INSERT INTO forensic_captures (id, event_id, captured_at, trigger, spindump_status,
@@ -187,7 +188,7 @@ fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> 
 }
 
 /// A part's (status column, error column) in `forensic_captures`.
-fn part_columns(part: CapturePart) -> (&'static str, &'static str) {
+pub(crate) fn part_columns(part: CapturePart) -> (&'static str, &'static str) {
     match part {
         CapturePart::Buffer => ("buffer_status", "buffer_error"),
         // The stack part keeps the original's column name on every platform.

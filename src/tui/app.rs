@@ -212,6 +212,8 @@ pub struct App {
     pub config: Config,
     pub clock: Clock,
     pub conn: Conn,
+    /// The daemon's database writes, as its newest message told (shown in the header).
+    pub storage: crate::ipc::protocol::StorageHealth,
     stream: Stream,
     /// The board shown while paused.
     frozen: Option<Board>,
@@ -271,6 +273,7 @@ impl App {
             table_offset: 0,
             page: 10,
             message: None,
+            storage: Default::default(),
             captures: Captures::default(),
             started: now,
             now,
@@ -511,9 +514,14 @@ impl App {
         match msg {
             ServerMessage::InitialState(s) => {
                 self.stream.initial_state(&s.history, s.last_seq);
+                self.storage = s.storage;
                 self.redraw = true;
             }
             ServerMessage::Sample(s) => {
+                if s.storage != self.storage {
+                    self.storage = s.storage.clone();
+                    self.redraw = true;
+                }
                 let was_stale = self.stale_for().is_some();
                 self.last_sample_at = Some(self.now);
                 self.stream.sample(s);
@@ -535,7 +543,7 @@ impl App {
                     Tone::Info,
                 );
             }
-            ServerMessage::CaptureRefused { reason, pid } => {
+            ServerMessage::CaptureRefused { reason, pid, .. } => {
                 let who = match self.captures.waiting.take() {
                     Some((p, c, _)) => format!("{c} ({p})"),
                     None => pid.map_or_else(|| "?".to_string(), |p| p.to_string()),
@@ -584,8 +592,12 @@ impl App {
                         }
                     );
                     let tone = match outcome {
-                        CaptureOutcome::Success => Tone::Good,
-                        CaptureOutcome::Partial | CaptureOutcome::Failed => Tone::Bad,
+                        CaptureOutcome::Success if n.not_stored.is_none() => Tone::Good,
+                        _ => Tone::Bad,
+                    };
+                    let text = match &n.not_stored {
+                        Some(e) => format!("{text} · NOT STORED: {e}"),
+                        None => text,
                     };
                     self.say(text, tone);
                 }

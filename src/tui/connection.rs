@@ -2,6 +2,7 @@
 //! capture requests, and on any failure waits with exponential backoff and tries again, forever.
 
 use crate::config::TuiConfig;
+use crate::escape::escape_in_place;
 use crate::ipc::protocol::{ClientMessage, Hello, LogLevel, ServerMessage};
 use crate::ipc::{Client, ClientError};
 use std::path::PathBuf;
@@ -102,9 +103,11 @@ pub fn describe(e: &ClientError) -> String {
     }
 }
 
-/// Runs until the UI drops its end of either channel.
+/// Runs until the UI drops its end of either channel. Only a daemon running as `daemon_uid`
+/// is talked to (see [`Client::connect_to`]).
 pub async fn run(
     socket: PathBuf,
+    daemon_uid: u32,
     mut backoff: Backoff,
     mut commands: mpsc::Receiver<ConnCommand>,
     events: mpsc::Sender<ConnEvent>,
@@ -113,7 +116,7 @@ pub async fn run(
         if events.send(ConnEvent::Connecting).await.is_err() {
             return;
         }
-        let (reason, not_running) = match Client::connect(&socket).await {
+        let (reason, not_running) = match Client::connect_to(&socket, daemon_uid).await {
             Ok(client) => {
                 backoff.reset();
                 match serve(client, &mut commands, &events).await {
@@ -167,7 +170,8 @@ async fn serve(
     commands: &mut mpsc::Receiver<ConnCommand>,
     events: &mpsc::Sender<ConnEvent>,
 ) -> Option<(String, bool)> {
-    let hello = client.hello().clone();
+    let mut hello = client.hello().clone();
+    escape_in_place(&mut hello.version);
     events.send(ConnEvent::Connected(hello)).await.ok()?;
     let mut fields = serde_json::Map::new();
     fields.insert(
@@ -179,7 +183,7 @@ async fn serve(
     loop {
         tokio::select! {
             msg = client.next() => match msg {
-                Ok(m) => events.send(ConnEvent::Message(m)).await.ok()?,
+                Ok(m) => events.send(ConnEvent::Message(printable(m))).await.ok()?,
                 Err(e) => return Some((lost_reason(&e), false)),
             },
             cmd = commands.recv() => match cmd? {
@@ -199,6 +203,37 @@ async fn serve(
     }
 }
 
+/// The daemon's message with every text a process or the daemon chose made printable, before
+/// the dashboard keeps or draws any of it (see [`crate::escape`]).
+pub fn printable(mut msg: ServerMessage) -> ServerMessage {
+    match &mut msg {
+        ServerMessage::Hello(h) => escape_in_place(&mut h.version),
+        ServerMessage::Sample(s) => {
+            for p in &mut s.rogues {
+                escape_in_place(&mut p.command);
+            }
+            if let Some(e) = &mut s.storage.last_error {
+                escape_in_place(e);
+            }
+        }
+        ServerMessage::InitialState(s) => {
+            if let Some(e) = &mut s.storage.last_error {
+                escape_in_place(e);
+            }
+        }
+        ServerMessage::CaptureRefused { reason, .. } => escape_in_place(reason),
+        ServerMessage::Error { message } => escape_in_place(message),
+        // Typed (trigger, part names, statuses) but for the database's error.
+        ServerMessage::Capture(n) => {
+            if let Some(e) = &mut n.not_stored {
+                escape_in_place(e);
+            }
+        }
+        ServerMessage::CaptureAccepted { .. } | ServerMessage::Pong => {}
+    }
+    msg
+}
+
 fn lost_reason(e: &ClientError) -> String {
     match e {
         ClientError::Closed => "lost connection to the daemon".to_string(),
@@ -212,6 +247,42 @@ mod tests {
     use crate::ipc::protocol::{InitialState, encode};
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixListener;
+
+    #[test]
+    fn daemon_texts_are_made_printable_before_the_dashboard_sees_them() {
+        use crate::tui::testing::{process, sample};
+        let evil = "evil\x1b[2J\x1b]0;pwned\x07\nname";
+        let shown = "evil\\x1b[2J\\x1b]0;pwned\\x07\\nname";
+        let msg = printable(ServerMessage::Sample(sample(
+            1,
+            0.0,
+            vec![process(1, evil, 80), process(2, "ok", 10)],
+        )));
+        let ServerMessage::Sample(s) = msg else {
+            panic!("still a sample")
+        };
+        assert_eq!(s.rogues[0].command, shown);
+        assert_eq!(s.rogues[1].command, "ok");
+        let msg = printable(ServerMessage::CaptureRefused {
+            reason: evil.into(),
+            pid: None,
+            retry_after_s: None,
+        });
+        assert_eq!(
+            msg,
+            ServerMessage::CaptureRefused {
+                reason: shown.into(),
+                pid: None,
+                retry_after_s: None,
+            }
+        );
+        let mut hello = Hello::for_this_process(Duration::from_millis(333), 90);
+        hello.version = evil.into();
+        let ServerMessage::Hello(h) = printable(ServerMessage::Hello(hello)) else {
+            panic!("still a hello")
+        };
+        assert_eq!(h.version, shown);
+    }
 
     fn delays(b: &mut Backoff, n: usize) -> Vec<f64> {
         (0..n).map(|_| b.next_delay().as_secs_f64()).collect()
@@ -245,6 +316,7 @@ mod tests {
             .unwrap();
         wr.write_all(
             &encode(&ServerMessage::InitialState(InitialState {
+                storage: Default::default(),
                 history: vec![1, 2, 3],
                 last_seq: 3,
             }))
@@ -273,6 +345,7 @@ mod tests {
         let (ev_tx, mut ev_rx) = mpsc::channel(64);
         let task = tokio::spawn(run(
             sock.clone(),
+            crate::paths::effective_uid(),
             Backoff::new(0.05, 0.2, 2.0),
             cmd_rx,
             ev_tx,

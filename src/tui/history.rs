@@ -4,9 +4,10 @@
 //! The connection is opened when the database file appears (the daemon creates it) and reopened
 //! after an error, so the panel starts working as soon as there is something to show.
 
+use crate::escape::escape_in_place;
 use crate::forensics::hot_paths::{HotPath, hot_paths};
 use crate::model::{ProcessKey, ProcessScore};
-use crate::store::queries::{self, CaptureRow, EventFilter, EventRow};
+use crate::store::queries::{self, CaptureRow, EventFilter, EventRow, Named};
 use crate::store::{StoreError, open_reader};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -174,6 +175,12 @@ impl Db {
     }
 
     fn answer(&mut self, req: HistoryRequest) -> HistoryReply {
+        let mut reply = self.query(req);
+        printable(&mut reply);
+        reply
+    }
+
+    fn query(&mut self, req: HistoryRequest) -> HistoryReply {
         match req {
             HistoryRequest::Events { limit } => HistoryReply::Events(self.run(|c| {
                 queries::events(
@@ -207,6 +214,46 @@ impl Db {
             self.conn = None;
         }
         out
+    }
+}
+
+/// Makes every stored text a process chose (names, triggers, error texts) printable before the
+/// dashboard keeps it (see [`crate::escape`]).
+fn printable(reply: &mut HistoryReply) {
+    fn event(e: &mut EventRow) {
+        escape_in_place(&mut e.command);
+    }
+    fn record(r: &mut EventRecord) {
+        event(&mut r.event);
+        if let Some(p) = &mut r.peak {
+            escape_in_place(&mut p.command);
+        }
+        for c in &mut r.captures {
+            if let Named::Other(t) = &mut c.trigger {
+                escape_in_place(t);
+            }
+            c.triggers.iter_mut().for_each(escape_in_place);
+            if let Some(s) = &mut c.stack_source {
+                escape_in_place(s);
+            }
+            for part in [&mut c.buffer, &mut c.stacks, &mut c.decode, &mut c.logs] {
+                if let Some(e) = &mut part.error {
+                    escape_in_place(e);
+                }
+            }
+        }
+    }
+    match reply {
+        HistoryReply::Events(Ok(rows)) => rows.iter_mut().for_each(event),
+        HistoryReply::Process {
+            result: Ok(Some(r)),
+            ..
+        }
+        | HistoryReply::Event {
+            result: Ok(Some(r)),
+            ..
+        } => record(r),
+        _ => {}
     }
 }
 
@@ -295,6 +342,36 @@ mod tests {
             capture_count: 0,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn stored_names_are_made_printable() {
+        let mut e = event(1, 10, 90, false, 1.0);
+        e.command = "a\x1b[31mred\n".into();
+        let mut reply = HistoryReply::Events(Ok(vec![e.clone()]));
+        printable(&mut reply);
+        let HistoryReply::Events(Ok(rows)) = &reply else {
+            panic!("still events")
+        };
+        assert_eq!(rows[0].command, "a\\x1b[31mred\\n");
+        let mut reply = HistoryReply::Event {
+            id: 1,
+            result: Ok(Some(EventRecord {
+                event: e,
+                peak: None,
+                captures: Vec::new(),
+                hot: None,
+            })),
+        };
+        printable(&mut reply);
+        let HistoryReply::Event {
+            result: Ok(Some(r)),
+            ..
+        } = &reply
+        else {
+            panic!("still an event")
+        };
+        assert_eq!(r.event.command, "a\\x1b[31mred\\n");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub const HISTORY_REFRESH: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub struct Options {
     pub socket: PathBuf,
+    /// The uid the daemon runs as (root for `--system`).
+    pub daemon_uid: u32,
     pub db: PathBuf,
     pub config: Config,
     /// Draw without colours (also when `NO_COLOR` is set).
@@ -82,6 +84,7 @@ async fn main_loop(opts: Options) -> Result<(), TuiError> {
     let (ev_tx, mut ev_rx) = mpsc::channel(256);
     tokio::spawn(connection::run(
         opts.socket.clone(),
+        opts.daemon_uid,
         Backoff::from_config(&opts.config.tui),
         conn_rx,
         ev_tx,

@@ -79,6 +79,7 @@ pub fn hello() -> Hello {
 
 pub fn sample(seq: u64, timestamp: f64, rogues: Vec<ProcessScore>) -> SampleMessage {
     SampleMessage {
+        storage: Default::default(),
         seq,
         timestamp,
         elapsed_ms: 4.0,
@@ -108,6 +109,7 @@ pub fn feed(app: &mut App, samples: Vec<SampleMessage>) {
     app.on_conn(ConnEvent::Connected(hello()));
     app.on_conn(ConnEvent::Message(ServerMessage::InitialState(
         InitialState {
+            storage: Default::default(),
             history: (0..60u32).map(|i| ((i * 7) % 90) as u8).collect(),
             last_seq: 100,
         },

@@ -12,6 +12,10 @@
 //! - `sleepers --count N [--wake-ms M]`: N child processes that sleep, waking every M ms when M is
 //!   given (they exit when this process dies).
 //! - `fork-loop`: spawns short-lived children back to back.
+//! - `fake-daemon --socket PATH [--version TEXT] [--log FILE] [--reason TEXT]`: a stand-in for
+//!   someone else's daemon (security tests): listens on PATH (mode 0777), greets every
+//!   connection with a `hello` carrying TEXT as its version, answers `capture` with
+//!   `capture_refused` (reason TEXT) and appends one line per connection and per request to FILE.
 //! - `workers --count N`: N child processes spinning on the CPU, each renamed `rh-worker` (one
 //!   program's workers in one process group); the parent sleeps.
 //! - `grow --mib N --seconds S`: touches N MiB of memory evenly over S seconds, then holds it.
@@ -29,6 +33,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: rogue-hunter-test-helper <busy --threads N | mem --mib N | \
 fsync-writer --dir D | threads --count N | sleep | sleepers --count N [--wake-ms M] | fork-loop | \
+fake-daemon --socket PATH [--version TEXT] [--log FILE] [--reason TEXT] | \
 workers --count N | grow --mib N --seconds S | pingpong --pairs N> [--name NAME] [--timeout S]";
 
 struct Opts {
@@ -42,6 +47,10 @@ struct Opts {
     name: Option<String>,
     exit_on_eof: bool,
     timeout: Duration,
+    socket: Option<String>,
+    version: String,
+    log: Option<String>,
+    reason: String,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -58,6 +67,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         name: None,
         exit_on_eof: false,
         timeout: Duration::from_secs(600),
+        socket: None,
+        version: "0.0.0".into(),
+        log: None,
+        reason: "no".into(),
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -77,6 +90,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--name" => o.name = Some(value.clone()),
             "--exit-on-eof" => o.exit_on_eof = num()? != 0,
             "--timeout" => o.timeout = Duration::from_secs(num()? as u64),
+            "--socket" => o.socket = Some(value.clone()),
+            "--version" => o.version = value.clone(),
+            "--log" => o.log = Some(value.clone()),
+            "--reason" => o.reason = value.clone(),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -193,6 +210,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "exit-now" => ExitCode::SUCCESS,
+        "fake-daemon" => fake_daemon(&opts, deadline),
         "workers" => workers(opts.count, opts.timeout, deadline),
         "grow" => grow(opts.mib, opts.seconds, deadline),
         "pingpong" => pingpong(opts.count, deadline),
@@ -266,6 +284,84 @@ fn sleepers(count: usize, wake_ms: u64, deadline: Instant) -> ExitCode {
         let _ = c.wait();
     }
     code
+}
+
+/// A JSON string literal (quotes, backslashes and control characters escaped).
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn note(log: Option<&str>, line: &str) {
+    if let Some(path) = log
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+fn fake_daemon(opts: &Opts, deadline: Instant) -> ExitCode {
+    use std::io::BufRead;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixListener;
+    let Some(path) = opts.socket.clone() else {
+        eprintln!("rogue-hunter-test-helper: fake-daemon needs --socket");
+        return ExitCode::from(2);
+    };
+    let _ = std::fs::remove_file(&path);
+    let listener = match UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rogue-hunter-test-helper: bind {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777));
+    let hello = format!(
+        "{{\"type\":\"hello\",\"protocol\":2,\"version\":{},\"pid\":4242,\"sample_interval_ms\":333,\"ring_buffer_size\":90}}\n\
+         {{\"type\":\"initial_state\",\"history\":[1,2,3],\"last_seq\":3}}\n",
+        json_string(&opts.version)
+    );
+    let refused = format!(
+        "{{\"type\":\"capture_refused\",\"reason\":{},\"pid\":null}}\n",
+        json_string(&opts.reason)
+    );
+    ready();
+    std::thread::spawn(move || {
+        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+        std::process::exit(0);
+    });
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        note(opts.log.as_deref(), "connection");
+        let (log, hello, refused) = (opts.log.clone(), hello.clone(), refused.clone());
+        std::thread::spawn(move || {
+            let _ = stream.write_all(hello.as_bytes());
+            let Ok(read) = stream.try_clone() else { return };
+            for line in std::io::BufReader::new(read).lines() {
+                let Ok(line) = line else { return };
+                if line.contains("\"capture\"") {
+                    note(log.as_deref(), &format!("request {line}"));
+                    let _ = stream.write_all(refused.as_bytes());
+                }
+            }
+        });
+    }
+    ExitCode::SUCCESS
 }
 
 /// `count` busy children named `rh-worker`, in this process's group; they go when it does (each

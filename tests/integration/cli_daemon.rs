@@ -99,7 +99,7 @@ fn a_socket_left_by_a_killed_daemon_reads_as_stopped_and_a_new_daemon_starts() {
     assert!(d.socket().exists(), "SIGKILL leaves the socket file behind");
 
     let (code, out, err) = run(&d, &["status"]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 3, "not running: the systemctl convention\n{err}");
     let first = out.lines().next().unwrap();
     assert_eq!(
         first,

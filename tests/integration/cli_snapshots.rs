@@ -76,6 +76,7 @@ fn event(id: i64, pid: u32, command: &str, boot: i64, entry: f64, peak: u8, snap
             start_time: p.start_time,
             command: command.to_string(),
             boot_time: boot,
+            boot_id: None,
             entry_time: entry,
             entry_band: Band::Elevated,
             peak_score: peak,
@@ -383,6 +384,13 @@ fn stabilise(env: &TestEnv, text: &[u8]) -> String {
             &format!("\"boot_time\": {}", boot - EARLIER_BOOT),
             "\"boot_time\": \"[BOOT - 10 days]\"",
         );
+    let text = match rogue_hunter::sys::boot_id() {
+        Some(id) => text.replace(
+            &format!("\"boot_id\": \"{id}\""),
+            "\"boot_id\": \"[BOOT ID]\"",
+        ),
+        None => text,
+    };
     let size = regex::Regex::new(r"(data\.db \()[0-9.]+ [KMG]?i?B\)").unwrap();
     let text = size.replace_all(&text, "${1}[SIZE])");
     let bytes = regex::Regex::new(r#""size_bytes": \d+"#).unwrap();
@@ -405,6 +413,18 @@ fn rh(env: &TestEnv, args: &[&str], stdin: &str) -> Run {
         out: stabilise(env, &out.stdout),
         err: stabilise(env, &out.stderr),
     }
+}
+
+/// `status` with the daemon stopped: exit code 3 (the `systemctl status` convention) and its
+/// stdout.
+fn stopped(env: &TestEnv, args: &[&str]) -> String {
+    let r = rh(env, args, "");
+    assert_eq!(
+        r.code, 3,
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.out, r.err
+    );
+    r.out
 }
 
 /// Runs a command that must succeed and returns its stdout.
@@ -545,8 +565,8 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn status_without_a_daemon_reads_the_database() {
     let env = fixture();
-    insta::assert_snapshot!("status_stopped", ok(&env, &["status"]));
-    insta::assert_snapshot!("status_stopped_json", ok(&env, &["status", "--json"]));
+    insta::assert_snapshot!("status_stopped", stopped(&env, &["status"]));
+    insta::assert_snapshot!("status_stopped_json", stopped(&env, &["status", "--json"]));
 }
 
 #[test]
@@ -605,14 +625,15 @@ fn without_a_database_lists_say_so_and_show_fails() {
             "{args:?}"
         );
     }
-    insta::assert_snapshot!("status_no_database", ok(&env, &["status"]));
+    insta::assert_snapshot!("status_no_database", stopped(&env, &["status"]));
     // Machine-readable output stays parseable; the note goes to stderr.
     let json = rh(&env, &["history", "-f", "json"], "");
     assert_eq!((json.code, json.out.as_str()), (0, "[]\n"));
     assert!(json.err.contains("Database not found"));
     let events_json = rh(&env, &["events", "--json"], "");
     assert_eq!(events_json.out, "[]\n");
-    let status: serde_json::Value = serde_json::from_str(&ok(&env, &["status", "--json"])).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&stopped(&env, &["status", "--json"])).unwrap();
     assert_eq!(status["database"]["exists"], false);
     assert_eq!(status["daemon"]["state"], "stopped");
     // Hard: `events show`.
@@ -642,7 +663,7 @@ fn an_empty_database_has_nothing_to_show() {
         ok(&env, &["history", "-H", "1"]),
         "No events in the last 1 hour\n"
     );
-    assert!(ok(&env, &["status"]).ends_with("\nNo active process tracking.\n"));
+    assert!(stopped(&env, &["status"]).ends_with("\nNo active process tracking.\n"));
     assert_eq!(
         ok(&env, &["prune"]).lines().last(),
         Some("Nothing to prune.")
@@ -656,9 +677,10 @@ fn a_file_that_is_not_our_database_is_reported_and_left_alone() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let junk = b"this is not a database, just some text that is longer than a header".repeat(4);
     std::fs::write(&path, &junk).unwrap();
-    // `status` still says what it knows about the daemon, then fails on the file.
+    // `status` still says what it knows about the daemon and about the file; the daemon's state
+    // decides the exit code (3: not running).
     let status = rh(&env, &["status"], "");
-    assert_eq!(status.code, 1);
+    assert_eq!(status.code, 3);
     assert_eq!(
         status.out,
         "Daemon: stopped (no socket at [ROOT]/run/rogue-hunter/daemon.sock)\n\
@@ -672,7 +694,7 @@ fn a_file_that_is_not_our_database_is_reported_and_left_alone() {
         status.err
     );
     let json = rh(&env, &["status", "--json"], "");
-    assert_eq!(json.code, 1);
+    assert_eq!(json.code, 3);
     let v: serde_json::Value = serde_json::from_str(&json.out).unwrap();
     assert!(
         v["database"]["error"]

@@ -289,8 +289,8 @@ fn a_running_daemon_serves_metrics_that_promtool_accepts() {
         let out = d.output();
         let line = out
             .lines()
-            .find(|l| l.contains("serving Prometheus metrics"))?;
-        line.split("addr=")
+            .find(|l| l.contains("metrics exporter listening"))?;
+        line.split("local_addr=")
             .nth(1)?
             .split_whitespace()
             .next()?

@@ -85,7 +85,7 @@ fn feed(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            server.broadcast_sample(&sample(seq));
+            server.broadcast_sample(&sample(seq), &Default::default());
             if stop.load(Ordering::SeqCst) {
                 return seq;
             }
@@ -137,7 +137,7 @@ fn assert_strictly_increasing(seqs: &[u64]) {
 async fn two_clients_get_hello_initial_state_then_increasing_samples() {
     let f = start(ServerOptions::default()).await;
     for seq in 1..=5 {
-        f.server.broadcast_sample(&sample(seq));
+        f.server.broadcast_sample(&sample(seq), &Default::default());
     }
     let mut a = Client::connect(&f.path).await.unwrap();
     let mut b = Client::connect(&f.path).await.unwrap();
@@ -152,6 +152,7 @@ async fn two_clients_get_hello_initial_state_then_increasing_samples() {
         assert_eq!(
             next(c).await,
             ServerMessage::InitialState(InitialState {
+                storage: Default::default(),
                 history: vec![1, 2, 3, 4, 5],
                 last_seq: 5
             })
@@ -178,7 +179,7 @@ async fn two_clients_get_hello_initial_state_then_increasing_samples() {
 async fn history_is_capped_at_the_ring_buffer_size() {
     let f = start(ServerOptions::default()).await;
     for seq in 1..=200 {
-        f.server.broadcast_sample(&sample(seq));
+        f.server.broadcast_sample(&sample(seq), &Default::default());
     }
     let mut c = Client::connect(&f.path).await.unwrap();
     match next(&mut c).await {
@@ -385,6 +386,7 @@ async fn capture_requests_reach_the_daemon_and_get_its_answer() {
             let _ = reply.send(CaptureAnswer::Accepted { capture_id });
             for state in [CaptureState::Started, CaptureState::Done] {
                 server.notify_capture(&CaptureNotice {
+                    not_stored: None,
                     capture_id,
                     event_id: None,
                     trigger: rogue_hunter::model::Trigger::Manual,
@@ -530,20 +532,36 @@ async fn a_live_server_is_not_stolen() {
     assert_eq!(f.server.stats().accepted, 2, "the probe and this client");
 }
 
+/// Issue 14, item 5: a full server still lets a new client in; the one silent longest (one
+/// that never sent anything before one that did) is told why and dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_beyond_the_limit_are_told_so() {
+async fn a_new_client_beyond_the_limit_replaces_the_idlest() {
     let f = start(ServerOptions {
-        max_clients: 1,
+        max_clients: 2,
         ..ServerOptions::default()
     })
     .await;
-    let _first = Client::connect(&f.path).await.unwrap();
-    let err = Client::connect(&f.path).await.unwrap_err();
-    assert!(
-        matches!(&err, ClientError::Rejected(m) if m.contains("too many clients")),
-        "{err:?}"
-    );
-    assert_eq!(f.server.stats().refused, 1);
+    let mut talker = Client::connect(&f.path).await.unwrap();
+    talker.ping().await.unwrap();
+    let mut silent = Client::connect(&f.path).await.unwrap();
+    let mut newcomer = Client::connect(&f.path).await.expect("let in");
+    newcomer.ping().await.unwrap();
+    talker.ping().await.expect("the client that spoke stays");
+    let told = loop {
+        match tokio::time::timeout(Duration::from_secs(5), silent.next())
+            .await
+            .expect("a message in time")
+        {
+            Ok(ServerMessage::Error { message }) => break message,
+            Ok(_) => continue,
+            Err(e) => panic!("dropped without a word: {e}"),
+        }
+    };
+    assert!(told.contains("too many clients"), "{told}");
+    assert!(silent.next().await.is_err(), "and then disconnected");
+    assert_eq!(f.server.stats().evicted, 1);
+    assert_eq!(f.server.stats().refused, 0);
+    assert_eq!(f.server.client_count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -434,7 +434,11 @@ fn with_perf_refused_the_fallback_runs_and_says_why() {
         "{status}: {error}"
     );
     if is_root() {
-        assert_eq!(status, "success", "{error}");
+        // The fallback gives kernel stacks; user stacks too when eu-stack is there, else the
+        // part is partial (issue 14, item 10).
+        let complete = rogue_hunter::forensics::tool::find_on_path("eu-stack").is_some();
+        let want = if complete { "success" } else { "partial" };
+        assert_eq!(status, want, "{error}");
     }
     let header: Option<f64> = d
         .db()
@@ -510,7 +514,7 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
     prefix.extend(NOBODY);
     let own = target.run(&prefix, &[]);
     let id = capture(&d, own.pid);
-    let (source, _, error) = stack_part(&d, id);
+    let (source, status, error) = stack_part(&d, id);
     if paranoid > 2 {
         assert!(
             source.starts_with("procfs"),
@@ -523,6 +527,8 @@ fn unprivileged_the_daemon_profiles_its_own_processes_and_falls_back_for_others(
         error.contains("user frames only") && error.contains("CAP_PERFMON"),
         "{error}"
     );
+    // Kernel frames and off-CPU samples are missing: partial, not success.
+    assert_eq!(status, "partial", "{error}");
     let data = stacks(&d, id);
     let main = thread(&data, own.pid);
     assert!(main.frames.iter().all(|f| !f.is_kernel), "no kernel frames");

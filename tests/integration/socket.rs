@@ -48,7 +48,7 @@ fn log_lines(d: &Daemon) -> Vec<serde_json::Value> {
 fn heartbeat_seqs(d: &Daemon) -> Vec<u64> {
     log_lines(d)
         .iter()
-        .filter(|v| v["message"] == "♡ heartbeat")
+        .filter(|v| v["message"] == "heartbeat")
         .filter_map(|v| v["seq"].as_u64())
         .collect()
 }

@@ -184,7 +184,10 @@ async fn profiled(
         let r = procfs_stacks(s, pids, reason).await;
         return with_reason(r, &why.join("; "));
     }
+    // `notes` say how the profile was taken (limits, fallbacks); `missing` what it lacks of
+    // what the part exists for, which makes it `partial`.
     let mut notes: Vec<String> = profile.notes.clone();
+    let mut missing: Vec<String> = Vec::new();
     let mut event_lost: Option<String> = None;
     if let Some(r) = profile
         .refused
@@ -199,7 +202,7 @@ async fn profiled(
             event_lost = Some(format!("process {} exited during the capture", p.pid));
         }
         if p.user_only {
-            notes.push(format!(
+            missing.push(format!(
                 "process {}: user frames only (kernel frames and off-CPU samples need                  CAP_PERFMON or root; kernel.perf_event_paranoid = {})",
                 p.pid,
                 std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
@@ -213,7 +216,11 @@ async fn profiled(
         let r = procfs_stacks(s, &refused_pids, reason).await;
         notes.push(format!("stacks from /proc for {}", why.join("; ")));
         if let Some(e) = r.outcome.error {
-            notes.push(e);
+            if r.outcome.status == PartStatus::Success {
+                notes.push(e);
+            } else {
+                missing.push(e);
+            }
         }
         if Some(refused_pids[0]) == event_pid && r.outcome.status == PartStatus::Failed {
             event_lost.get_or_insert_with(|| "the event's process could not be read".into());
@@ -234,11 +241,19 @@ async fn profiled(
     h.stacks_truncated = Some(st.truncated as i64);
     data.header = Some(h);
     if st.lost > 0 {
-        notes.push(format!("{} samples lost (a ring buffer was full)", st.lost));
+        let line = format!("{} samples lost (a ring buffer was full)", st.lost);
+        // A sampled profile stays one with a few samples lost; past a tenth it is a partial
+        // picture.
+        let taken = st.on_cpu + st.off_cpu + st.lost;
+        if st.lost * 10 > taken {
+            missing.push(line);
+        } else {
+            notes.push(line);
+        }
     }
     let outcome = match event_lost {
-        Some(lost) => failed(lost, &notes),
-        None => succeeded(&notes),
+        Some(lost) => failed(lost, &[missing, notes].concat()),
+        None => complete_or_partial(&missing, &notes),
     };
     StacksResult {
         data,
@@ -252,10 +267,13 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
     let started_wall = crate::sys::now_epoch();
     let started = Instant::now();
     let mut data = CaptureData::default();
+    // As in `profiled`: `notes` inform, `missing` makes the part `partial`.
     let mut notes: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     let mut any_user = false;
     let mut timed_out = false;
     let mut all_denied = true;
+    let mut any_denied = false;
     let mut event_process_lost: Option<String> = None;
     let kernel = kernel_image();
 
@@ -272,7 +290,7 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
                     event_process_lost = Some(e.to_string());
                 } else if !matches!(e, ThreadsError::Gone(_)) {
                     // A culprit of the last 30 s that has exited since is no news.
-                    notes.push(e.to_string());
+                    missing.push(e.to_string());
                 }
                 if !matches!(e, ThreadsError::Gone(_)) {
                     all_denied = false;
@@ -280,7 +298,7 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
                 continue;
             }
             Err(join) => {
-                notes.push(format!("stack sampling of {pid} failed: {join}"));
+                missing.push(format!("stack sampling of {pid} failed: {join}"));
                 continue;
             }
         };
@@ -291,10 +309,16 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
         };
         timed_out |= timeout;
         any_user |= !user.is_empty();
-        if let Some(n) = note
-            && !notes.contains(&n)
-        {
-            notes.push(n);
+        if let Some(n) = note {
+            // Off by configuration is a choice, not something missing.
+            let list = if s.user_stacks == UserStacks::None {
+                &mut notes
+            } else {
+                &mut missing
+            };
+            if !list.contains(&n) {
+                list.push(n);
+            }
         }
         let ProcessStacks {
             mut process,
@@ -302,6 +326,7 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
             ended_early,
         } = sampling.with_user_stacks(&user);
         all_denied &= kernel_denied;
+        any_denied |= kernel_denied;
         if ended_early && i == 0 {
             event_process_lost = Some(format!("process {pid} exited during the capture"));
         }
@@ -335,19 +360,23 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
         PartOutcome {
             status: PartStatus::Skipped,
             error: Some(with_notes(
-                "kernel stacks need root, or CAP_SYS_ADMIN and CAP_SYS_PTRACE \
-                 (see `rogue-hunter perms status`)"
-                    .into(),
-                &notes,
+                KERNEL_STACKS_NEED.into(),
+                &[missing, notes].concat(),
             )),
         }
     } else if timed_out {
         PartOutcome {
             status: PartStatus::Timeout,
-            error: Some(with_notes("kernel stacks stored".into(), &notes)),
+            error: Some(with_notes(
+                "kernel stacks stored".into(),
+                &[missing, notes].concat(),
+            )),
         }
     } else {
-        succeeded(&notes)
+        if any_denied {
+            missing.insert(0, KERNEL_STACKS_NEED.into());
+        }
+        complete_or_partial(&missing, &notes)
     };
     StacksResult {
         data,
@@ -371,11 +400,21 @@ fn with_notes(main: String, notes: &[String]) -> String {
     }
 }
 
-/// Success, with the notes (what was partly missing) as its text.
-fn succeeded(notes: &[String]) -> PartOutcome {
+const KERNEL_STACKS_NEED: &str = "kernel stacks need root, or CAP_SYS_ADMIN and CAP_SYS_PTRACE \
+     (see `rogue-hunter perms status`)";
+
+/// The one rule for a part that stored data: `success` only when nothing it exists for is
+/// `missing` (the `notes`, how it was taken, are its text either way), else `partial` with what
+/// is missing first.
+fn complete_or_partial(missing: &[String], notes: &[String]) -> PartOutcome {
+    let all = [missing, notes].concat();
     PartOutcome {
-        status: PartStatus::Success,
-        error: (!notes.is_empty()).then(|| notes.join("; ")),
+        status: if missing.is_empty() {
+            PartStatus::Success
+        } else {
+            PartStatus::Partial
+        },
+        error: (!all.is_empty()).then(|| all.join("; ")),
     }
 }
 
@@ -487,6 +526,16 @@ pub async fn logs(s: &Settings, from_epoch: f64) -> LogsResult {
             Ok(out) => {
                 sources_ok += 1;
                 entries.extend(parse_journal_json(&out.stdout));
+                // journalctl shows others nothing and says so only in a hint `-q` hides.
+                if crate::paths::effective_uid() != 0
+                    && !crate::privileges::report::in_journal_group()
+                {
+                    notes.push(
+                        "journalctl showed only this user's entries (the system journal needs \
+                         root or the systemd-journal group)"
+                            .into(),
+                    );
+                }
             }
             Err(e @ ToolError::Timeout { .. }) => {
                 timed_out = true;
@@ -499,21 +548,98 @@ pub async fn logs(s: &Settings, from_epoch: f64) -> LogsResult {
     }
     entries.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
 
-    let outcome = if timed_out {
+    let outcome = logs_outcome(
+        timed_out,
+        sources_ok,
+        &notes,
+        entries.len(),
+        now_wall - from_epoch,
+    );
+    LogsResult { entries, outcome }
+}
+
+/// How the logs part ended: `success` only when every log source was read whole (a quiet
+/// window says so in the text), `partial` when a source was unreadable or showed only part.
+fn logs_outcome(
+    timed_out: bool,
+    sources_ok: usize,
+    notes: &[String],
+    entries: usize,
+    window_s: f64,
+) -> PartOutcome {
+    let text = || Some(notes.join("; "));
+    if timed_out {
         PartOutcome {
             status: PartStatus::Timeout,
-            error: Some(notes.join("; ")),
+            error: text(),
         }
     } else if sources_ok == 0 {
         PartOutcome {
             status: PartStatus::Skipped,
-            error: Some(notes.join("; ")),
+            error: text(),
+        }
+    } else if !notes.is_empty() {
+        PartOutcome {
+            status: PartStatus::Partial,
+            error: text(),
         }
     } else {
         PartOutcome {
             status: PartStatus::Success,
-            error: (!notes.is_empty()).then(|| notes.join("; ")),
+            error: (entries == 0).then(|| {
+                format!(
+                    "no log entries in the {} s before the capture",
+                    window_s.max(0.0).round()
+                )
+            }),
         }
-    };
-    LogsResult { entries, outcome }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_a_success_only_when_every_source_was_read_whole() {
+        let denied = vec!["/dev/kmsg needs CAP_SYSLOG or root".to_string()];
+        // One source read, the other refused: partial, whatever the entries.
+        for entries in [0, 12] {
+            let o = logs_outcome(false, 1, &denied, entries, 30.0);
+            assert_eq!(o.status, PartStatus::Partial);
+            assert_eq!(o.error.as_deref(), Some(denied[0].as_str()));
+        }
+        // Every source read, nothing logged: success, saying the window was quiet.
+        let o = logs_outcome(false, 2, &[], 0, 30.2);
+        assert_eq!(o.status, PartStatus::Success);
+        assert_eq!(
+            o.error.as_deref(),
+            Some("no log entries in the 30 s before the capture")
+        );
+        let o = logs_outcome(false, 2, &[], 5, 30.0);
+        assert_eq!((o.status, o.error), (PartStatus::Success, None));
+        assert_eq!(
+            logs_outcome(false, 0, &denied, 0, 30.0).status,
+            PartStatus::Skipped
+        );
+        assert_eq!(
+            logs_outcome(true, 1, &denied, 3, 30.0).status,
+            PartStatus::Timeout
+        );
+    }
+
+    #[test]
+    fn stacks_missing_something_they_exist_for_are_partial() {
+        let notes = vec!["profiling is off".to_string()];
+        let o = complete_or_partial(&[], &notes);
+        assert_eq!(o.status, PartStatus::Success);
+        assert_eq!(o.error.as_deref(), Some("profiling is off"));
+        let missing = vec!["user stacks failed: eu-stack exited 2".to_string()];
+        let o = complete_or_partial(&missing, &notes);
+        assert_eq!(o.status, PartStatus::Partial);
+        assert_eq!(
+            o.error.as_deref(),
+            Some("user stacks failed: eu-stack exited 2; profiling is off")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! update. The counters ([`WriterStats`]: failures, the last error, queue depths) are readable at
 //! any time without waiting for the writer.
 
+mod lost;
 mod queue;
 mod thread;
 
@@ -105,7 +106,7 @@ struct Counters {
 }
 
 /// A snapshot of the writer's counters (for the heartbeat and `/metrics`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WriterStats {
     /// Commands waiting in both queues.
     pub queue_depth: usize,
@@ -130,6 +131,11 @@ pub struct WriterStats {
     /// Every failed statement or transaction, whatever it was part of.
     pub write_errors: u64,
     pub last_error: Option<String>,
+    /// When the last error happened (epoch seconds).
+    pub last_error_at: Option<f64>,
+    /// The last write attempted failed: storage is failing now, not merely once since start.
+    /// A later successful write clears it.
+    pub failing: bool,
     /// WAL size after the last commit, in pages.
     pub wal_pages: i64,
     /// Checkpoints run by the checkpoint thread (and how many failed).
@@ -142,6 +148,10 @@ struct Shared {
     counters: Counters,
     checkpoint: Arc<CheckpointStats>,
     last_error: Mutex<Option<String>>,
+    last_error_at: Mutex<Option<f64>>,
+    failing: std::sync::atomic::AtomicBool,
+    /// Events and captures whose write failed, stored once a write refers to them.
+    lost: lost::LostRows,
 }
 
 impl Shared {
@@ -165,6 +175,8 @@ impl Shared {
             prunes: c.prunes.load(Relaxed),
             write_errors: c.write_errors.load(Relaxed),
             last_error: lock(&self.last_error).clone(),
+            last_error_at: *lock(&self.last_error_at),
+            failing: self.failing.load(Relaxed),
             wal_pages: self.checkpoint.wal_pages.load(Relaxed),
             checkpoints: self.checkpoint.checkpoints.load(Relaxed),
             checkpoint_errors: self.checkpoint.errors.load(Relaxed),
@@ -174,7 +186,15 @@ impl Shared {
     /// Counts an error; logs it as a warning unless it repeats the previous one (a full disk
     /// fails every batch; the log gets one line per change, the counter every occurrence).
     fn record_error(&self, what: &str, e: &dyn std::fmt::Display) {
+        self.failing.store(true, Relaxed);
+        self.record_op_error(what, e);
+    }
+
+    /// Counts and logs an error of one operation that the rest of its batch committed
+    /// around (a constraint): a failed write, but not a failing database.
+    fn record_op_error(&self, what: &str, e: &dyn std::fmt::Display) {
         self.counters.write_errors.fetch_add(1, Relaxed);
+        *lock(&self.last_error_at) = Some(crate::sys::now_epoch());
         let text = format!("{what}: {e}");
         let mut last = lock(&self.last_error);
         if last.as_deref() == Some(text.as_str()) {
@@ -182,6 +202,13 @@ impl Shared {
         } else {
             tracing::warn!(target: "rogue_hunter::store", error = %e, "database write failed: {what}");
             *last = Some(text);
+        }
+    }
+
+    /// A write committed: storage works (again). Logs the recovery once.
+    fn record_success(&self) {
+        if self.failing.swap(false, Relaxed) {
+            tracing::info!(target: "rogue_hunter::store", "database writes succeed again");
         }
     }
 }
@@ -225,6 +252,7 @@ impl WriterHandle {
             }
             Ok(BatchQueued::Dropped(batch)) => {
                 c.batches_dropped.fetch_add(1, Relaxed);
+                batch.ops.iter().for_each(|op| self.shared.lost.lost(op));
                 for ack in batch.acks {
                     let _ = ack.send(BatchOutcome {
                         ops_applied: 0,
@@ -324,6 +352,9 @@ impl Writer {
             counters: Counters::default(),
             checkpoint: Arc::new(CheckpointStats::default()),
             last_error: Mutex::new(None),
+            last_error_at: Mutex::new(None),
+            failing: std::sync::atomic::AtomicBool::new(false),
+            lost: lost::LostRows::default(),
         });
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
         let checkpointer = Checkpointer::start(&mut conn, Arc::clone(&shared.checkpoint));

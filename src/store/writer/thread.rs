@@ -137,6 +137,10 @@ impl WriterLoop {
         let mut between = Self::between(&shared);
         let urgent = || shared.queue.small_waiting();
         let conn = &self.conn;
+        // The capture row (and its event) may have been lost to an earlier failed write.
+        // Outside a transaction each restored row commits on its own.
+        let restored = shared.lost.restore(conn, None, Some(capture_id));
+        shared.lost.forget(&restored);
         let result = Chunker::begin(conn, self.config.chunk_rows, &mut between, &urgent).and_then(
             |mut ch| {
                 match bulk {
@@ -158,6 +162,7 @@ impl WriterLoop {
             Ok((rows, chunks)) => {
                 let c = &shared.counters;
                 c.bulk_written.fetch_add(1, Relaxed);
+                shared.record_success();
                 c.rows_written.fetch_add(rows as u64, Relaxed);
                 c.transactions.fetch_add(chunks as u64, Relaxed);
                 BulkOutcome {
@@ -226,6 +231,7 @@ impl WriterLoop {
         match result {
             Ok(counts) => {
                 shared.counters.prunes.fetch_add(1, Relaxed);
+                shared.record_success();
                 tracing::info!(
                     target: "rogue_hunter::store",
                     events = counts.events,
@@ -275,9 +281,11 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
         error: None,
     };
     let mut rows = 0usize;
+    let mut restored = Vec::new();
     let result = (|| -> rusqlite::Result<()> {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         for op in &batch.ops {
+            restored.extend(shared.lost.restore_for(conn, op));
             conn.execute_batch("SAVEPOINT op")?;
             match write::apply_op(conn, op) {
                 Ok(n) => {
@@ -287,9 +295,10 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
                 }
                 Err(e) if is_op_error(&e) => {
                     conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+                    shared.lost.lost(op);
                     outcome.ops_failed += 1;
                     c.ops_failed.fetch_add(1, Relaxed);
-                    shared.record_error(&format!("operation {}", op_name(op)), &e);
+                    shared.record_op_error(&format!("operation {}", op_name(op)), &e);
                     outcome.error.get_or_insert_with(|| e.to_string());
                 }
                 Err(e) => return Err(e),
@@ -299,13 +308,16 @@ fn apply_batch(conn: &Connection, shared: &Shared, batch: Batch) {
     })();
     match result {
         Ok(()) => {
+            shared.lost.forget(&restored);
             c.batches_written.fetch_add(1, Relaxed);
+            shared.record_success();
             c.transactions.fetch_add(1, Relaxed);
             c.rows_written.fetch_add(rows as u64, Relaxed);
         }
         Err(e) => {
             rollback(conn);
             c.batches_failed.fetch_add(1, Relaxed);
+            batch.ops.iter().for_each(|op| shared.lost.lost(op));
             shared.record_error(
                 &format!("per-sample batch of {} operations", batch.ops.len()),
                 &e,
@@ -344,6 +356,7 @@ fn apply_machine_snapshot(conn: &Connection, shared: &Shared, snap: &MachineSnap
     match result {
         Ok(n) => {
             c.machine_snapshots_written.fetch_add(1, Relaxed);
+            shared.record_success();
             c.transactions.fetch_add(1, Relaxed);
             c.rows_written.fetch_add(n as u64, Relaxed);
         }

@@ -125,6 +125,7 @@ fn the_sparkline_starts_from_the_daemons_history_and_grows_per_sample() {
     let (mut app, _) = fresh();
     app.on_conn(ConnEvent::Connected(hello()));
     app.on_conn(msg(ServerMessage::InitialState(InitialState {
+        storage: Default::default(),
         history: vec![5, 10, 15],
         last_seq: 3,
     })));
@@ -452,6 +453,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
         "capture #12 of cc1plus (3401) accepted; collecting…"
     );
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
+        not_stored: None,
         capture_id: 12,
         event_id: Some(8),
         trigger: crate::model::Trigger::Manual,
@@ -464,6 +466,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     );
     assert_eq!(app.take_commands(), [Command::RefreshHistory]);
     app.on_conn(msg(ServerMessage::Capture(CaptureNotice {
+        not_stored: None,
         capture_id: 12,
         event_id: Some(8),
         trigger: crate::model::Trigger::Manual,
@@ -487,6 +490,7 @@ fn c_asks_for_a_capture_and_reports_every_step() {
     app.on_conn(msg(ServerMessage::CaptureRefused {
         reason: "a capture is in progress".into(),
         pid: Some(3401),
+        retry_after_s: None,
     }));
     assert_eq!(
         app.message().unwrap().text,

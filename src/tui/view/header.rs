@@ -132,7 +132,34 @@ fn title_left(app: &App, theme: &Theme) -> Line<'static> {
         spans.push(Span::styled(" PAUSED ", theme.key));
         spans.push(Span::raw(" "));
     }
+    if let Some(text) = storage_text(app) {
+        let style = if app.storage.failing {
+            theme.bad
+        } else {
+            theme.warn
+        };
+        spans.push(Span::styled(format!(" {text} "), style));
+        spans.push(Span::raw(" "));
+    }
     Line::from(spans)
+}
+
+/// The daemon's storage trouble, if any: failing now, or failed since start and working again.
+pub fn storage_text(app: &App) -> Option<String> {
+    let s = &app.storage;
+    if !app.conn.is_live() || s.failed_writes == 0 {
+        return None;
+    }
+    let error = s.last_error.as_deref().unwrap_or("?");
+    Some(if s.failing {
+        format!(
+            "DATABASE WRITES FAILING ({} since start): {}",
+            s.failed_writes,
+            super::clip(error, 60)
+        )
+    } else {
+        format!("{} database writes failed since start", s.failed_writes)
+    })
 }
 
 /// The connection state, always visible: live (stale), connecting, reconnecting in Ns,

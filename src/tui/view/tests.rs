@@ -316,6 +316,7 @@ fn paused_and_capturing() {
         pid: Some(3401),
     }));
     app.on_conn(ConnEvent::Message(ServerMessage::Capture(CaptureNotice {
+        not_stored: None,
         capture_id: 9,
         event_id: Some(8),
         trigger: crate::model::Trigger::Manual,

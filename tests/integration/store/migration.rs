@@ -518,6 +518,7 @@ fn a_v21_database_migrates_to_v22_with_every_row_intact_and_takes_units_and_prof
             "tailspin_frame",
             &["on_cpu_count", "off_cpu_count", "source_line"][..],
         ),
+        ("process_events", &["boot_id"][..]),
     ] {
         let cols = columns(&conn, table);
         for c in added {

@@ -120,6 +120,7 @@ pub fn open_event(id: i64, snap: i64, pid: u32, t: f64) -> Vec<Op> {
             start_time: p.start_time,
             command: p.command.clone(),
             boot_time: 1_763_900_000,
+            boot_id: None,
             entry_time: t,
             entry_band: Band::Critical,
             peak_score: 75,

@@ -3,7 +3,7 @@
 use super::{NOW, count, create_capture, open_event, process, spawn, temp_db};
 use crate::blocking_writer::BlockingWriter;
 use rogue_hunter::model::Band;
-use rogue_hunter::store::queries::{self, EventFilter};
+use rogue_hunter::store::queries::{self, Boot, EventFilter};
 use rogue_hunter::store::startup::{self, LAST_SAMPLE_TIME_KEY};
 use rogue_hunter::store::{
     ExitReason, NewEvent, NewSnapshot, Op, SnapshotType, WriterConfig, open_reader, open_writer,
@@ -19,6 +19,7 @@ fn event(id: i64, pid: u32, boot: i64, entry: f64) -> Vec<Op> {
             start_time: p.start_time,
             command: p.command.clone(),
             boot_time: boot,
+            boot_id: None,
             entry_time: entry,
             entry_band: Band::Medium,
             peak_score: 55,
@@ -100,7 +101,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     );
     assert_eq!(
         ids(EventFilter {
-            boot_time: Some(100),
+            boot: Some(Boot {
+                id: None,
+                time: Some(100)
+            }),
             ..Default::default()
         }),
         vec![1]
@@ -115,7 +119,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert_eq!(
         ids(EventFilter {
             limit: Some(1),
-            boot_time: Some(200),
+            boot: Some(Boot {
+                id: None,
+                time: Some(200)
+            }),
             ..Default::default()
         }),
         vec![3]
@@ -135,7 +142,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert!(queries::events_page(&r, &page, 3).unwrap().is_empty());
     let open_of_boot = EventFilter {
         open_only: true,
-        boot_time: Some(200),
+        boot: Some(Boot {
+            id: None,
+            time: Some(200),
+        }),
         ..Default::default()
     };
     assert_eq!(queries::count_events(&r, &open_of_boot).unwrap(), 2);
@@ -303,6 +313,7 @@ fn a_unit_event_keeps_its_unit_members_reasons_and_the_machine() {
             start_time: row.start_time,
             command: "stress-ng-cpu".into(),
             boot_time: 100,
+            boot_id: None,
             entry_time: NOW - 10.0,
             entry_band: Band::Critical,
             peak_score: 72,

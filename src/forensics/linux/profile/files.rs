@@ -26,6 +26,21 @@ pub fn open_regular(
     (meta.is_file() && meta.len() <= max_len && accept(&meta)).then_some(file)
 }
 
+/// Like [`open_regular`], refusing a symlink as the last component (`O_NOFOLLOW`).
+pub fn open_regular_nofollow(
+    path: &Path,
+    max_len: u64,
+    accept: impl FnOnce(&std::fs::Metadata) -> bool,
+) -> Option<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    (meta.is_file() && meta.len() <= max_len && accept(&meta)).then_some(file)
+}
+
 /// Only root and the daemon's own user can change it (owned by one of them, not writable by
 /// group or others): safe to map in place.
 pub fn trusted(meta: &std::fs::Metadata) -> bool {

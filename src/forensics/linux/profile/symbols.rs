@@ -88,7 +88,15 @@ fn perf_map(proc_root: &Path, pid: u32) -> Vec<(u64, u64, String)> {
         .join(pid.to_string())
         .join("root/tmp")
         .join(format!("perf-{ns_pid}.map"));
-    let Some(file) = files::open_regular(&path, MAX_PERF_MAP, |_| true) else {
+    // The map is written by the process itself: only a file of its own owner, and not through
+    // a symlink, is read (a link to /etc/shadow would otherwise be read with the daemon's
+    // CAP_DAC_READ_SEARCH).
+    use std::os::unix::fs::MetadataExt;
+    let Ok(owner) = std::fs::symlink_metadata(proc_root.join(pid.to_string())).map(|m| m.uid())
+    else {
+        return Vec::new();
+    };
+    let Some(file) = files::open_regular_nofollow(&path, MAX_PERF_MAP, |m| m.uid() == owner) else {
         return Vec::new();
     };
     let mut text = String::new();

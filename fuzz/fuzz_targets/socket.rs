@@ -1,0 +1,4 @@
+#![no_main]
+//! See `rogue_hunter::fuzzing::socket`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rogue_hunter::fuzzing::socket(data));
