@@ -19,6 +19,7 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod privileges;
+pub mod report;
 pub mod ring;
 pub mod sampler;
 pub mod score;
