@@ -140,7 +140,7 @@ fn ring() -> Vec<Arc<Sample>> {
                     2 => (20.0 + 10.0 * rng.next(), 900_000_000),
                     _ => (
                         2.0 * rng.next() * rng.next(),
-                        5_000_000 + (k as u64 % 37) * 3_000_000,
+                        2_000_000 + (k as u64 % 37) * 400_000,
                     ),
                 };
                 let score = (cpu / 4.0) as u8;

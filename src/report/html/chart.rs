@@ -312,7 +312,7 @@ pub fn render(c: &Chart<'_>) -> String {
         .chain(c.hlines.iter().map(|h| h.y))
         .fold(0.0, f64::max);
     let want = (data_max * 1.08).max(c.y_at_least).max(1e-9);
-    let step = if c.unit == Unit::Bytes {
+    let step = if matches!(c.unit, Unit::Bytes | Unit::Rate) {
         byte_step(want, 4.0)
     } else {
         nice_step(want, 4.0)

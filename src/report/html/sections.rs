@@ -302,11 +302,16 @@ pub fn capture(out: &mut String, ev: &EventEvidence, c: &CaptureEvidence, clock:
     out.push_str("</table>");
     match cap.completed_at {
         Some(done) => {
+            let after = done - cap.captured_at;
             let _ = write!(
                 out,
-                "<p class=\"meta\">Completed {} ({:.1} s after the trigger).</p>",
-                clock.clock_ms(done),
-                done - cap.captured_at
+                "<p class=\"meta\">Completed {}{}.</p>",
+                clock.datetime(done),
+                if (0.0..3600.0).contains(&after) {
+                    format!(" ({after:.1} s after the trigger)")
+                } else {
+                    String::new()
+                }
             );
         }
         None => out.push_str(
