@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod export;
+pub mod flamegraph;
 pub mod forensics;
 pub mod ipc;
 pub mod logging;

@@ -221,6 +221,9 @@ mod round_trip {
         f.stack_samples = 9;
         f.stack_sample_interval_ms = 5;
         f.user_stacks = UserStacks::Gdb;
+        f.profile_seconds = 1.5;
+        f.profile_hz = 49;
+        f.profile_max_threads = 16;
         f.tool_timeout_s = 4.0;
         f.psi_trigger = 40.0;
         f.shutdown_wait_s = 1.0;

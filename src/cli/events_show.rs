@@ -1,7 +1,8 @@
 //! `events show ID [-f] [-t] [-l] [--json]`: one event with its peak snapshot, every snapshot,
 //! and its forensic captures with each part's status (a NULL status reads `pending`), the
-//! triggers each capture answered, and on request the ring buffer's culprits (`-f`), a stack
-//! summary (`-t`) and the log lines (`-l`).
+//! triggers each capture answered, and on request the ring buffer's culprits (`-f`), the
+//! stacks as counted trees (`-t`) and the log lines (`-l`). `--folded` and `--flamegraph FILE`
+//! export one capture's stacks instead.
 
 use super::Context;
 use super::database;
@@ -10,8 +11,9 @@ use super::output::{
     and_more, cut, dominant, duration_verbose, local_clock, local_datetime, multiple, plural,
     print_json, printable, rfc3339, seconds3,
 };
+use super::profile_view;
 use crate::model::{ProcessScore, SnapshotType, Trigger};
-use crate::store::capture_data::{Frame, StackProcess, StackThread};
+use crate::store::capture_data::{CaptureData, Frame, StackHeader, StackProcess, StackThread};
 use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
 use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow, StoredCulprit};
 use crate::store::{CapturePart, LogEntry, PartStatus};
@@ -23,10 +25,9 @@ use std::collections::BTreeMap;
 
 /// Culprits printed per capture.
 const MAX_CULPRITS: usize = 5;
-/// Stack processes printed per capture, threads per process, frames per heaviest stack.
+/// Stack processes printed per capture, threads (with their trees) per process.
 const MAX_STACK_PROCESSES: usize = 10;
 const MAX_THREADS: usize = 5;
-const MAX_FRAMES: usize = 8;
 /// Log lines printed per capture (`--json` has them all).
 const MAX_LOG_LINES: usize = 20;
 
@@ -47,6 +48,16 @@ pub struct ShowArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print the stacks of one capture as folded stacks (`frame;frame;frame count` lines, what
+    /// flame-graph tools read) instead of the event.
+    #[arg(long, conflicts_with_all = ["json", "flamegraph"])]
+    pub folded: bool,
+    /// Write the stacks of one capture to FILE as an interactive SVG flame graph.
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub flamegraph: Option<std::path::PathBuf>,
+    /// The capture for --folded / --flamegraph (default: the newest with stacks).
+    #[arg(long, value_name = "CAPTURE_ID")]
+    pub capture: Option<i64>,
 }
 
 /// Everything `events show` prints.
@@ -97,6 +108,9 @@ pub struct CaptureJson {
     /// With `-t`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stacks: Option<Vec<StackProcessJson>>,
+    /// With `-t`, for sampled profiles: how the stacks were sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<SamplingJson>,
     /// With `-l`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<LogEntry>>,
@@ -116,6 +130,20 @@ pub struct BufferJson {
     pub culprits: Vec<StoredCulprit>,
     /// Entries of the stored culprit list that could not be read (rows of other versions).
     pub unreadable_culprits: usize,
+}
+
+/// How a profile sampled (the stack header's profile columns).
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct SamplingJson {
+    pub source: Option<String>,
+    pub hz: f64,
+    pub duration_sec: Option<f64>,
+    pub samples_on_cpu: Option<i64>,
+    pub samples_off_cpu: Option<i64>,
+    pub samples_lost: Option<i64>,
+    pub stacks_truncated: Option<i64>,
+    #[serde(skip)]
+    line: String,
 }
 
 /// A process of a stack capture, summarised.
@@ -138,19 +166,30 @@ pub struct StackThreadJson {
     pub wchan: Option<String>,
     pub syscall: Option<String>,
     pub heaviest: Vec<FrameJson>,
+    /// The whole tree, for the text view.
+    #[serde(skip)]
+    frames: Vec<Frame>,
 }
 
 /// One frame of a heaviest path.
 #[derive(Debug, Serialize, Clone, PartialEq)]
 pub struct FrameJson {
     pub sample_count: i64,
+    /// Profiles: on- and off-CPU samples through the frame.
+    pub on_cpu: Option<i64>,
+    pub off_cpu: Option<i64>,
     pub symbol: String,
     pub library: Option<String>,
+    /// `file:line`, where debug information tells it.
+    pub source: Option<String>,
     pub is_kernel: bool,
 }
 
 pub(super) fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<()> {
     let conn = database::open_required(&ctx.paths.db_file)?;
+    if args.folded || args.flamegraph.is_some() {
+        return export_stacks(&conn, &args);
+    }
     let Some(show) = gather(&conn, &args)? else {
         anyhow::bail!("Event {} not found", args.id);
     };
@@ -187,7 +226,9 @@ pub fn gather(conn: &Connection, args: &ShowArgs) -> anyhow::Result<Option<Event
             json.buffer = Some(buffer_json(conn, c.id)?);
         }
         if args.threads {
-            json.stacks = Some(stacks_json(conn, c.id)?);
+            let data = queries::capture_stacks(conn, c.id)?;
+            json.sampling = data.header.as_ref().and_then(sampling_json);
+            json.stacks = Some(stacks_json(&data));
         }
         if args.logs {
             json.logs = Some(queries::log_entries(conn, c.id, None)?);
@@ -231,8 +272,70 @@ pub fn capture_json(c: &CaptureRow) -> CaptureJson {
         parts,
         buffer: None,
         stacks: None,
+        sampling: None,
         logs: None,
     }
+}
+
+fn sampling_json(h: &StackHeader) -> Option<SamplingJson> {
+    Some(SamplingJson {
+        source: h.data_source.clone(),
+        hz: h.sample_rate_hz?,
+        duration_sec: h.duration_sec,
+        samples_on_cpu: h.samples_on_cpu,
+        samples_off_cpu: h.samples_off_cpu,
+        samples_lost: h.samples_lost,
+        stacks_truncated: h.stacks_truncated,
+        line: profile_view::sampling_line(h)?,
+    })
+}
+
+/// `--folded` / `--flamegraph FILE`: one capture's stacks, exported.
+fn export_stacks(conn: &Connection, args: &ShowArgs) -> anyhow::Result<()> {
+    if queries::event_detail(conn, args.id)?.is_none() {
+        anyhow::bail!("Event {} not found", args.id);
+    }
+    let captures = queries::captures_of_event(conn, args.id)?;
+    let (capture_id, data) = match args.capture {
+        Some(id) => {
+            if !captures.iter().any(|c| c.id == id) {
+                anyhow::bail!("Capture {id} is not a capture of event {}", args.id);
+            }
+            (id, queries::capture_stacks(conn, id)?)
+        }
+        None => {
+            let mut found = None;
+            for c in captures.iter().rev() {
+                let data = queries::capture_stacks(conn, c.id)?;
+                if !data.processes.is_empty() {
+                    found = Some((c.id, data));
+                    break;
+                }
+            }
+            found.ok_or_else(|| anyhow::anyhow!("Event {} has no capture with stacks", args.id))?
+        }
+    };
+    let tree = profile_view::flame_tree(&data);
+    if tree.total() == 0 {
+        anyhow::bail!("Capture {capture_id} holds no stack samples");
+    }
+    if args.folded {
+        print!("{}", tree.to_folded());
+    }
+    if let Some(path) = &args.flamegraph {
+        let svg = crate::flamegraph::svg(
+            &tree,
+            &profile_view::flame_options(capture_id, args.id, &data),
+        );
+        std::fs::write(path, svg)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        eprintln!(
+            "Wrote the flame graph of capture #{capture_id} ({}) to {}",
+            plural(tree.total(), "sample", "samples"),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn buffer_json(conn: &Connection, capture_id: i64) -> anyhow::Result<BufferJson> {
@@ -255,8 +358,7 @@ fn buffer_json(conn: &Connection, capture_id: i64) -> anyhow::Result<BufferJson>
     })
 }
 
-fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackProcessJson>> {
-    let data = queries::capture_stacks(conn, capture_id)?;
+fn stacks_json(data: &CaptureData) -> Vec<StackProcessJson> {
     let mut processes: Vec<&StackProcess> = data.processes.iter().collect();
     // Busiest first; processes without a CPU time (Linux) keep their stored order.
     processes.sort_by(|a, b| {
@@ -264,7 +366,7 @@ fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackPr
             .unwrap_or(f64::NEG_INFINITY)
             .total_cmp(&a.cpu_time_sec.unwrap_or(f64::NEG_INFINITY))
     });
-    Ok(processes
+    processes
         .into_iter()
         .map(|p| {
             let mut threads: Vec<&StackThread> = p.threads.iter().collect();
@@ -287,46 +389,35 @@ fn stacks_json(conn: &Connection, capture_id: i64) -> anyhow::Result<Vec<StackPr
                         wchan: t.wchan.clone(),
                         syscall: t.syscall.clone(),
                         heaviest: heaviest_path(&t.frames),
+                        frames: t.frames.clone(),
                     })
                     .collect(),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The heaviest path of a call tree: from the root with the most samples, always into the
 /// child with the most samples (the first on a tie), outermost first.
 pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); frames.len()];
-    let mut roots = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        match f.parent {
-            Some(p) if p < i => children[p].push(i),
-            _ => roots.push(i),
-        }
-    }
-    let heaviest = |list: &[usize]| -> Option<usize> {
-        let mut best: Option<usize> = None;
-        for &i in list {
-            if best.is_none_or(|b| frames[i].sample_count > frames[b].sample_count) {
-                best = Some(i);
+    crate::forensics::flame_tree::heaviest_chain(frames)
+        .into_iter()
+        .map(|i| {
+            let f = &frames[i];
+            FrameJson {
+                sample_count: f.sample_count,
+                on_cpu: f.on_cpu_count,
+                off_cpu: f.off_cpu_count,
+                symbol: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
+                library: f.library_name.clone(),
+                source: f.source_file.as_ref().map(|file| match f.source_line {
+                    Some(l) => format!("{file}:{l}"),
+                    None => file.clone(),
+                }),
+                is_kernel: f.is_kernel,
             }
-        }
-        best
-    };
-    let mut path = Vec::new();
-    let mut at = heaviest(&roots);
-    while let Some(i) = at {
-        let f = &frames[i];
-        path.push(FrameJson {
-            sample_count: f.sample_count,
-            symbol: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
-            library: f.library_name.clone(),
-            is_kernel: f.is_kernel,
-        });
-        at = heaviest(&children[i]);
-    }
-    path
+        })
+        .collect()
 }
 
 /// The peak snapshot's fields in column order, raw.
@@ -491,7 +582,7 @@ fn render_capture(c: &CaptureJson, out: &mut Vec<String>) {
         render_buffer(b, out);
     }
     if let Some(s) = &c.stacks {
-        render_stacks(s, out);
+        render_stacks(s, c.sampling.as_ref(), out);
     }
     if let Some(l) = &c.logs {
         render_logs(l, out);
@@ -549,8 +640,15 @@ fn render_buffer(b: &BufferJson, out: &mut Vec<String>) {
     }
 }
 
-fn render_stacks(processes: &[StackProcessJson], out: &mut Vec<String>) {
+fn render_stacks(
+    processes: &[StackProcessJson],
+    sampling: Option<&SamplingJson>,
+    out: &mut Vec<String>,
+) {
     out.push(format!("    Stack Processes: {}", processes.len()));
+    if let Some(s) = sampling {
+        out.push(format!("    Sampling: {}", printable(&s.line)));
+    }
     for p in processes.iter().take(MAX_STACK_PROCESSES) {
         let footprint = p
             .footprint_mb
@@ -579,22 +677,7 @@ fn render_stacks(processes: &[StackProcessJson], out: &mut Vec<String>) {
                 line.push_str(&format!(" in {}", printable(w)));
             }
             out.push(line);
-            let skip = t.heaviest.len().saturating_sub(MAX_FRAMES);
-            if skip > 0 {
-                out.push(format!("          … {} outer frames", skip));
-            }
-            for f in &t.heaviest[skip..] {
-                let lib = match (&f.library, f.is_kernel) {
-                    (Some(l), _) => format!(" ({})", printable(l)),
-                    (None, true) => " (kernel)".to_string(),
-                    (None, false) => String::new(),
-                };
-                out.push(format!(
-                    "          {:>4}  {}{lib}",
-                    f.sample_count,
-                    cut(&f.symbol, 80)
-                ));
-            }
+            out.extend(profile_view::thread_tree(&t.frames, "          "));
         }
         if p.threads.len() > MAX_THREADS {
             out.push(format!(

@@ -13,6 +13,7 @@ mod history;
 mod man;
 mod output;
 mod perms;
+mod profile_view;
 mod prune;
 mod report;
 mod service;

@@ -374,6 +374,14 @@ pub struct ForensicsConfig {
     pub stack_sample_interval_ms: u32,
     /// User stacks: "eu-stack", "gdb" (stops the process) or "none".
     pub user_stacks: UserStacks,
+    /// Linux: seconds of sampled profile (perf_event_open) of the culprits' threads; 0 turns
+    /// the profile off and takes stacks from /proc (and eu-stack) instead.
+    pub profile_seconds: f64,
+    /// Samples per second of CPU time each profiled thread gets (1 to 99: more would slow the
+    /// culprit down for little gain).
+    pub profile_hz: u32,
+    /// At most this many threads are profiled in one capture (over every culprit process).
+    pub profile_max_threads: u32,
     /// Hard timeout for every external tool, seconds.
     pub tool_timeout_s: f64,
     /// PSI "some avg10" percentage above which a `pressure` capture triggers; 0 turns it off.
@@ -391,6 +399,9 @@ impl Default for ForensicsConfig {
             stack_samples: 5,
             stack_sample_interval_ms: 20,
             user_stacks: UserStacks::EuStack,
+            profile_seconds: 3.0,
+            profile_hz: 99,
+            profile_max_threads: 64,
             tool_timeout_s: 15.0,
             psi_trigger: 0.0,
             shutdown_wait_s: 3.0,

@@ -151,6 +151,21 @@ pub(super) fn problems(c: &Config) -> Vec<(String, String)> {
     v.non_negative("forensics.min_interval_s", f.min_interval_s);
     v.at_least_u("forensics.stack_samples", f.stack_samples.into(), 1);
     v.positive("forensics.tool_timeout_s", f.tool_timeout_s);
+    v.non_negative("forensics.profile_seconds", f.profile_seconds);
+    if f.profile_seconds.is_finite() && f.profile_seconds > 60.0 {
+        v.push("forensics.profile_seconds", "must be at most 60 seconds");
+    }
+    if !(1..=99).contains(&f.profile_hz) {
+        v.push(
+            "forensics.profile_hz",
+            "must be between 1 and 99 (higher rates slow the profiled process down)",
+        );
+    }
+    v.at_least_u(
+        "forensics.profile_max_threads",
+        f.profile_max_threads.into(),
+        1,
+    );
     v.non_negative("forensics.psi_trigger", f.psi_trigger);
     if f.psi_trigger.is_finite() && f.psi_trigger > 100.0 {
         v.push("forensics.psi_trigger", "is a percentage: at most 100");

@@ -8,7 +8,7 @@ use crate::store::capture_data::Frame;
 use std::collections::BTreeMap;
 
 /// One frame before merging.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RawFrame {
     pub is_kernel: bool,
     pub symbol: Option<String>,
@@ -16,6 +16,20 @@ pub struct RawFrame {
     pub library: Option<String>,
     pub library_offset: Option<i64>,
     pub address: String,
+    /// Source file and line, where debug information tells them (profiles).
+    pub source_file: Option<String>,
+    pub source_line: Option<u32>,
+}
+
+impl RawFrame {
+    /// The same function (a profile merges a function's instructions into one node): same
+    /// side, symbol and library; without a symbol, the same address.
+    fn same_function(&self, other: &RawFrame) -> bool {
+        self.is_kernel == other.is_kernel
+            && self.symbol == other.symbol
+            && self.library == other.library
+            && (self.symbol.is_some() || self.address == other.address)
+    }
 }
 
 fn hex(s: &str) -> Option<i64> {
@@ -48,6 +62,7 @@ pub fn parse_kernel_stack(text: &str) -> Vec<RawFrame> {
                 library: Some("kernel".into()),
                 library_offset: None,
                 address: format!("0x{}", addr.trim_start_matches("0x")),
+                ..Default::default()
             })
         })
         .collect()
@@ -87,6 +102,7 @@ pub fn parse_eu_stack(text: &str) -> BTreeMap<i64, Vec<RawFrame>> {
                     .map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
                 library_offset: None,
                 address: address.to_ascii_lowercase(),
+                ..Default::default()
             };
             out.entry(tid).or_default().push(frame);
         } else if trimmed.starts_with('[')
@@ -136,22 +152,32 @@ pub fn parse_gdb_bt(text: &str) -> BTreeMap<i64, Vec<RawFrame>> {
             library,
             library_offset: None,
             address,
+            ..Default::default()
         });
     }
     out
 }
 
 /// Merges stack samples (each outermost first) into a pre-order frame list with counts.
+///
+/// Stacks read from /proc merge frames that are exactly equal ([`CallTree::new`]); a profile
+/// merges by function and keeps on- and off-CPU counts apart ([`CallTree::profile`]), each node
+/// showing the address and source line that weighed most.
 #[derive(Debug, Default)]
 pub struct CallTree {
     nodes: Vec<Node>,
     roots: Vec<usize>,
+    by_function: bool,
 }
 
 #[derive(Debug)]
 struct Node {
     frame: RawFrame,
     count: i64,
+    on_cpu: i64,
+    off_cpu: i64,
+    /// Profiles: each distinct location of this function, with its weight.
+    locations: Vec<(RawFrame, i64)>,
     children: Vec<usize>,
 }
 
@@ -160,18 +186,37 @@ impl CallTree {
         CallTree::default()
     }
 
+    /// A tree for a sampled profile: nodes are functions, with on- and off-CPU counts.
+    pub fn profile() -> CallTree {
+        CallTree {
+            by_function: true,
+            ..CallTree::default()
+        }
+    }
+
     /// Adds one sample path, outermost frame first.
     pub fn add(&mut self, path: &[RawFrame], weight: i64) {
+        self.add_split(path, weight, 0);
+    }
+
+    /// Adds a path with `on` on-CPU and `off` off-CPU samples (profiles).
+    pub fn add_split(&mut self, path: &[RawFrame], on: i64, off: i64) {
+        let weight = on + off;
         let mut level: Option<usize> = None;
         for f in path {
             let siblings = match level {
                 None => &self.roots,
                 Some(i) => &self.nodes[i].children,
             };
-            let found = siblings
-                .iter()
-                .copied()
-                .find(|&i| self.nodes[i].frame == *f);
+            let by_function = self.by_function;
+            let found = siblings.iter().copied().find(|&i| {
+                let n = &self.nodes[i].frame;
+                if by_function {
+                    n.same_function(f)
+                } else {
+                    n == f
+                }
+            });
             let idx = match found {
                 Some(i) => i,
                 None => {
@@ -179,6 +224,9 @@ impl CallTree {
                     self.nodes.push(Node {
                         frame: f.clone(),
                         count: 0,
+                        on_cpu: 0,
+                        off_cpu: 0,
+                        locations: Vec::new(),
                         children: vec![],
                     });
                     match level {
@@ -188,7 +236,16 @@ impl CallTree {
                     i
                 }
             };
-            self.nodes[idx].count += weight;
+            let node = &mut self.nodes[idx];
+            node.count += weight;
+            node.on_cpu += on;
+            node.off_cpu += off;
+            if by_function {
+                match node.locations.iter_mut().find(|(l, _)| l == f) {
+                    Some((_, w)) => *w += weight,
+                    None => node.locations.push((f.clone(), weight)),
+                }
+            }
             level = Some(idx);
         }
     }
@@ -203,16 +260,29 @@ impl CallTree {
         while let Some((i, depth, parent)) = stack.pop() {
             let n = &self.nodes[i];
             let me = out.len();
+            // The location that weighed most (the first on a tie) stands for the function.
+            let mut shown = &n.frame;
+            let mut best = i64::MIN;
+            for (loc, w) in &n.locations {
+                if *w > best {
+                    best = *w;
+                    shown = loc;
+                }
+            }
             out.push(Frame {
                 depth,
                 parent,
                 sample_count: n.count,
-                is_kernel: n.frame.is_kernel,
-                symbol_name: n.frame.symbol.clone(),
-                symbol_offset: n.frame.symbol_offset,
-                library_name: n.frame.library.clone(),
-                library_offset: n.frame.library_offset,
-                address: n.frame.address.clone(),
+                on_cpu_count: self.by_function.then_some(n.on_cpu),
+                off_cpu_count: self.by_function.then_some(n.off_cpu),
+                is_kernel: shown.is_kernel,
+                symbol_name: shown.symbol.clone(),
+                symbol_offset: shown.symbol_offset,
+                library_name: shown.library.clone(),
+                library_offset: shown.library_offset,
+                address: shown.address.clone(),
+                source_file: shown.source_file.clone(),
+                source_line: shown.source_line.map(i64::from),
                 ..Default::default()
             });
             let mut kids = n.children.clone();
@@ -368,5 +438,55 @@ mod tests {
         assert!(!frames[0].is_kernel);
         assert_eq!(frames[0].sample_count, 3);
         assert!(thread_tree(&[], &[vec![], vec![]]).is_empty());
+    }
+
+    fn at(sym: &str, addr: &str, line: u32) -> RawFrame {
+        RawFrame {
+            symbol: Some(sym.into()),
+            library: Some("busy".into()),
+            address: addr.into(),
+            source_file: Some("busy.c".into()),
+            source_line: Some(line),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_profile_merges_by_function_and_keeps_on_and_off_cpu_apart() {
+        let mut tree = CallTree::profile();
+        let main = at("main", "0x10", 30);
+        tree.add_split(&[main.clone(), at("gamma", "0x20", 12)], 3, 0);
+        tree.add_split(&[main.clone(), at("gamma", "0x24", 13)], 5, 0);
+        tree.add_split(&[main.clone(), at("nap", "0x40", 50)], 0, 7);
+        let frames = tree.into_frames();
+        assert_eq!(frames.len(), 3, "gamma's two addresses are one node");
+        assert_eq!(frames[0].sample_count, 15);
+        assert_eq!(
+            (frames[0].on_cpu_count, frames[0].off_cpu_count),
+            (Some(8), Some(7))
+        );
+        let gamma = &frames[1];
+        assert_eq!(gamma.symbol_name.as_deref(), Some("gamma"));
+        assert_eq!(
+            (gamma.on_cpu_count, gamma.off_cpu_count),
+            (Some(8), Some(0))
+        );
+        assert_eq!(
+            (gamma.address.as_str(), gamma.source_line),
+            ("0x24", Some(13)),
+            "the heavier location stands for the function"
+        );
+        assert_eq!(frames[2].off_cpu_count, Some(7));
+        assert_eq!(frames[2].source_file.as_deref(), Some("busy.c"));
+    }
+
+    #[test]
+    fn procfs_trees_have_no_on_or_off_cpu_counts() {
+        let frames = thread_tree(&[], &[parse_kernel_stack(SLEEP_STACK)]);
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.on_cpu_count.is_none() && f.off_cpu_count.is_none())
+        );
     }
 }

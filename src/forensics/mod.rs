@@ -6,6 +6,8 @@
 
 pub mod calltree;
 pub mod culprits;
+pub mod flame_tree;
+pub mod hot_paths;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod logs;
@@ -32,6 +34,10 @@ pub struct Settings {
     pub stack_samples: u32,
     pub stack_interval: Duration,
     pub user_stacks: UserStacks,
+    /// Length of the sampled profile (Linux); zero: no profile.
+    pub profile_duration: Duration,
+    pub profile_hz: u32,
+    pub profile_max_threads: usize,
     pub tool_timeout: Duration,
     pub log_seconds: u32,
     pub shutdown_wait: Duration,
@@ -51,6 +57,9 @@ impl Settings {
             stack_samples: f.stack_samples.max(1),
             stack_interval: Duration::from_millis(u64::from(f.stack_sample_interval_ms)),
             user_stacks: f.user_stacks,
+            profile_duration: secs(f.profile_seconds),
+            profile_hz: f.profile_hz.clamp(1, 99),
+            profile_max_threads: f.profile_max_threads.max(1) as usize,
             tool_timeout: secs(f.tool_timeout_s),
             log_seconds: c.system.forensics_log_seconds,
             shutdown_wait: secs(f.shutdown_wait_s),

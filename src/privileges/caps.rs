@@ -14,6 +14,9 @@ pub const CAP_SYS_PTRACE: u8 = 19;
 pub const CAP_SYS_ADMIN: u8 = 21;
 /// Open `/dev/kmsg` while `kernel.dmesg_restrict = 1`.
 pub const CAP_SYSLOG: u8 = 34;
+/// Sampled profiles with kernel frames and off-CPU samples (`perf_event_open` past
+/// `kernel.perf_event_paranoid`).
+pub const CAP_PERFMON: u8 = 38;
 
 /// Every capability the daemon's forensics can use, with what it unlocks (shown to users).
 pub const FORENSICS: &[(u8, &str)] = &[
@@ -23,15 +26,23 @@ pub const FORENSICS: &[(u8, &str)] = &[
     ),
     (
         CAP_SYS_PTRACE,
-        "pass the ptrace access check on those files and /proc/P/maps; lets eu-stack attach",
+        "pass the ptrace access check on those files and /proc/P/maps; lets eu-stack attach, \
+         and perf_event_open profile other users' processes (their files read via /proc/P/root)",
     ),
     (
         CAP_SYS_ADMIN,
-        "read kernel stacks (/proc/P/task/T/stack), which the kernel reserves to CAP_SYS_ADMIN",
+        "read kernel stacks (/proc/P/task/T/stack), which the kernel reserves to CAP_SYS_ADMIN, \
+         and /proc/P/map_files (deleted or other-namespace files to unwind and symbolize)",
     ),
     (
         CAP_SYSLOG,
-        "read the kernel log (/dev/kmsg) while kernel.dmesg_restrict = 1",
+        "read the kernel log (/dev/kmsg) while kernel.dmesg_restrict = 1, and kernel symbol \
+         addresses (/proc/kallsyms) for kernel frames",
+    ),
+    (
+        CAP_PERFMON,
+        "sampled profiles with kernel frames and off-CPU samples (perf_event_open past \
+         kernel.perf_event_paranoid); without it, user frames of your own processes only",
     ),
 ];
 
@@ -336,8 +347,8 @@ mod tests {
         let low = (1u32 << 2) | (1 << 19) | (1 << 21);
         assert_eq!(&bytes[4..8], &low.to_le_bytes());
         assert_eq!(&bytes[8..12], &[0; 4], "inheritable low");
-        // high word: syslog (34 = bit 2 of the high word)
-        assert_eq!(&bytes[12..16], &4u32.to_le_bytes());
+        // high word: syslog (34 = bit 2), perfmon (38 = bit 6 of the high word)
+        assert_eq!(&bytes[12..16], &((1u32 << 2) | (1 << 6)).to_le_bytes());
         let back = decode(&bytes).unwrap();
         assert_eq!(back.permitted, set);
         assert!(back.effective);
@@ -345,7 +356,7 @@ mod tests {
         assert_eq!(back.namespace_root, None);
         assert_eq!(
             back.describe(),
-            "cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog=ep"
+            "cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog,cap_perfmon=ep"
         );
     }
 
@@ -395,8 +406,8 @@ mod tests {
 
     #[test]
     fn status_lines_parse() {
-        let text = "Name:\tcat\nCapInh:\t0000000000000000\nCapPrm:\t0000000400280004\n\
-                    CapEff:\t0000000400280004\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000080000\n\
+        let text = "Name:\tcat\nCapInh:\t0000000000000000\nCapPrm:\t0000004400280004\n\
+                    CapEff:\t0000004400280004\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000080000\n\
                     NoNewPrivs:\t1\n";
         let c = parse_status(text);
         assert_eq!(c.permitted, CapSet::forensics());

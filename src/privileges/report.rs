@@ -59,6 +59,7 @@ pub fn report(binary: &Path) -> Report {
         io_line(&targets),
         kernel_stacks_line(&targets),
         kmsg_line(dmesg_restrict),
+        profile_line(&targets),
         user_stacks_line(uid, effective, ptrace_scope),
         journal_line(uid),
     ];
@@ -244,7 +245,8 @@ fn plain(e: &std::io::Error) -> String {
     }
 }
 
-fn sysctl(name: &str) -> Option<u32> {
+/// A sysctl's value (`kernel.perf_event_paranoid` can be negative, hence the type parameter).
+fn sysctl<T: std::str::FromStr>(name: &str) -> Option<T> {
     let path = format!("/proc/sys/{}", name.replace('.', "/"));
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -287,6 +289,58 @@ fn group_gid(name: &str) -> Option<libc::gid_t> {
         )
     };
     (rc == 0 && !result.is_null()).then_some(grp.gr_gid)
+}
+
+/// Whether sampled profiles (perf_event_open) of other users' processes work, and how far.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn profile_line(targets: &[Target]) -> Line {
+    use crate::forensics::linux::profile::{Access, access};
+    let what = "sampled profiles of other users' processes (perf_event_open)";
+    let paranoid = sysctl::<i32>("kernel.perf_event_paranoid")
+        .map_or_else(|| "unknown".to_string(), |p| p.to_string());
+    let needs = names(CapSet::of(&[caps::CAP_PERFMON, caps::CAP_SYS_PTRACE]));
+    let Some(t) = targets.first() else {
+        return Line::new(Can::No, what, "no other process is visible to try");
+    };
+    match access(t.pid) {
+        Access::Full => Line::new(
+            Can::Yes,
+            what,
+            format!(
+                "kernel and user frames, on and off the CPU ({})",
+                describe(t)
+            ),
+        ),
+        Access::UserOnly => Line::new(
+            Can::Partly,
+            what,
+            format!(
+                "user frames only ({}): kernel frames and off-CPU samples need {} \
+                 (kernel.perf_event_paranoid = {paranoid})",
+                describe(t),
+                names(CapSet::of(&[caps::CAP_PERFMON]))
+            ),
+        ),
+        Access::Refused(e) => Line::new(
+            Can::No,
+            what,
+            format!(
+                "{} ({}): needs {needs} (kernel.perf_event_paranoid = {paranoid}); \
+                 captures take /proc stacks instead",
+                plain(&e),
+                describe(t)
+            ),
+        ),
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn profile_line(_targets: &[Target]) -> Line {
+    Line::new(
+        Can::No,
+        "sampled profiles (perf_event_open)",
+        "need an x86-64 or aarch64 CPU; captures take /proc stacks instead",
+    )
 }
 
 fn user_stacks_line(uid: u32, eff: CapSet, ptrace_scope: Option<u32>) -> Line {

@@ -2,10 +2,10 @@
 //! captures with everything each stored (the buffer's charts only on request: the dashboard's
 //! event view does not draw them). Reads through [`crate::store::queries`] alone.
 
-use super::hot::{HotPath, hot_paths};
 use super::series::{self, CaptureCharts, CulpritId};
 use super::slots::{self, UnitSummary};
 use super::timeline::{self, Timeline};
+use crate::forensics::hot_paths::{HotPath, hot_paths};
 use crate::model::PartStatus;
 use crate::store::capture_data::CaptureData;
 use crate::store::queries::{self, BufferContextRow, CaptureRow, EventRow, SnapshotRow};

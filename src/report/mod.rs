@@ -25,7 +25,6 @@
 //! "not recorded".
 
 pub mod evidence;
-pub mod hot;
 pub mod html;
 pub mod series;
 pub mod slots;

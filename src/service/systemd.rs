@@ -113,7 +113,7 @@ LockPersonality=yes
 MemoryDenyWriteExecute=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 SystemCallArchitectures=native
-# @debug: ptrace for eu-stack (and gdb when configured).
+# @debug: perf_event_open for sampled profiles, ptrace for eu-stack (and gdb when configured).
 SystemCallFilter=@system-service @debug
 SystemCallErrorNumber=EPERM
 # Left out on purpose: ProtectKernelLogs= and PrivateDevices= (they hide /dev/kmsg),
@@ -208,6 +208,7 @@ mod tests {
             "CAP_DAC_READ_SEARCH",
             "CAP_SYS_ADMIN",
             "CAP_SYSLOG",
+            "CAP_PERFMON",
         ] {
             let line = text
                 .lines()

@@ -50,6 +50,11 @@ pub static HEADER: Columns<StackHeader> = LazyLock::new(|| {
         column!(StackHeader, vnodes_available_pct),
         column!(StackHeader, data_source),
         column!(StackHeader, reason),
+        column!(StackHeader, sample_rate_hz),
+        column!(StackHeader, samples_on_cpu),
+        column!(StackHeader, samples_off_cpu),
+        column!(StackHeader, samples_lost),
+        column!(StackHeader, stacks_truncated),
     ]
 });
 
@@ -190,6 +195,10 @@ pub static FRAME: Columns<Frame> = LazyLock::new(|| {
         column!(Frame, state),
         column!(Frame, core_type),
         column!(Frame, blocked_on),
+        column!(Frame, on_cpu_count),
+        column!(Frame, off_cpu_count),
+        column!(Frame, source_file),
+        column!(Frame, source_line),
     ]
 });
 
@@ -268,6 +277,7 @@ mod tests {
     fn the_lists_are_the_tables() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(&schema::ddl()).unwrap();
+        schema::add_profile_columns(&conn).unwrap();
         fn check<T>(conn: &Connection, table: &str, lead: &[&str], cols: &[Column<T>]) {
             let mut want = vec!["id".to_string()];
             want.extend(lead.iter().map(|s| s.to_string()));

@@ -98,6 +98,16 @@ pub struct StackHeader {
     pub vnodes_available_pct: Option<f64>,
     pub data_source: Option<String>,
     pub reason: Option<String>,
+    /// Sampled profiles (Linux perf): samples per second of CPU time.
+    pub sample_rate_hz: Option<f64>,
+    /// On-CPU samples taken.
+    pub samples_on_cpu: Option<i64>,
+    /// Off-CPU samples (switches off the CPU) taken.
+    pub samples_off_cpu: Option<i64>,
+    /// Samples the kernel dropped because a ring buffer was full.
+    pub samples_lost: Option<i64>,
+    /// Samples whose stack could not be followed to its end.
+    pub stacks_truncated: Option<i64>,
 }
 
 /// A macOS dyld shared cache line (`tailspin_shared_cache`).
@@ -236,8 +246,12 @@ pub struct Frame {
     pub depth: u32,
     /// Index of the parent frame in the same thread's `frames`; None for a root.
     pub parent: Option<usize>,
-    /// Samples that went through this frame.
+    /// Samples that went through this frame (on- plus off-CPU in a profile).
     pub sample_count: i64,
+    /// Profiles: on-CPU samples through this frame.
+    pub on_cpu_count: Option<i64>,
+    /// Profiles: off-CPU time through this frame, in sampling periods.
+    pub off_cpu_count: Option<i64>,
     pub is_kernel: bool,
     pub symbol_name: Option<String>,
     pub symbol_offset: Option<i64>,
@@ -248,4 +262,7 @@ pub struct Frame {
     pub state: Option<String>,
     pub core_type: Option<String>,
     pub blocked_on: Option<String>,
+    /// Source file and line of `address`, where debug information tells them.
+    pub source_file: Option<String>,
+    pub source_line: Option<i64>,
 }

@@ -13,6 +13,8 @@
 //! - The original ran without foreign keys, so its files usually hold orphans (snapshots of
 //!   pruned events, machine snapshot rows of pruned snapshots). They are counted, kept, and
 //!   recorded under [`ORPHANS_PENDING_KEY`] for the next prune to remove in small batches.
+//!
+//! 21 → 22: the profile columns of the stack header and frames ([`schema::add_profile_columns`]).
 
 use super::schema::{
     self, OLDEST_MIGRATABLE, PROCESS_EVENTS_INDEXES, SCHEMA_VERSION, V21_NEW_INDEXES,
@@ -34,7 +36,12 @@ pub struct MigrationReport {
 type Step = fn(&Connection) -> rusqlite::Result<()>;
 
 /// (from, step): applying `step` to version `from` yields `from + 1`.
-const STEPS: [(i64, Step); 1] = [(20, migrate_20_to_21)];
+const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
+
+/// 21 → 22: columns for sampled profiles (O(1) additions; existing rows read NULL).
+fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
+    schema::add_profile_columns(conn)
+}
 
 fn migrate_20_to_21(conn: &Connection) -> rusqlite::Result<()> {
     let seq: Option<i64> = conn

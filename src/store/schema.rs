@@ -1,4 +1,4 @@
-//! Schema version 21: the original's v20 tables, columns, indexes and cascades, the v21 plan's
+//! Schema version 22 (v21 plus the profile columns of [`add_profile_columns`]): the original's v20 tables, columns, indexes and cascades, the v21 plan's
 //! `buffer_samples` / `buffer_sample_processes`, and our additions (identity columns, exit
 //! reasons, per-part statuses with error texts, `stack_source`, Linux thread columns).
 //!
@@ -14,7 +14,7 @@ use super::process_columns::{IDENTITY_COLUMNS, metrics_ddl};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 
 /// The oldest version we can migrate from: the original's last schema.
 pub const OLDEST_MIGRATABLE: i64 = 20;
@@ -126,7 +126,29 @@ pub(crate) const V21_NEW_INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS idx_forensic_captures_captured_at ON forensic_captures(captured_at);
 ";
 
-/// The complete v21 schema as one script.
+/// v22: sampled profiles (Linux perf). The stack header records the sampling (rate, samples
+/// taken on and off the CPU, lost, truncated stacks); every frame its on- and off-CPU counts and
+/// the source line of its address. NULL where a capture has no profile (procfs, spindump, and
+/// every row written before v22).
+pub(crate) const V22_PROFILE_COLUMNS: &str = "
+ALTER TABLE tailspin_header ADD COLUMN sample_rate_hz REAL;
+ALTER TABLE tailspin_header ADD COLUMN samples_on_cpu INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN samples_off_cpu INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN samples_lost INTEGER;
+ALTER TABLE tailspin_header ADD COLUMN stacks_truncated INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN on_cpu_count INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN off_cpu_count INTEGER;
+ALTER TABLE tailspin_frame ADD COLUMN source_file TEXT;
+ALTER TABLE tailspin_frame ADD COLUMN source_line INTEGER;
+";
+
+/// Adds the v22 profile columns (the 21 → 22 migration step, and a fresh file after the v21
+/// script, so both end with the same columns in the same order).
+pub(crate) fn add_profile_columns(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(V22_PROFILE_COLUMNS)
+}
+
+/// The complete v21 schema as one script (a fresh file then gets the v22 additions).
 pub fn ddl() -> String {
     let metrics = metrics_ddl();
     let identity = nullable_identity();
@@ -451,10 +473,11 @@ pub(crate) fn write_version(conn: &Connection, version: i64, now: f64) -> rusqli
     Ok(())
 }
 
-/// Creates every v21 table in one transaction on an empty database.
+/// Creates every table in one transaction on an empty database.
 pub(crate) fn create_fresh(conn: &mut Connection, now: f64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(&ddl())?;
+    add_profile_columns(&tx)?;
     write_version(&tx, SCHEMA_VERSION, now)?;
     tx.commit()
 }

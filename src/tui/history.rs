@@ -4,6 +4,7 @@
 //! The connection is opened when the database file appears (the daemon creates it) and reopened
 //! after an error, so the panel starts working as soon as there is something to show.
 
+use crate::forensics::hot_paths::{HotPath, hot_paths};
 use crate::model::{ProcessKey, ProcessScore};
 use crate::store::queries::{self, CaptureRow, EventFilter, EventRow};
 use crate::store::{StoreError, open_reader};
@@ -51,6 +52,43 @@ pub struct EventRecord {
     /// The process at the event's peak (event details only).
     pub peak: Option<ProcessScore>,
     pub captures: Vec<CaptureRow>,
+    /// The culprit's hottest paths in its newest capture with stacks.
+    pub hot: Option<HotCapture>,
+}
+
+/// The hottest paths of one capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotCapture {
+    pub capture_id: i64,
+    /// `perf`, `procfs+eu-stack`, …
+    pub source: Option<String>,
+    pub paths: Vec<HotPath>,
+}
+
+/// Hot paths shown, and frames of each.
+const HOT_PATHS: usize = 3;
+const HOT_FRAMES: usize = 4;
+/// Captures looked through (newest first) for one with stacks.
+const HOT_LOOKBACK: usize = 3;
+
+/// The culprit's hottest paths in the newest of `captures` that holds stacks.
+fn hot_capture(
+    c: &Connection,
+    captures: &[CaptureRow],
+    pid: u32,
+) -> crate::store::Result<Option<HotCapture>> {
+    for cap in captures.iter().rev().take(HOT_LOOKBACK) {
+        let data = queries::capture_stacks(c, cap.id)?;
+        let paths = hot_paths(&data, Some(i64::from(pid)), HOT_PATHS, HOT_FRAMES);
+        if !paths.is_empty() {
+            return Ok(Some(HotCapture {
+                capture_id: cap.id,
+                source: cap.stack_source.clone(),
+                paths,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// The database's answer.
@@ -207,10 +245,12 @@ fn process_record(
     match event {
         Some(event) => {
             let captures = queries::captures_of_event(c, event.id)?;
+            let hot = hot_capture(c, &captures, event.pid)?;
             Ok(Some(EventRecord {
                 event,
                 peak: None,
                 captures,
+                hot,
             }))
         }
         None => Ok(None),
@@ -221,10 +261,12 @@ fn event_record(c: &Connection, id: i64) -> crate::store::Result<Option<EventRec
     match queries::event_detail(c, id)? {
         Some(d) => {
             let captures = queries::captures_of_event(c, id)?;
+            let hot = hot_capture(c, &captures, d.event.pid)?;
             Ok(Some(EventRecord {
                 event: d.event,
                 peak: d.peak_snapshot.map(|s| s.process),
                 captures,
+                hot,
             }))
         }
         None => Ok(None),

@@ -57,6 +57,11 @@ impl Daemon {
         if let Some(p) = path {
             cmd.env("PATH", p);
         }
+        Daemon::start_command(env, cmd)
+    }
+
+    /// Starts a daemon from a command made by [`Daemon::command`] or [`Daemon::command_via`].
+    pub fn start_command(env: TestEnv, mut cmd: Command) -> Daemon {
         let child = cmd.spawn().expect("start the daemon");
         let pid = child.id();
         let mut d = Daemon {
@@ -84,9 +89,19 @@ impl Daemon {
 
     /// The daemon command in `env`, output to files in the test directory.
     pub fn command(env: &TestEnv) -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin!("rogue-hunter"));
+        Daemon::command_via(env, assert_cmd::cargo::cargo_bin!("rogue-hunter"), &[])
+    }
+
+    /// `program PREFIX… daemon` in `env`: e.g. `setpriv --reuid=… BINARY daemon`.
+    pub fn command_via(
+        env: &TestEnv,
+        program: impl AsRef<std::ffi::OsStr>,
+        prefix: &[&std::ffi::OsStr],
+    ) -> Command {
+        let mut c = Command::new(program);
         let out = std::fs::File::create(env.root().join("daemon.out")).unwrap();
-        c.arg("daemon")
+        c.args(prefix)
+            .arg("daemon")
             .env_remove("ROGUE_HUNTER_CONFIG")
             .env_remove("ROGUE_HUNTER_LOG")
             .env("HOME", env.root())

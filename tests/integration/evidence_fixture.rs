@@ -146,7 +146,7 @@ fn ring() -> Vec<Arc<Sample>> {
                 let score = (cpu / 4.0) as u8;
                 processes.push(reading(pid, name, t, cpu, mem, score));
             }
-            processes.sort_by(|a, b| b.score.cmp(&a.score));
+            processes.sort_by_key(|p| std::cmp::Reverse(p.score));
             Arc::new(Sample {
                 seq: 1000 + i as u64,
                 timestamp: t,

@@ -48,7 +48,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// Asks the daemon for a capture of `pid` and waits until it is done; returns its id and the
 /// part statuses the daemon announced, by name (the names on the wire).
-fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
+pub fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
     rt().block_on(async {
         let mut c = Client::connect(d.socket()).await.expect("connect");
         let id = match c.request_capture(Some(pid)).await.expect("capture request") {
@@ -60,7 +60,7 @@ fn capture_and_wait(d: &Daemon, pid: u32) -> (i64, BTreeMap<String, String>) {
             let msg = tokio::time::timeout(Duration::from_secs(60), c.next())
                 .await
                 .expect("capture notice in time")
-                .expect("message");
+                .unwrap_or_else(|e| panic!("lost the daemon: {e}; its output:\n{}", d.output()));
             if let ServerMessage::Capture(n) = msg
                 && n.capture_id == id
                 && n.state == CaptureState::Done
@@ -182,7 +182,8 @@ fn as_root_stacks_show_every_sleeping_thread_in_the_kernel_and_the_hog_in_user_s
         return;
     }
     let _load = crate::common::heavy_load();
-    let d = Daemon::start(&manual_config(""));
+    // The /proc path (the profile has its own tests in profile.rs).
+    let d = Daemon::start(&manual_config("profile_seconds = 0\n"));
     let sleeper = Helper::spawn(&["threads", "--count", "4"]);
     let marker = format!("rogue-hunter-forensics-test-{}", std::process::id());
     let kmsg_ok = std::fs::OpenOptions::new()
@@ -289,7 +290,7 @@ fn as_root_stacks_show_every_sleeping_thread_in_the_kernel_and_the_hog_in_user_s
 #[test]
 fn without_eu_stack_user_stacks_are_skipped_with_the_reason() {
     let env = TestEnv::new();
-    env.write_config(&manual_config(""));
+    env.write_config(&manual_config("profile_seconds = 0\n"));
     let d = Daemon::start_with_path(env, "/nonexistent-bin");
     let sleeper = Helper::spawn(&["sleep"]);
     let (id, _) = capture_and_wait(&d, sleeper.pid);
@@ -307,7 +308,9 @@ fn without_eu_stack_user_stacks_are_skipped_with_the_reason() {
 #[test]
 fn a_hanging_tool_times_out_and_the_daemon_keeps_sampling() {
     let env = TestEnv::new();
-    env.write_config(&manual_config("tool_timeout_s = 1.0\n"));
+    env.write_config(&manual_config(
+        "tool_timeout_s = 1.0\nprofile_seconds = 0\n",
+    ));
     let bin = env.root().join("fake-bin");
     std::fs::create_dir(&bin).unwrap();
     let fake = bin.join("eu-stack");
@@ -363,13 +366,16 @@ fn a_process_exiting_mid_capture_fails_the_stacks_with_the_reason() {
     );
 }
 
-/// Captures back to back at 10 Hz with ~300 extra processes: no sample goes missing and none
-/// arrives more than 3 intervals after the previous one.
+/// Captures back to back at 10 Hz with ~300 extra processes, each with a sampled profile of
+/// the 9-thread target: no sample goes missing and none arrives more than 3 intervals after the
+/// previous one.
 #[test]
 fn captures_back_to_back_never_stall_the_samples() {
     let _alone = machine_alone();
+    // 2 s profiles (the default is 3) so at least three captures fit in the 11 s of driving.
     let d = Daemon::start(
-        "[system]\nsample_interval = 0.1\n[bands]\ncritical = 99\n[forensics]\nmin_interval_s = 0\n",
+        "[system]\nsample_interval = 0.1\n[bands]\ncritical = 99\n[forensics]\nmin_interval_s = 0\n\
+         profile_seconds = 2\n",
     );
     let _crowd = Helper::spawn(&["sleepers", "--count", "300"]);
     let target = Helper::spawn(&["threads", "--count", "8"]);
@@ -418,6 +424,22 @@ fn captures_back_to_back_never_stall_the_samples() {
         tokio::join!(record, drive)
     });
     assert!(captures >= 3, "captures ran back to back ({captures})");
+    let profiled: i64 = d
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM forensic_captures WHERE stack_source = 'perf'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let paranoid_allows = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .is_ok_and(|p| p.trim().parse::<i32>().is_ok_and(|p| p <= 2));
+    if is_root() || paranoid_allows {
+        assert!(
+            profiled >= 3,
+            "the captures took sampled profiles ({profiled})"
+        );
+    }
     assert!(arrivals.len() > 50, "{} samples", arrivals.len());
     for w in arrivals.windows(2) {
         assert_eq!(

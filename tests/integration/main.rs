@@ -14,6 +14,7 @@ mod helper;
 mod html;
 mod ipc;
 mod perms;
+mod profile;
 mod report;
 mod sampler;
 mod service;

@@ -73,6 +73,13 @@ fn status_without_and_with_capabilities() {
     assert_eq!(mark_of(&before, "disk I/O"), "no");
     assert!(before.contains("needs CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE"));
     assert_eq!(mark_of(&before, "kernel stacks"), "no");
+    // perf_event_open on root's process: refused without CAP_SYS_PTRACE, whatever the
+    // paranoid level.
+    assert_eq!(mark_of(&before, "sampled profiles"), "no", "{before}");
+    assert!(
+        before.contains("needs CAP_SYS_PTRACE, CAP_PERFMON"),
+        "{before}"
+    );
     if dmesg_restricted {
         assert_eq!(mark_of(&before, "the kernel log"), "no");
     }
@@ -91,23 +98,28 @@ fn status_without_and_with_capabilities() {
     assert!(install.status.success(), "{stderr}");
     let text = String::from_utf8_lossy(&install.stdout);
     assert!(text.contains("CAP_SYSLOG: read the kernel log"), "{text}");
+    assert!(
+        text.contains("CAP_PERFMON: sampled profiles with kernel frames"),
+        "{text}"
+    );
 
     let after = status_as_nobody(&env, &copy.binary);
     assert!(
         after.contains(
-            "File capabilities:   cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog=ep"
+            "File capabilities:   cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog,cap_perfmon=ep"
         ),
         "{after}"
     );
     assert!(
         after.contains(
-            "This process has:    cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog"
+            "This process has:    cap_dac_read_search,cap_sys_ptrace,cap_sys_admin,cap_syslog,cap_perfmon"
         ),
         "{after}"
     );
     assert_eq!(mark_of(&after, "disk I/O"), "yes", "{after}");
     assert_eq!(mark_of(&after, "kernel stacks"), "yes", "{after}");
     assert_eq!(mark_of(&after, "the kernel log"), "yes", "{after}");
+    assert_eq!(mark_of(&after, "sampled profiles"), "yes", "{after}");
     if crate::common::which("eu-stack").is_some() {
         assert_eq!(mark_of(&after, "user-space stacks"), "yes", "{after}");
     }

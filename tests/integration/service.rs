@@ -89,7 +89,7 @@ fn install_print_system_shows_the_hardened_unit() {
         binary().display()
     )));
     assert!(text.contains(
-        "CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_SYS_ADMIN CAP_SYSLOG\n"
+        "CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE CAP_SYS_ADMIN CAP_SYSLOG CAP_PERFMON\n"
     ));
     for option in [
         "NoNewPrivileges=yes",

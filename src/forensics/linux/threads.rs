@@ -9,7 +9,7 @@ use crate::model::ProcState;
 use crate::store::capture_data::{NamedPid, StackProcess, StackThread};
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Why a process's stacks could not be taken.
@@ -45,16 +45,16 @@ pub struct ProcessStacks {
     pub ended_early: bool,
 }
 
-fn read_trim(p: &Path) -> std::io::Result<String> {
+pub(crate) fn read_trim(p: &Path) -> std::io::Result<String> {
     std::fs::read_to_string(p).map(|s| s.trim().to_string())
 }
 
 /// `stat` state letter, from after the last `)`.
-fn state_letter(stat: &str) -> Option<char> {
+pub(crate) fn state_letter(stat: &str) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
-fn ppid_of(stat: &str) -> Option<i64> {
+pub(crate) fn ppid_of(stat: &str) -> Option<i64> {
     stat.rsplit_once(')')?
         .1
         .split_whitespace()
@@ -145,26 +145,65 @@ pub fn sample_process(
     if threads.is_empty() {
         return Err(ThreadsError::Gone(pid));
     }
-    let exe = std::fs::read_link(dir.join("exe"))
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned());
-    let parent = ppid_of(&stat).map(|ppid| NamedPid {
-        name: read_trim(&proc_root.join(ppid.to_string()).join("comm")).unwrap_or_default(),
-        pid: ppid,
-    });
-    let footprint_mb = status_kb(&dir, "VmRSS:").map(|kb| kb as f64 / 1024.0);
+    let facts = process_facts(proc_root, pid, &stat);
     let ended_early = completed < rounds || !dir.join("stat").exists();
     Ok(ProcessSampling {
         pid,
         name,
-        path: exe,
-        parent,
-        footprint_mb,
+        path: facts.path,
+        parent: facts.parent,
+        footprint_mb: facts.footprint_mb,
         rounds,
         ended_early,
         threads,
         kernel_denied,
     })
+}
+
+/// Who a process is, for its stack record.
+pub(crate) struct ProcessFacts {
+    pub path: Option<String>,
+    pub parent: Option<NamedPid>,
+    pub footprint_mb: Option<f64>,
+}
+
+/// The executable, parent and resident size of `pid` (`stat` is its `/proc/P/stat`).
+pub(crate) fn process_facts(proc_root: &Path, pid: u32, stat: &str) -> ProcessFacts {
+    let dir = proc_root.join(pid.to_string());
+    ProcessFacts {
+        path: std::fs::read_link(dir.join("exe"))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned()),
+        parent: ppid_of(stat).map(|ppid| NamedPid {
+            name: read_trim(&proc_root.join(ppid.to_string()).join("comm")).unwrap_or_default(),
+            pid: ppid,
+        }),
+        footprint_mb: status_kb(&dir, "VmRSS:").map(|kb| kb as f64 / 1024.0),
+    }
+}
+
+/// Where one thread is right now: name, state, wait channel and system call.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ThreadFacts {
+    pub name: Option<String>,
+    pub state: Option<String>,
+    pub wchan: Option<String>,
+    pub syscall: Option<String>,
+}
+
+/// Reads a thread's facts from its `task/T` directory (what cannot be read stays None).
+pub(crate) fn thread_facts(task_dir: &Path) -> ThreadFacts {
+    ThreadFacts {
+        name: read_trim(&task_dir.join("comm")).ok(),
+        state: read_trim(&task_dir.join("stat"))
+            .ok()
+            .and_then(|s| state_letter(&s))
+            .map(|c| ProcState::from_linux_code(c as u8).to_string()),
+        wchan: read_trim(&task_dir.join("wchan"))
+            .ok()
+            .filter(|w| !w.is_empty() && w != "0"),
+        syscall: read_trim(&task_dir.join("syscall")).ok(),
+    }
 }
 
 impl ProcessSampling {
@@ -213,7 +252,7 @@ impl ProcessSampling {
     }
 }
 
-fn list_tids(task_dir: &PathBuf) -> std::io::Result<Vec<i64>> {
+pub(crate) fn list_tids(task_dir: &Path) -> std::io::Result<Vec<i64>> {
     let mut v: Vec<i64> = std::fs::read_dir(task_dir)?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
@@ -221,7 +260,7 @@ fn list_tids(task_dir: &PathBuf) -> std::io::Result<Vec<i64>> {
     Ok(v)
 }
 
-fn status_kb(dir: &Path, key: &str) -> Option<u64> {
+pub(crate) fn status_kb(dir: &Path, key: &str) -> Option<u64> {
     crate::sys::proc_field(&std::fs::read_to_string(dir.join("status")).ok()?, key)
 }
 

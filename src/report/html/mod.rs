@@ -151,12 +151,12 @@ pub fn render(ev: &EventEvidence, opts: &Options) -> String {
     for c in &ev.captures {
         sections::capture(&mut out, ev, c, clock);
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "</main><footer><p>Charts: the top {} processes of a buffer each get a layer, the rest \
          is summed as “other”; more than {} samples are averaged in equal buckets; an event's \
          timeline keeps at most {} points, each the highest value of its bucket. Drag across a \
-         chart to zoom, double-click to zoom out.</p></footer><script>{JS}</script></body></html>\n",
+         chart to zoom, double-click to zoom out.</p></footer><script>{JS}</script></body></html>",
         super::series::TOP_SERIES,
         super::series::MAX_POINTS,
         super::timeline::MAX_POINTS,

@@ -4,6 +4,7 @@
 
 use super::chart::{self, Chart, HLine, Mark, Series, Unit, XAxis};
 use super::{Clock, Options, esc, thresholds};
+use crate::forensics::flame_tree::heaviest_chain;
 use crate::model::PartStatus;
 use crate::report::evidence::{CaptureEvidence, EventEvidence};
 use crate::report::series::{CaptureCharts, Layer};
@@ -547,32 +548,18 @@ fn hot(out: &mut String, c: &CaptureEvidence) {
     out.push_str("</ol>");
 }
 
-/// The heaviest path of a thread's call tree, innermost first.
+/// The heaviest path of a thread's call tree, innermost first, at most `n` frames.
 fn heaviest(frames: &[Frame], n: usize) -> String {
-    let mut at: Option<usize> = None;
-    let mut path = Vec::new();
-    loop {
-        let next = frames
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| match at {
-                None => f.parent.is_none_or(|p| p >= *i),
-                Some(a) => f.parent == Some(a) && a < *i,
-            })
-            .max_by_key(|(i, f)| (f.sample_count, std::cmp::Reverse(*i)))
-            .map(|(i, _)| i);
-        match next {
-            Some(i) => {
-                let f = &frames[i];
-                path.push(f.symbol_name.clone().unwrap_or_else(|| f.address.clone()));
-                at = Some(i);
-            }
-            None => break,
-        }
-    }
-    path.reverse();
-    path.truncate(n);
-    path.join(" ← ")
+    let names: Vec<String> = heaviest_chain(frames)
+        .into_iter()
+        .rev()
+        .take(n)
+        .map(|i| {
+            let f = &frames[i];
+            f.symbol_name.clone().unwrap_or_else(|| f.address.clone())
+        })
+        .collect();
+    names.join(" ← ")
 }
 
 fn thread_row(out: &mut String, t: &StackThread) {

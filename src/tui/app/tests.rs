@@ -545,6 +545,7 @@ fn enter_opens_a_detail_view_kept_current_by_samples_and_the_database() {
         event: events()[0].clone(),
         peak: None,
         captures: vec![],
+        hot: None,
     };
     // An answer for another process is ignored.
     app.on_history(HistoryReply::Process {

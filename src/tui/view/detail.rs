@@ -6,7 +6,7 @@ use crate::model::ProcessScore;
 use crate::store::queries::{CaptureRow, EventRow, PartState};
 use crate::tui::app::{App, Clock, DbState, Detail, DetailTarget};
 use crate::tui::format;
-use crate::tui::history::{DbProblem, EventRecord};
+use crate::tui::history::{DbProblem, EventRecord, HotCapture};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -188,7 +188,41 @@ fn capture_lines(rec: &EventRecord, app: &App, width: usize, bold: Style) -> Vec
         )));
         out.push(Line::from(format!("    {parts}")));
     }
+    if let Some(hot) = &rec.hot {
+        out.push(section(
+            &format!("Hottest paths (capture #{})", hot.capture_id),
+            width,
+            bold,
+        ));
+        out.extend(hot_lines(hot, width));
+    }
     out
+}
+
+/// One line per hot path: share, where it ended (innermost frame first), whether it was off
+/// the CPU, and the thread.
+pub fn hot_lines(hot: &HotCapture, width: usize) -> Vec<Line<'static>> {
+    hot.paths
+        .iter()
+        .map(|p| {
+            let off = match p.off_cpu {
+                Some(o) if o * 2 > p.samples => " off-CPU",
+                Some(_) => " on-CPU",
+                None => "",
+            };
+            let tail = format!("{off}  thread {}", p.thread_id);
+            let room = width.saturating_sub(8 + tail.chars().count());
+            let frames = super::clip(&p.frames.join(" ← "), room);
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>5.1}% ", p.percent),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!(" {frames}")),
+                Span::styled(tail, Style::default().add_modifier(Modifier::DIM)),
+            ])
+        })
+        .collect()
 }
 
 fn parts(c: &CaptureRow) -> [(&'static str, &PartState); 4] {

@@ -2,12 +2,13 @@
 
 use super::*;
 use crate::config::Config;
+use crate::forensics::hot_paths::HotPath;
 use crate::ipc::protocol::{CaptureNotice, CaptureState, ServerMessage};
 use crate::store::queries::{CaptureRow, PartState};
 use crate::store::records::PartStatus;
 use crate::tui::app::{App, Conn, DbState};
 use crate::tui::connection::ConnEvent;
-use crate::tui::history::{EventRecord, HistoryReply};
+use crate::tui::history::{EventRecord, HistoryReply, HotCapture};
 use crate::tui::testing::{T0, events, live_app, process, rogues_in_every_band, sample};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -204,6 +205,34 @@ fn detail_view() {
             event: events()[0].clone(),
             peak: None,
             captures: vec![capture(3, true), capture(4, false)],
+            hot: Some(HotCapture {
+                capture_id: 3,
+                source: Some("perf".into()),
+                paths: vec![
+                    HotPath {
+                        pid: 1200,
+                        process: "firefox".into(),
+                        thread_id: "1201".into(),
+                        samples: 180,
+                        off_cpu: Some(0),
+                        percent: 61.2,
+                        frames: ["gamma", "beta", "alpha", "main"]
+                            .map(String::from)
+                            .to_vec(),
+                    },
+                    HotPath {
+                        pid: 1200,
+                        process: "firefox".into(),
+                        thread_id: "1203".into(),
+                        samples: 90,
+                        off_cpu: Some(90),
+                        percent: 30.6,
+                        frames: ["schedule", "do_nanosleep", "hrtimer_nanosleep"]
+                            .map(String::from)
+                            .to_vec(),
+                    },
+                ],
+            }),
         })),
     });
     let t = render(&mut app, 120, 40);
@@ -243,6 +272,7 @@ fn event_detail_view() {
             event: row,
             peak: Some(process(4000, "tar", 52)),
             captures: vec![],
+            hot: None,
         })),
     });
     let t = render(&mut app, 100, 30);

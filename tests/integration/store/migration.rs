@@ -1,5 +1,6 @@
 //! An original v20 database (schema from the reference's table list, a row in every table)
-//! migrates to v21 in place with every row, id and counter intact.
+//! migrates to the current schema in place with every row, id and counter intact; so does a
+//! v21 database of ours (before the profile columns of v22).
 
 use super::{NOW, columns, count, rows, temp_db};
 use rogue_hunter::store::migrate::ORPHANS_PENDING_KEY;
@@ -233,7 +234,7 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
 
     let (conn, report) = open_writer(&path, NOW).unwrap();
     let m = report.migration.expect("migrated");
-    assert_eq!((m.from, m.to, m.orphan_rows), (20, 21, 0));
+    assert_eq!((m.from, m.to, m.orphan_rows), (20, SCHEMA_VERSION, 0));
     assert!(!report.created);
 
     for (table, (cols, data)) in &before {
@@ -243,7 +244,11 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
             data.iter()
                 .map(|r| {
                     if r[0] == Value::Text("schema_version".into()) {
-                        vec![r[0].clone(), Value::Text("21".into()), Value::Real(NOW)]
+                        vec![
+                            r[0].clone(),
+                            Value::Text(SCHEMA_VERSION.to_string()),
+                            Value::Real(NOW),
+                        ]
                     } else {
                         r.clone()
                     }
@@ -281,7 +286,7 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
     );
     assert_eq!(startup::next_ids(&conn).unwrap().event, 4);
 
-    // Same structure as a fresh v21 file.
+    // Same structure as a fresh file.
     let (_dir2, fresh_path) = temp_db();
     let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
     assert_eq!(shape(&conn), shape(&fresh));
@@ -428,5 +433,84 @@ fn orphans_of_the_original_are_counted_kept_and_removed_by_the_next_prune() {
     // Everything with a parent is still there.
     assert_eq!(count(&conn, "process_events"), 2);
     assert_eq!(count(&conn, "forensic_captures"), 1);
-    assert_eq!(SCHEMA_VERSION, 21);
+    assert_eq!(SCHEMA_VERSION, 22);
+}
+
+/// The profile columns v22 added, by table.
+const V22_COLUMNS: [(&str, &str); 9] = [
+    ("tailspin_header", "sample_rate_hz"),
+    ("tailspin_header", "samples_on_cpu"),
+    ("tailspin_header", "samples_off_cpu"),
+    ("tailspin_header", "samples_lost"),
+    ("tailspin_header", "stacks_truncated"),
+    ("tailspin_frame", "on_cpu_count"),
+    ("tailspin_frame", "off_cpu_count"),
+    ("tailspin_frame", "source_file"),
+    ("tailspin_frame", "source_line"),
+];
+
+#[test]
+fn a_v21_database_gains_the_profile_columns_with_every_row_intact() {
+    let (_dir, path) = temp_db();
+    // A v21 file: today's schema without the v22 columns, holding a capture with stacks.
+    {
+        let (conn, _) = open_writer(&path, NOW).unwrap();
+        for (table, col) in V22_COLUMNS {
+            conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {col}"))
+                .unwrap();
+        }
+        conn.execute_batch(
+            "UPDATE daemon_state SET value = '21' WHERE key = 'schema_version';
+             INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
+                 peak_band, peak_score) VALUES (1, 7, 'busy', 1, 1.0, 'high', 'high', 65);
+             INSERT INTO forensic_captures (id, event_id, captured_at, trigger, tailspin_status,
+                 stack_source) VALUES (1, 1, 2.0, 'manual', 'success', 'procfs');
+             INSERT INTO tailspin_header (capture_id, start_time, end_time, duration_sec, steps,
+                 sampling_interval_ms, os_version, architecture, data_source)
+                 VALUES (1, 'a', 'b', 0.1, 5, 20, 'Linux', 'x86_64', 'procfs');
+             INSERT INTO tailspin_process (id, capture_id, pid, name) VALUES (1, 1, 7, 'busy');
+             INSERT INTO tailspin_thread (id, process_id, thread_id) VALUES (1, 1, '7');
+             INSERT INTO tailspin_frame (id, thread_id, depth, sample_count, is_kernel,
+                 symbol_name, address) VALUES (1, 1, 0, 5, 1, 'schedule', '0x0');",
+        )
+        .unwrap();
+    }
+    let before: BTreeMap<&str, Vec<Vec<Value>>> = {
+        let conn = Connection::open(&path).unwrap();
+        ["tailspin_header", "tailspin_frame", "forensic_captures"]
+            .into_iter()
+            .map(|t| (t, rows(&conn, t, &columns(&conn, t))))
+            .collect()
+    };
+    let (conn, report) = open_writer(&path, NOW).unwrap();
+    let m = report.migration.expect("migrated");
+    assert_eq!((m.from, m.to), (21, SCHEMA_VERSION));
+    for (table, old_rows) in &before {
+        let now_cols = columns(&conn, table);
+        let old_cols: Vec<String> = now_cols
+            .iter()
+            .filter(|c| !V22_COLUMNS.contains(&(table, c.as_str())))
+            .cloned()
+            .collect();
+        assert_eq!(
+            &rows(&conn, table, &old_cols),
+            old_rows,
+            "rows of {table} kept"
+        );
+    }
+    for (table, col) in V22_COLUMNS {
+        let v: Value = conn
+            .query_row(&format!("SELECT {col} FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, Value::Null, "{table}.{col} is NULL for rows of v21");
+    }
+    // The same columns in the same order as a fresh file.
+    let (_dir2, fresh_path) = temp_db();
+    let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
+    for t in ["tailspin_header", "tailspin_frame"] {
+        assert_eq!(columns(&conn, t), columns(&fresh, t), "{t}");
+    }
+    let data = queries::capture_stacks(&conn, 1).unwrap();
+    let f = &data.processes[0].threads[0].frames[0];
+    assert_eq!((f.on_cpu_count, f.source_line), (None, None));
 }

@@ -195,6 +195,10 @@ pub fn capture_data(pid: i64) -> CaptureData {
         state: kernel.then(|| "blocked".to_string()),
         core_type: None,
         blocked_on: kernel.then(|| "futex_wait_queue".to_string()),
+        on_cpu_count: Some(3 - i64::from(depth).min(3)),
+        off_cpu_count: Some(2),
+        source_file: (!kernel).then(|| "src/busy loop.c".to_string()),
+        source_line: (!kernel).then_some(40 + i64::from(depth)),
     };
     CaptureData {
         header: Some(StackHeader {
@@ -208,8 +212,13 @@ pub fn capture_data(pid: i64) -> CaptureData {
             active_cpus: Some(2),
             memory_gb: Some(8),
             memory_pressure_avg_pct: Some(3),
-            data_source: Some("procfs".into()),
+            data_source: Some("perf".into()),
             reason: Some("band_entry_critical".into()),
+            sample_rate_hz: Some(99.0),
+            samples_on_cpu: Some(280),
+            samples_off_cpu: Some(17),
+            samples_lost: Some(0),
+            stacks_truncated: Some(3),
             ..Default::default()
         }),
         shared_caches: vec![SharedCache {

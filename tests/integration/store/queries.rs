@@ -153,7 +153,10 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     );
 
     let counts = queries::counts(&r).unwrap();
-    assert_eq!(counts.schema_version, Some(21));
+    assert_eq!(
+        counts.schema_version,
+        Some(rogue_hunter::store::SCHEMA_VERSION)
+    );
     assert_eq!(counts.open_events, 2);
     assert_eq!(counts.tables["process_events"], 3);
     assert_eq!(counts.tables["process_snapshots"], 5);
