@@ -5,9 +5,12 @@
 //! after an error, so the panel starts working as soon as there is something to show.
 
 use crate::forensics::hot_paths::{HotPath, hot_paths};
-use crate::model::{ProcessKey, ProcessScore};
-use crate::store::queries::{self, CaptureRow, EventFilter, EventRow};
-use crate::store::{StoreError, open_reader};
+use crate::model::{PartStatus, ProcessKey, ProcessScore};
+use crate::report::slots::{self, Pressure};
+use crate::store::queries::{
+    self, BufferSampleRow, CaptureRow, EventFilter, EventRow, SnapshotRow,
+};
+use crate::store::{LogEntry, StoreError, open_reader};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -23,8 +26,10 @@ pub enum HistoryRequest {
     Events { limit: u32 },
     /// The open (else the latest) event of one process, with its captures.
     Process { key: ProcessKey, start_time: f64 },
-    /// One event with its captures.
+    /// One event with its captures, snapshots and log lines.
     Event { id: i64 },
+    /// A capture's whole ring buffer, for replay (answered with progress along the way).
+    Replay { capture_id: i64 },
 }
 
 /// Why the database could not be read.
@@ -54,6 +59,52 @@ pub struct EventRecord {
     pub captures: Vec<CaptureRow>,
     /// The culprit's hottest paths in its newest capture with stacks.
     pub hot: Option<HotCapture>,
+    /// Every snapshot of the event, oldest first (event details only): the score's sparkline.
+    pub snapshots: Vec<SnapshotRow>,
+    /// Why the event scored so, when the database records it.
+    pub reason: Option<String>,
+    /// The log lines of the newest capture that has any (event details only).
+    pub logs: Option<CaptureLogs>,
+}
+
+/// The log lines of one capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureLogs {
+    pub capture_id: i64,
+    pub entries: Vec<LogEntry>,
+}
+
+/// Log lines read for the event view (the newest ones are kept).
+const LOG_LINES: usize = 200;
+
+/// One stored sample of a capture's ring buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaySample {
+    pub sample: BufferSampleRow,
+    /// Every process of the sample, highest score first.
+    pub processes: Vec<ProcessScore>,
+    /// The machine's pressure then, when the database records it.
+    pub pressure: Option<Pressure>,
+}
+
+/// A capture's ring buffer, oldest sample first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayData {
+    pub capture_id: i64,
+    pub event_id: i64,
+    /// When the capture was triggered: sample times are shown relative to it.
+    pub trigger_at: f64,
+    pub samples: Vec<ReplaySample>,
+}
+
+/// Why a capture cannot be replayed, besides a database problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayProblem {
+    Db(DbProblem),
+    /// No such capture (pruned since).
+    NoCapture,
+    /// Its buffer part did not succeed; the status and error, in words.
+    NoBuffer(String),
 }
 
 /// The hottest paths of one capture.
@@ -103,6 +154,16 @@ pub enum HistoryReply {
         id: i64,
         result: Result<Option<EventRecord>, DbProblem>,
     },
+    /// Samples of a capture read so far, of how many.
+    ReplayProgress {
+        capture_id: i64,
+        done: usize,
+        total: usize,
+    },
+    Replay {
+        capture_id: i64,
+        result: Result<ReplayData, ReplayProblem>,
+    },
 }
 
 /// The panel's order: open events first, then by peak score, then the newest.
@@ -144,7 +205,19 @@ pub fn spawn(
                 batch.extend(rx.try_iter());
                 batch.dedup();
                 for req in batch {
-                    if replies.send(db.answer(req)).is_err() {
+                    let reply = match req {
+                        HistoryRequest::Replay { capture_id } => {
+                            db.replay(capture_id, &mut |done, total| {
+                                let _ = replies.send(HistoryReply::ReplayProgress {
+                                    capture_id,
+                                    done,
+                                    total,
+                                });
+                            })
+                        }
+                        other => db.answer(other),
+                    };
+                    if replies.send(reply).is_err() {
                         return;
                     }
                 }
@@ -193,7 +266,18 @@ impl Db {
                 id,
                 result: self.run(|c| event_record(c, id)),
             },
+            HistoryRequest::Replay { capture_id } => self.replay(capture_id, &mut |_, _| {}),
         }
+    }
+
+    /// Reads a capture's ring buffer sample by sample, telling `progress` (samples read, of
+    /// how many) as it goes, so the UI can show how far it got.
+    fn replay(&mut self, capture_id: i64, progress: &mut dyn FnMut(usize, usize)) -> HistoryReply {
+        let result = match self.run(|c| replay_data(c, capture_id, progress)) {
+            Ok(r) => r,
+            Err(p) => Err(ReplayProblem::Db(p)),
+        };
+        HistoryReply::Replay { capture_id, result }
     }
 
     /// Runs a query; an error drops the connection so the next request reopens the file.
@@ -251,6 +335,9 @@ fn process_record(
                 peak: None,
                 captures,
                 hot,
+                snapshots: Vec::new(),
+                reason: None,
+                logs: None,
             }))
         }
         None => Ok(None),
@@ -262,15 +349,76 @@ fn event_record(c: &Connection, id: i64) -> crate::store::Result<Option<EventRec
         Some(d) => {
             let captures = queries::captures_of_event(c, id)?;
             let hot = hot_capture(c, &captures, d.event.pid)?;
+            let snapshots = queries::snapshots_of_event(c, id)?;
+            let reason = slots::reason(&d.event, d.peak_snapshot.as_ref());
+            let logs = capture_logs(c, &captures)?;
             Ok(Some(EventRecord {
                 event: d.event,
                 peak: d.peak_snapshot.map(|s| s.process),
                 captures,
                 hot,
+                snapshots,
+                reason,
+                logs,
             }))
         }
         None => Ok(None),
     }
+}
+
+/// The newest [`LOG_LINES`] log lines of the newest capture that stored any.
+fn capture_logs(
+    c: &Connection,
+    captures: &[CaptureRow],
+) -> crate::store::Result<Option<CaptureLogs>> {
+    for cap in captures.iter().rev() {
+        let mut entries = queries::log_entries(c, cap.id, None)?;
+        if !entries.is_empty() {
+            let skip = entries.len().saturating_sub(LOG_LINES);
+            entries.drain(..skip);
+            return Ok(Some(CaptureLogs {
+                capture_id: cap.id,
+                entries,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn replay_data(
+    c: &Connection,
+    capture_id: i64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> crate::store::Result<Result<ReplayData, ReplayProblem>> {
+    let Some(capture) = queries::capture(c, capture_id)? else {
+        return Ok(Err(ReplayProblem::NoCapture));
+    };
+    let rows = queries::buffer_samples(c, capture_id)?;
+    if rows.is_empty() {
+        let why = match (capture.buffer.status, capture.buffer.error.as_deref()) {
+            (Some(PartStatus::Success) | None, _) => "no samples stored".to_string(),
+            (Some(st), Some(e)) if !e.is_empty() => format!("buffer {st}: {e}"),
+            (Some(st), _) => format!("buffer {st}"),
+        };
+        return Ok(Err(ReplayProblem::NoBuffer(why)));
+    }
+    let total = rows.len();
+    let mut samples = Vec::with_capacity(total);
+    for (i, sample) in rows.into_iter().enumerate() {
+        let processes = queries::buffer_sample_processes(c, sample.id)?;
+        samples.push(ReplaySample {
+            pressure: slots::pressure(&sample),
+            sample,
+            processes,
+        });
+        progress(i + 1, total);
+    }
+    Ok(Ok(ReplayData {
+        capture_id,
+        event_id: capture.event_id,
+        trigger_at: capture.captured_at,
+        samples,
+    }))
 }
 
 #[cfg(test)]
