@@ -116,15 +116,18 @@ pub fn lines(app: &App, d: &Detail, width: usize, theme: &Theme) -> Vec<Line<'st
                     out.push(Line::from("the event is no longer in the database"))
                 }
                 DbState::Ready(Some(rec)) => {
+                    // What a person looks for first comes first: why, how it went, the
+                    // evidence; the readings follow.
                     out.push(reason_line(rec.reason.as_deref()));
+                    out.extend(score_lines(&rec.snapshots, width, bold, theme));
+                    out.extend(capture_lines(rec, d, app, width, bold));
+                    if let Some(logs) = &rec.logs {
+                        out.extend(log_lines(logs, width, bold, theme));
+                    }
                     out.extend(snapshot_lines(&rec.snapshots, app, width, bold, theme));
                     if let Some(peak) = &rec.peak {
                         out.push(section("At the peak", width, bold));
                         out.extend(field_grid(&fields(peak, app.clock), width));
-                    }
-                    out.extend(capture_lines(rec, d, app, width, bold));
-                    if let Some(logs) = &rec.logs {
-                        out.extend(log_lines(logs, width, bold, theme));
                     }
                 }
             }
@@ -220,9 +223,9 @@ pub fn score_spark(scores: &[u8], width: usize) -> String {
         .collect()
 }
 
-fn snapshot_lines(
+/// The score's sparkline over the event's snapshots.
+fn score_lines(
     snaps: &[SnapshotRow],
-    app: &App,
     width: usize,
     bold: Style,
     theme: &Theme,
@@ -245,6 +248,21 @@ fn snapshot_lines(
         ),
         Span::raw(format!("  max {peak}")),
     ]));
+    out
+}
+
+/// The first snapshots, one per line.
+fn snapshot_lines(
+    snaps: &[SnapshotRow],
+    app: &App,
+    width: usize,
+    bold: Style,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    if snaps.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![section("Snapshots", width, bold)];
     for s in snaps.iter().take(SNAPSHOT_LINES) {
         let p = &s.process;
         out.push(Line::from(vec![
