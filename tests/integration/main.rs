@@ -16,6 +16,7 @@ mod ipc;
 mod perms;
 mod profile;
 mod report;
+mod report_browser;
 mod sampler;
 mod service;
 mod socket;

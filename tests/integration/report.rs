@@ -264,3 +264,75 @@ fn a_missing_event_or_database_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_report_of_a_database_the_daemon_is_writing_is_whole_or_says_what_is_missing() {
+    use crate::daemon_fixture::{Daemon, TEST_CONFIG};
+    use crate::helper::Helper;
+    use std::time::Duration;
+    let config = TEST_CONFIG.replace(
+        "[forensics]\nenabled = false\n",
+        "[forensics]\nenabled = true\nmin_interval_s = 0\n",
+    );
+    let daemon = Daemon::start(&config);
+    let helper = Helper::spawn(&["busy", "--threads", "1"]);
+    let mut event = None;
+    daemon.wait_until(Duration::from_secs(30), "an event for the helper", || {
+        event = daemon
+            .db()
+            .query_row(
+                "SELECT id FROM process_events WHERE pid = ?1 AND exit_time IS NULL",
+                [helper.pid],
+                |r| r.get::<_, i64>(0),
+            )
+            .ok();
+        event.is_some()
+    });
+    let event = event.unwrap_or_default();
+    // A capture under way while the reports are made: each report is read in one transaction
+    // while the daemon writes snapshots and the capture's parts.
+    daemon
+        .env
+        .cmd()
+        .args(["capture", "--pid", &helper.pid.to_string()])
+        .assert()
+        .success();
+    let mut saw_progress = false;
+    for round in 0..6 {
+        let file = daemon.env.root().join(format!("live-{round}.html"));
+        let out = daemon
+            .env
+            .cmd()
+            .args(["report", &event.to_string(), "-o"])
+            .arg(&file)
+            .output()
+            .expect("run report");
+        assert!(
+            out.status.success(),
+            "round {round}: {}\ndaemon:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            daemon.output()
+        );
+        let html = std::fs::read_to_string(&file).expect("the page");
+        let text = parse(&html).text();
+        assert!(text.contains("rogue-hunter-te"), "round {round}: {text}");
+        assert!(text.contains(&format!("Event #{event}")), "{text}");
+        saw_progress |= text.contains("In progress") || text.contains("not stored yet");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // By now the capture has ended and the last report has its buffer.
+    daemon.wait_until(Duration::from_secs(60), "the capture to finish", || {
+        daemon
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM forensic_captures WHERE event_id = ?1 AND completed_at IS NOT NULL",
+                [event],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_ok_and(|n| n > 0)
+    });
+    let (html, said) = report(&daemon.env, event);
+    assert!(said.contains("buffer rows"), "{said}");
+    assert!(parse(&html).text().contains("Ring buffer"));
+    eprintln!("a capture in progress was reported as such: {saw_progress}");
+}
