@@ -75,12 +75,15 @@ fn build(dir: &Path, now: f64, boot: i64) -> i64 {
             peak_score: 60,
             peak_band: Band::High,
             peak_snapshot_id: Some(id),
+            unit: Default::default(),
+            reason: String::new(),
         }));
         ops.push(Op::InsertSnapshot(NewSnapshot {
             id,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }));
         ops.push(Op::CloseEvent {
             event_id: id,
@@ -118,6 +121,7 @@ fn build(dir: &Path, now: f64, boot: i64) -> i64 {
                 rogue_count: 20,
                 access_denied: 0,
                 processes,
+                ..Default::default()
             })
         })
         .collect();

@@ -49,6 +49,7 @@ fn sample() -> Sample {
         rogue_count: 20,
         access_denied: 0,
         processes,
+        ..Default::default()
     }
 }
 

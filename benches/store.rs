@@ -108,6 +108,7 @@ fn frozen_buffer() -> Arc<[Arc<Sample>]> {
                 rogue_count: 20,
                 access_denied: 0,
                 processes,
+                ..Default::default()
             })
         })
         .collect()
@@ -293,12 +294,15 @@ fn small_batch(id: i64, t: f64) -> Vec<Op> {
             peak_score: 75,
             peak_band: Band::Critical,
             peak_snapshot_id: Some(id),
+            unit: Default::default(),
+            reason: String::new(),
         }),
         Op::InsertSnapshot(NewSnapshot {
             id,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }),
         Op::SetDaemonState {
             key: "last_sample_time".into(),

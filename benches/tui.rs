@@ -62,6 +62,8 @@ fn sample(seq: u64) -> SampleMessage {
         process_count: 400,
         max_score: rogues.iter().map(|p| p.score).max().unwrap_or(0),
         rogues,
+        machine: Some(Box::default()),
+        units: Vec::new(),
     }
 }
 
@@ -81,6 +83,7 @@ fn events() -> Vec<EventRow> {
             start_time: Some(T0 - 1000.0),
             exit_reason: None,
             capture_count: i % 2,
+            ..Default::default()
         })
         .collect()
 }

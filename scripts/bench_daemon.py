@@ -8,6 +8,8 @@
                                             # (perf vs /proc stacks), the target's slowdown
   python3 scripts/bench_daemon.py rss       # issue 13: daemon RSS after each of 40 profiled
                                             # captures back to back (1 s profiles)
+  python3 scripts/bench_daemon.py compare OTHER_BIN  # 3 Hz cost of this build and another
+                                            # (e.g. main's), alternating, 3 rounds each
 
 Build first: cargo build --release --workspace (the script uses target/release/rogue-hunter and
 target/release/rogue-hunter-test-helper). Each run uses a fresh temporary XDG environment.
@@ -49,14 +51,14 @@ def start_helper(*args):
     return p
 
 
-def start_daemon(tmp, config):
+def start_daemon(tmp, config, binary=None):
     env = env_for(tmp)
     cfg = os.path.join(tmp, "config/rogue-hunter/config.toml")
     os.makedirs(os.path.dirname(cfg), exist_ok=True)
     with open(cfg, "w") as f:
         f.write(config)
     out = open(os.path.join(tmp, "daemon.out"), "w")
-    p = subprocess.Popen([BIN, "daemon"], env=env, stdout=out, stderr=out)
+    p = subprocess.Popen([binary or BIN, "daemon"], env=env, stdout=out, stderr=out)
     sock = os.path.join(tmp, "run/rogue-hunter/daemon.sock")
     for _ in range(200):
         if os.path.exists(sock):
@@ -90,10 +92,10 @@ def stop(p):
         p.kill()
 
 
-def cost(interval, seconds, sleepers):
+def cost(interval, seconds, sleepers, binary=None):
     tmp = tempfile.mkdtemp(prefix="rh-bench-")
     crowd = start_helper("sleepers", "--count", str(sleepers))
-    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n")
+    d, _ = start_daemon(tmp, f"[system]\nsample_interval = {interval}\n", binary)
     try:
         # Fill the ring buffer (90 samples) before measuring.
         time.sleep(90 * interval + 2)
@@ -372,6 +374,18 @@ def main():
             print(json.dumps(rss_series(build_target(tmp), 40)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    elif what == "compare" and len(sys.argv) > 2:
+        other = sys.argv[2]
+        runs = {"this": [], "other": []}
+        for _ in range(3):
+            for name, binary in (("this", BIN), ("other", other)):
+                r = cost(1 / 3, 60, 500, binary)
+                runs[name].append(r)
+                print(json.dumps({"build": name, **r}), flush=True)
+        for name, rs in runs.items():
+            cpu = statistics.median(r["cpu_pct_of_one_core"] for r in rs)
+            rss = statistics.median(r["rss_mib_median"] for r in rs)
+            print(json.dumps({"build": name, "cpu_pct_median": cpu, "rss_mib_median": rss}))
     else:
         raise SystemExit(__doc__)
 

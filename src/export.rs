@@ -455,25 +455,20 @@ pub mod self_process {
 
     /// Parses `/proc/self/stat` (`btime` from `/proc/stat`, clock ticks per second, page size).
     pub fn parse_stat(text: &str, btime: u64, ticks: u64, page_size: u64) -> Option<SelfStat> {
-        let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
-        let num = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        let st = crate::procfs::parse::stat(text.as_bytes())?;
         let ticks = ticks.max(1) as f64;
         Some(SelfStat {
-            cpu_seconds: (num(11)? + num(12)?) as f64 / ticks,
-            threads: i64::try_from(num(17)?).ok()?,
-            start_time_seconds: btime as f64 + num(19)? as f64 / ticks,
-            virtual_bytes: i64::try_from(num(20)?).ok()?,
-            resident_bytes: i64::try_from(num(21)?.saturating_mul(page_size)).ok()?,
+            cpu_seconds: st.utime.saturating_add(st.stime) as f64 / ticks,
+            threads: i64::from(st.num_threads),
+            start_time_seconds: btime as f64 + st.starttime as f64 / ticks,
+            virtual_bytes: i64::try_from(st.vsize).ok()?,
+            resident_bytes: i64::try_from(st.rss_pages.saturating_mul(page_size)).ok()?,
         })
     }
 
     /// `btime` (boot time, epoch seconds) from `/proc/stat`.
     pub fn parse_btime(text: &str) -> Option<u64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix("btime "))?
-            .trim()
-            .parse()
-            .ok()
+        crate::procfs::parse::boot_time(text.as_bytes())
     }
 
     pub(super) struct SelfCollector {
@@ -499,10 +494,9 @@ pub mod self_process {
                     libc::sysconf(libc::_SC_PAGESIZE),
                 )
             };
-            let btime = std::fs::read_to_string("/proc/stat")
+            let btime = crate::procfs::ProcRoot::live()
                 .ok()
-                .as_deref()
-                .and_then(parse_btime)
+                .and_then(|r| r.boot_time())
                 .unwrap_or(0);
             Ok(SelfCollector {
                 cpu: Counter::new(
@@ -536,8 +530,10 @@ pub mod self_process {
 
         fn refresh(&self) {
             let _guard = crate::sync::lock(&self.update);
-            if let Some(s) = std::fs::read_to_string("/proc/self/stat")
-                .ok()
+            let root = crate::procfs::ProcRoot::live().ok();
+            if let Some(s) = root
+                .as_ref()
+                .and_then(|r| r.read_string("self/stat").ok())
                 .and_then(|t| parse_stat(&t, self.btime, self.ticks, self.page_size))
             {
                 let delta = s.cpu_seconds - self.cpu.get();
@@ -549,9 +545,9 @@ pub mod self_process {
                 self.virtual_bytes.set(s.virtual_bytes);
                 self.resident_bytes.set(s.resident_bytes);
             }
-            if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            if let Some(fds) = root.as_ref().and_then(|r| r.list_numeric("self/fd").ok()) {
                 // The directory handle itself is one of the entries.
-                let n = dir.count().saturating_sub(1);
+                let n = fds.len().saturating_sub(1);
                 self.open_fds.set(i64::try_from(n).unwrap_or(i64::MAX));
             }
             let mut lim = libc::rlimit {

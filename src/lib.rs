@@ -1,5 +1,5 @@
-//! rogue-hunter: samples every process several times a second, scores each by its
-//! disproportionate share of CPU, GPU, memory, disk I/O and wakeups, tracks rogue processes as
+//! rogue-hunter: samples every process several times a second, scores each culprit by how much
+//! it hurts the machine (CPU, GPU, memory, disk I/O and wakeups), tracks rogue processes as
 //! events and keeps forensic evidence in one SQLite database.
 //!
 //! ARCHITECTURE.md (at the repository root) maps the modules, the daemon's threads and channels,
@@ -15,11 +15,15 @@ pub mod daemon;
 pub mod export;
 pub mod flamegraph;
 pub mod forensics;
+pub mod impact;
 pub mod ipc;
 pub mod logging;
+pub mod machine;
 pub mod model;
 pub mod paths;
 pub mod privileges;
+pub mod procfs;
+pub mod reading;
 pub mod report;
 pub mod ring;
 pub mod sampler;
@@ -30,3 +34,4 @@ pub mod sync;
 pub mod sys;
 pub mod tracker;
 pub mod tui;
+pub mod units;

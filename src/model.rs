@@ -353,11 +353,17 @@ pub struct ProcessKey {
     pub start_bits: u64,
 }
 
-/// Everything measured and derived for one process in one sample.
+/// Everything measured and derived for one process (or one unit, summed) in one sample.
 ///
-/// The 44 fields of the original, with the same names, plus `ppid`, `uid` and `start_time`.
-/// Cumulative counters are integers, rates are per second. Units: `cpu` % of one core, `mem` bytes,
-/// `disk_io_rate` B/s, `runnable_time` and `gpu_time` ns, their rates ms/s.
+/// The 44 fields of the original, with the same names, plus `ppid`, `uid` and `start_time`, and
+/// the score's `reason` and the `members` of the unit it belongs to. Cumulative counters are
+/// integers, rates are per second. Units: `cpu` % of one core, `mem` bytes, `disk_io_rate` B/s,
+/// `runnable_time` and `gpu_time` ns, their rates ms/s.
+///
+/// Under the impact model a process row carries its **unit's** score, band, dominant resource,
+/// reason and member count (the unit is the culprit), and its *own* blame per resource in the
+/// `*_share` fields (0–1; `disproportionality` is the blame of the dominant resource). Under
+/// fair-share every process is its own unit and the fields mean what the original's did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ProcessScore {
     pub pid: u32,
@@ -409,6 +415,14 @@ pub struct ProcessScore {
     pub uid: u32,
     /// Process start, epoch seconds (UTC).
     pub start_time: f64,
+    /// One line saying why the score is what it is (`cpu: 1.9 of 2 cores for 14 s, cpu
+    /// pressure 64 %`); empty for a score of 0.
+    #[serde(default)]
+    pub reason: String,
+    /// Processes in the unit this score belongs to (1: the process alone; 0 in rows written
+    /// before units existed).
+    #[serde(default)]
+    pub members: u32,
 }
 
 impl ProcessScore {
@@ -419,6 +433,38 @@ impl ProcessScore {
             start_bits: self.start_time.to_bits(),
         }
     }
+}
+
+named! {
+    "snake_case",
+    /// What a unit is made of (see `crate::units` for the grouping rule).
+    #[derive(PartialOrd, Ord, Default)]
+    pub enum UnitKind {
+        /// A cgroup v2 service or scope.
+        Cgroup,
+        /// One program within one process group.
+        ProcessGroup,
+        /// A single process.
+        #[default]
+        Process,
+    }
+}
+
+/// A culprit: one or more processes scored together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Unit {
+    /// Stable identity: `cgroup:<path>`, `pgrp:<pgid>:<command>` or `pid:<pid>:<start_time>`.
+    pub key: String,
+    pub kind: UnitKind,
+    /// For people: the cgroup's leaf name, `process group N`, or empty for a single process.
+    pub label: String,
+    /// The unit as one row: its leader's identity (`pid`, `start_time`), its command, usage
+    /// summed over members (`cpu` includes exited children's), and its score, band, dominant
+    /// resource, blame, reason and member count.
+    pub row: ProcessScore,
+    /// Its members' pids; their own rows are in [`Sample::processes`].
+    pub member_pids: Vec<u32>,
 }
 
 /// One pass over every process.
@@ -440,6 +486,13 @@ pub struct Sample {
     pub access_denied: u32,
     /// Every process, highest score first (ties keep enumeration order).
     pub processes: Vec<ProcessScore>,
+    /// The machine's state: CPUs, memory, fork and switch rates, pressure.
+    #[serde(default)]
+    pub machine: crate::machine::Machine,
+    /// Units with a score above 0 (impact model) or at the tracking threshold (fair-share,
+    /// where each process is its own unit), highest score first.
+    #[serde(default)]
+    pub units: Vec<Unit>,
 }
 
 impl Sample {
@@ -608,7 +661,11 @@ mod tests {
         };
         let v = serde_json::to_value(&p).unwrap();
         let obj = v.as_object().unwrap();
-        assert_eq!(obj.len(), 47, "44 original fields + ppid, uid, start_time");
+        assert_eq!(
+            obj.len(),
+            49,
+            "44 original fields + ppid, uid, start_time + reason, members"
+        );
         assert_eq!(obj["dominant_resource"], "memory");
         assert_eq!(obj["band"], "critical");
         assert_eq!(obj["state"], "unknown");

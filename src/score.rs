@@ -1,5 +1,6 @@
-//! Fair-share scoring (DESIGN §4): exactly the original's formula, as pure functions with every
-//! parameter explicit, plus [`score_all`], the one call the sampler makes per pass.
+//! Fair-share scoring (`[scoring] model = "fair-share"`): exactly the original's formula, as
+//! pure functions with every parameter explicit, plus [`score_all`], the one call the sampler
+//! makes per pass.
 //!
 //! For each resource the *share* of a process is its fraction of the summed usage of all
 //! processes, divided by the fair fraction `1 / users` (users = processes strictly above that
@@ -206,6 +207,22 @@ pub fn score_all(processes: &mut [ProcessScore], scoring: &ScoringConfig, bands:
         p.dominant_resource = dom;
         p.disproportionality = disp;
     }
+}
+
+/// The one-line reason of a fair-share score: the dominant resource and how far above an even
+/// split the process is (`cpu: 7.2× an even share, 97 % of one core`).
+pub fn fair_share_reason(p: &ProcessScore) -> String {
+    let what = match p.dominant_resource {
+        Resource::Cpu => format!("{:.0} % of one core", p.cpu),
+        Resource::Gpu => format!("{:.0} ms/s of GPU", p.gpu_time_rate),
+        Resource::Memory => crate::impact::human_bytes(p.mem as f64),
+        Resource::Disk => format!("{}/s", crate::impact::human_bytes(p.disk_io_rate)),
+        Resource::Wakeups => format!("{:.0} wakeups/s", p.wakeups_rate),
+    };
+    format!(
+        "{}: {:.1}× an even share of what all processes use, {what} (fair-share)",
+        p.dominant_resource, p.disproportionality
+    )
 }
 
 #[cfg(test)]

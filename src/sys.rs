@@ -1,7 +1,6 @@
 //! Small platform facts the daemon and CLI need: boot time (the "current boot" key of events),
 //! this process's own CPU and memory (heartbeat, metrics), and scheduling priority.
 
-use crate::model::PsiResource;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Wall-clock now, epoch seconds.
@@ -15,12 +14,7 @@ pub fn now_epoch() -> f64 {
 /// Boot time in whole epoch seconds: stable across daemon restarts within one boot.
 #[cfg(target_os = "linux")]
 pub fn boot_time() -> Option<i64> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    stat.lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()
+    i64::try_from(crate::procfs::ProcRoot::live().ok()?.boot_time()?).ok()
 }
 
 /// Boot time in whole epoch seconds (`kern.boottime`).
@@ -43,38 +37,6 @@ pub fn boot_time() -> Option<i64> {
         )
     };
     (rc == 0).then_some(tv.tv_sec)
-}
-
-/// The highest PSI "some avg10" among cpu, memory and io, with its resource name (Linux with
-/// PSI enabled; `None` elsewhere).
-pub fn psi_some_avg10(root: &std::path::Path) -> Option<(PsiResource, f64)> {
-    PsiResource::ALL
-        .into_iter()
-        .filter_map(|r| {
-            let text = std::fs::read_to_string(root.join("pressure").join(r.as_str())).ok()?;
-            Some((r, parse_psi_some_avg10(&text)?))
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-}
-
-/// `some avg10=1.23 avg60=… total=…` → 1.23.
-pub fn parse_psi_some_avg10(text: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with("some "))?
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("avg10="))?
-        .parse()
-        .ok()
-}
-
-/// The number after `key` in /proc text such as `status` or `meminfo` (`VmRSS:   2048 kB`).
-pub fn proc_field(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// This process's CPU time (user + system) and resident memory.
@@ -102,8 +64,11 @@ pub fn self_usage() -> SelfUsage {
 
 #[cfg(target_os = "linux")]
 fn current_rss() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let pages = crate::procfs::ProcRoot::live()
+        .ok()?
+        .stat_of("self")
+        .ok()?
+        .rss_pages;
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * u64::try_from(page).ok()?)
@@ -184,27 +149,6 @@ mod tests {
         let after = self_usage();
         assert!(after.cpu_seconds > before.cpu_seconds);
         assert!(after.rss_bytes > 1 << 20, "{}", after.rss_bytes);
-    }
-
-    #[test]
-    fn psi_lines_parse() {
-        let text = "some avg10=38.50 avg60=12.00 avg300=3.10 total=123\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
-        assert_eq!(parse_psi_some_avg10(text), Some(38.5));
-        assert_eq!(parse_psi_some_avg10("full avg10=1.0"), None);
-        let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir(t.path().join("pressure")).unwrap();
-        std::fs::write(
-            t.path().join("pressure/cpu"),
-            "some avg10=5.00 avg60=0 avg300=0 total=0\n",
-        )
-        .unwrap();
-        std::fs::write(
-            t.path().join("pressure/io"),
-            "some avg10=42.00 avg60=0 avg300=0 total=0\n",
-        )
-        .unwrap();
-        assert_eq!(psi_some_avg10(t.path()), Some((PsiResource::Io, 42.0)));
-        assert_eq!(psi_some_avg10(std::path::Path::new("/nonexistent")), None);
     }
 
     #[test]

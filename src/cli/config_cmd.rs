@@ -209,6 +209,28 @@ mod round_trip {
         let m = &mut sc.state_multipliers;
         (m.idle, m.sleeping, m.stopped, m.zombie, m.running, m.stuck) =
             (0.5, 0.75, 3.0, 6.0, 1.25, 7.0);
+        sc.model = crate::config::ScoringModel::FairShare;
+        let im = &mut sc.impact;
+        (im.persistence_s, im.forensics_hold_s) = (4.0, 6.0);
+        (
+            im.cpu_pressure_full,
+            im.memory_pressure_full,
+            im.io_pressure_full,
+        ) = (40.0, 15.0, 25.0);
+        (im.memory_used_low, im.memory_used_full) = (40.0, 95.0);
+        (
+            im.forks_per_cpu_full,
+            im.switches_per_cpu_full,
+            im.switch_cost_us,
+        ) = (400.0, 40_000.0, 2.5);
+        (im.cpu_floor_cores, im.cpu_floor_s) = (0.8, 6.0);
+        (
+            im.memory_floor_percent,
+            im.memory_growth_ratio,
+            im.memory_growth_percent,
+            im.memory_decay_s,
+        ) = (40.0, 1.5, 5.0, 30.0);
+        im.memory_exhaustion_s = 45.0;
         c.rogue_selection.max_count = 15;
         c.sampler.include_kernel_threads = false;
         c.sampler.status_interval_samples = 1;

@@ -61,6 +61,19 @@ pub struct EventJson {
     /// Process start (RFC 3339); with `pid`, the process's identity. None for rows of the original.
     pub process_start: Option<String>,
     pub boot_time: i64,
+    /// The unit the event is about (None for events recorded before units).
+    pub unit: Option<UnitJson>,
+    /// Why the peak score was what it was (None before reasons were recorded).
+    pub reason: Option<String>,
+}
+
+/// The unit of an event: `pid` and `command` above are its leader's.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitJson {
+    pub key: String,
+    pub kind: Option<crate::model::UnitKind>,
+    pub label: String,
+    pub members: u32,
 }
 
 impl EventJson {
@@ -82,6 +95,13 @@ impl EventJson {
             exit_time: e.exit_time,
             process_start: e.start_time.filter(|t| *t > 0.0).map(rfc3339),
             boot_time: e.boot_time,
+            unit: e.unit_key.as_ref().map(|key| UnitJson {
+                key: key.clone(),
+                kind: e.unit_kind,
+                label: e.unit_label.clone().unwrap_or_default(),
+                members: e.members.unwrap_or(1),
+            }),
+            reason: e.reason.clone(),
         }
     }
 }
@@ -137,6 +157,18 @@ pub(super) fn run(ctx: &Context, args: EventsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The event's command cut to `width`, keeping a unit's member count (`make ×8`) whole.
+pub fn culprit(e: &EventRow, width: usize) -> String {
+    match e.members {
+        Some(n) if n > 1 => {
+            let suffix = format!(" ×{n}");
+            let room = width.saturating_sub(suffix.chars().count()).max(1);
+            format!("{}{suffix}", cut(&e.command, room))
+        }
+        _ => cut(&e.command, width),
+    }
+}
+
 fn more_note(shown: usize, total: u64) -> String {
     format!("Showing the newest {shown} of {total} events; use --limit N (0 for all) to see more.")
 }
@@ -146,8 +178,9 @@ const HEADER: &str =
 /// The header and the widest row: the start time is 19 characters, its title 7.
 const TABLE_WIDTH: usize = HEADER.len() + 12;
 
-/// The event table (the original's columns and widths, plus the start time), with a note when
-/// the limit left events out.
+/// The event table (the original's columns and widths, plus the start time; a unit's command
+/// with its member count), each event's reason on the line below it, and a note when the limit
+/// left events out.
 pub fn render_table(
     rows: &[EventRow],
     total: u64,
@@ -178,13 +211,16 @@ pub fn render_table(
         out.push_str(&format!(
             "{:>5}  {:<20}  {:>7}  {:>10}  {:>10}  {:>6}  {}\n",
             e.id,
-            cut(&e.command, 20),
+            culprit(e, 20),
             e.pid,
             duration_compact(e.entry_time, e.exit_time, now),
             e.peak_band.as_str(),
             e.peak_score,
             local_seconds(e.entry_time),
         ));
+        if let Some(r) = e.reason.as_deref().filter(|r| !r.is_empty()) {
+            out.push_str(&format!("       ↳ {}\n", cut(&output::printable(r), 100)));
+        }
     }
     if total > rows.len() as u64 {
         out.push('\n');
@@ -213,6 +249,7 @@ mod tests {
             start_time: None,
             exit_reason: None,
             capture_count: 0,
+            ..Default::default()
         }
     }
 

@@ -14,7 +14,7 @@ use super::output::{
 use super::profile_view;
 use crate::model::{ProcessScore, SnapshotType, Trigger};
 use crate::store::capture_data::{CaptureData, Frame, StackHeader, StackProcess, StackThread};
-use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS};
+use crate::store::process_columns::{IDENTITY_COLUMNS, METRIC_COLUMNS, UNIT_COLUMNS};
 use crate::store::queries::{self, CaptureRow, Named, PartState, SnapshotRow, StoredCulprit};
 use crate::store::{CapturePart, LogEntry, PartStatus};
 use clap::Args;
@@ -65,6 +65,8 @@ pub struct ShowArgs {
 pub struct EventShow {
     pub event: EventJson,
     pub peak_snapshot: Option<SnapshotJson>,
+    /// The unit's members at the peak, each with its own figures (empty for one process).
+    pub peak_members: Vec<ProcessScore>,
     pub snapshots: Vec<SnapshotJson>,
     pub captures: Vec<CaptureJson>,
 }
@@ -235,9 +237,14 @@ pub fn gather(conn: &Connection, args: &ShowArgs) -> anyhow::Result<Option<Event
         }
         captures.push(json);
     }
+    let peak_members = match &detail.peak_snapshot {
+        Some(p) => queries::snapshot_members(conn, p.id)?,
+        None => Vec::new(),
+    };
     Ok(Some(EventShow {
         event: EventJson::from_row(&detail.event),
         peak_snapshot: detail.peak_snapshot.map(snapshot_json),
+        peak_members,
         snapshots,
         captures,
     }))
@@ -430,7 +437,11 @@ fn snapshot_fields(s: &SnapshotJson) -> Vec<(String, String)> {
             local_datetime(s.process.captured_at),
         ),
     ];
-    for c in METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter()) {
+    for c in METRIC_COLUMNS
+        .iter()
+        .chain(IDENTITY_COLUMNS.iter())
+        .chain(UNIT_COLUMNS.iter())
+    {
         fields.push((c.name.to_string(), raw_text(&(c.bind)(&s.process))));
     }
     fields
@@ -482,6 +493,25 @@ pub fn render(show: &EventShow, args: &ShowArgs) -> String {
     out.push(format!("Process Event #{}", e.id));
     out.push(format!("Command: {}", printable(&e.command)));
     out.push(format!("PID: {}", e.pid));
+    if let Some(u) = e
+        .unit
+        .as_ref()
+        .filter(|u| u.members > 1 || !u.label.is_empty())
+    {
+        let label = if u.label.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", printable(&u.label))
+        };
+        out.push(format!(
+            "Unit: {label}{} (PID {} leads it)",
+            plural(u64::from(u.members), "process", "processes"),
+            e.pid
+        ));
+    }
+    if let Some(r) = e.reason.as_deref() {
+        out.push(format!("Why: {}", printable(r)));
+    }
     if let Some(start) = e.process_start.as_ref() {
         out.push(format!("Process started: {start}"));
     }
@@ -506,6 +536,22 @@ pub fn render(show: &EventShow, args: &ShowArgs) -> String {
         out.push("Peak Snapshot:".to_string());
         for (k, v) in snapshot_fields(peak) {
             out.push(format!("  {k}: {}", printable(&v)));
+        }
+    }
+    if !show.peak_members.is_empty() {
+        out.push(String::new());
+        out.push(format!("Members at the peak: {}", show.peak_members.len()));
+        out.push("      PID  Command          CPU %   Memory      Disk/s  State".to_string());
+        for m in &show.peak_members {
+            out.push(format!(
+                "  {:>7}  {:<15}  {:>5.1}  {:>7}  {:>10}  {}",
+                m.pid,
+                cut(&printable(&m.command), 15),
+                m.cpu,
+                crate::impact::human_bytes(m.mem as f64),
+                format!("{}/s", crate::impact::human_bytes(m.disk_io_rate)),
+                m.state
+            ));
         }
     }
 

@@ -266,6 +266,7 @@ mod tests {
             start_time: None,
             exit_reason: None,
             capture_count: 0,
+            ..Default::default()
         }
     }
 

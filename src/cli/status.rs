@@ -5,7 +5,7 @@
 use super::Context;
 use super::database::{self, NOT_FOUND};
 use super::events::EventJson;
-use super::output::{self, ago, bytes, cut, local_seconds, print_json, rfc3339};
+use super::output::{self, ago, bytes, cut, local_seconds, print_json, printable, rfc3339};
 use crate::ipc::protocol::{InitialState, SampleMessage};
 use crate::ipc::{Client, ClientError, Hello, ServerMessage, client};
 use crate::model::Band;
@@ -56,16 +56,22 @@ pub struct CurrentJson {
     pub process_count: Option<usize>,
     /// How long the daemon's last pass over every process took.
     pub sampler_ms: Option<f64>,
-    /// The process with the top score.
+    /// The top culprit: the top unit (its leader's pid and command), or the top process.
     pub top_process: Option<TopProcessJson>,
+    /// The machine's state in that sample (None from daemons that do not send it).
+    pub machine: Option<crate::machine::Machine>,
 }
 
-/// The top process of the latest sample.
+/// The top culprit of the latest sample.
 #[derive(Debug, Serialize)]
 pub struct TopProcessJson {
     pub pid: u32,
     pub command: String,
     pub score: u8,
+    /// Processes in its unit (1: the process alone).
+    pub members: u32,
+    /// Why it scores what it scores.
+    pub reason: String,
 }
 
 /// The database file.
@@ -186,9 +192,9 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
         .as_ref()
         .and_then(|h| h.history.iter().max().copied());
     if let Some(s) = &live.sample {
-        let top = s.rogues.first();
+        let top = s.top_culprit();
         let band = match top {
-            Some(p) if p.score == s.max_score => p.band,
+            Some((p, _)) if p.score == s.max_score => p.band,
             _ => ctx.load_config()?.bands.band_for(s.max_score),
         };
         return Ok(Some(CurrentJson {
@@ -199,11 +205,14 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
             time: Some(rfc3339(s.timestamp)),
             process_count: Some(s.process_count),
             sampler_ms: Some((s.elapsed_ms * 100.0).round() / 100.0),
-            top_process: top.map(|p| TopProcessJson {
+            top_process: top.map(|(p, members)| TopProcessJson {
                 pid: p.pid,
                 command: p.command.clone(),
                 score: p.score,
+                members,
+                reason: p.reason.clone(),
             }),
+            machine: s.machine.as_deref().cloned(),
         }));
     }
     // No sample in time: the newest score of the history, if any.
@@ -223,6 +232,7 @@ fn current_json(ctx: &Context, live: &Live) -> anyhow::Result<Option<CurrentJson
         process_count: None,
         sampler_ms: None,
         top_process: None,
+        machine: None,
     }))
 }
 
@@ -316,14 +326,25 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             match &s.current {
                 Some(c) => {
                     let mut line = format!("Current: max score {} ({})", c.max_score, c.band);
-                    if let Some(p) = &c.top_process {
-                        line.push_str(&format!(
-                            ", top process {} (PID {})",
-                            cut(&p.command, 30),
-                            p.pid
-                        ));
+                    let top = c.top_process.as_ref().filter(|p| p.score > 0);
+                    if let Some(p) = top {
+                        let name = if p.members > 1 {
+                            format!("{} ×{}", cut(&p.command, 30), p.members)
+                        } else {
+                            cut(&p.command, 30)
+                        };
+                        line.push_str(&format!(", top {name} (PID {})", p.pid));
                     }
                     out.push(line);
+                    match top {
+                        Some(p) if !p.reason.is_empty() => {
+                            out.push(format!("         why: {}", printable(&p.reason)));
+                        }
+                        None if c.time.is_some() => {
+                            out.push("         nothing is hurting the machine".to_string());
+                        }
+                        _ => {}
+                    }
                     let mut detail = Vec::new();
                     if let Some(n) = c.process_count {
                         detail.push(format!("{n} processes"));
@@ -336,6 +357,9 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
                     }
                     if !detail.is_empty() {
                         out.push(format!("         {}", detail.join(", ")));
+                    }
+                    if let Some(m) = &c.machine {
+                        out.push(format!("Machine: {}", m.summary()));
                     }
                 }
                 None => out.push("Current: no sample yet".to_string()),
@@ -376,7 +400,7 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         out.push(format!(
             "Last event: #{} {} (PID {}) at {}, peak {} ({}), {when}",
             e.id,
-            cut(&e.command, 30),
+            super::events::culprit(e, 30),
             e.pid,
             local_seconds(e.entry_time),
             e.peak_score,
@@ -393,12 +417,15 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
     for e in open {
         out.push(format!(
             "  - {} (PID {}): {:.0}s in {} (score {})",
-            cut(&e.command, 40),
+            super::events::culprit(e, 40),
             e.pid,
             (now - e.entry_time).max(0.0).floor(),
             e.peak_band,
             e.peak_score
         ));
+        if let Some(r) = e.reason.as_deref().filter(|r| !r.is_empty()) {
+            out.push(format!("      {}", printable(r)));
+        }
     }
     if d.state == "stopped" {
         out.push(

@@ -177,10 +177,33 @@ impl BandsConfig {
     }
 }
 
-/// Fair-share scoring parameters (DESIGN §4).
+/// Which scoring model runs (README "How scores work").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoringModel {
+    /// Machine stress × the unit's blame, per resource (`[scoring.impact]`).
+    #[default]
+    Impact,
+    /// The original's formula: how unevenly each resource is split among processes.
+    FairShare,
+}
+
+impl ScoringModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoringModel::Impact => "impact",
+            ScoringModel::FairShare => "fair-share",
+        }
+    }
+}
+
+/// Scoring parameters: the model, the fair-share formula's keys (top level, as the
+/// original had them) and the impact model's (`[scoring.impact]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScoringConfig {
+    /// `impact` (default) or `fair-share`.
+    pub model: ScoringModel,
     /// CPU % above which a process counts as a CPU user.
     pub share_min_cpu: f64,
     /// GPU ms/s above which a process counts as a GPU user.
@@ -198,11 +221,13 @@ pub struct ScoringConfig {
     pub score_max: f64,
     pub resource_weights: ResourceWeights,
     pub state_multipliers: StateMultipliers,
+    pub impact: ImpactConfig,
 }
 
 impl Default for ScoringConfig {
     fn default() -> Self {
         Self {
+            model: ScoringModel::Impact,
             share_min_cpu: 0.1,
             share_min_gpu: 0.25,
             share_min_memory_bytes: 10_000_000.0,
@@ -212,6 +237,72 @@ impl Default for ScoringConfig {
             score_max: 100.0,
             resource_weights: ResourceWeights::default(),
             state_multipliers: StateMultipliers::default(),
+            impact: ImpactConfig::default(),
+        }
+    }
+}
+
+/// The impact model's tunables (`[scoring.impact]`). Pressures and shares of RAM are percent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImpactConfig {
+    /// A unit's score is the lowest it held over this many seconds: shorter bursts open nothing.
+    pub persistence_s: f64,
+    /// Entering the forensics band needs the score to hold there this many seconds.
+    pub forensics_hold_s: f64,
+    /// cpu PSI `some` (%) at which cpu pressure counts in full.
+    pub cpu_pressure_full: f64,
+    /// memory PSI `some` (%) at which memory pressure counts in full.
+    pub memory_pressure_full: f64,
+    /// io PSI `some` (%) at which io pressure counts in full.
+    pub io_pressure_full: f64,
+    /// Share of RAM in use (%) below which memory use adds no stress…
+    pub memory_used_low: f64,
+    /// …and at which it counts in full.
+    pub memory_used_full: f64,
+    /// New processes per second per CPU at which fork stress counts in full.
+    pub forks_per_cpu_full: f64,
+    /// Context switches per second per CPU at which switching counts in full.
+    pub switches_per_cpu_full: f64,
+    /// CPU time one context switch costs, µs: a unit's switching is charged to wakeups, not cpu.
+    pub switch_cost_us: f64,
+    /// A unit holding at least this many cores…
+    pub cpu_floor_cores: f64,
+    /// …for this many seconds is at least in the tracking band.
+    pub cpu_floor_s: f64,
+    /// A unit holding this share of RAM (%) is at least in the tracking band.
+    pub memory_floor_percent: f64,
+    /// A unit whose memory is this many times its decayed average…
+    pub memory_growth_ratio: f64,
+    /// …and at least this share of RAM (%) above it is at least in the tracking band.
+    pub memory_growth_percent: f64,
+    /// Time constant of that decayed average, seconds.
+    pub memory_decay_s: f64,
+    /// RAM running out within this many seconds at the machine's current growth rate is full
+    /// memory stress (the growing unit takes the blame).
+    pub memory_exhaustion_s: f64,
+}
+
+impl Default for ImpactConfig {
+    fn default() -> Self {
+        Self {
+            persistence_s: 3.0,
+            forensics_hold_s: 5.0,
+            cpu_pressure_full: 50.0,
+            memory_pressure_full: 10.0,
+            io_pressure_full: 20.0,
+            memory_used_low: 50.0,
+            memory_used_full: 90.0,
+            forks_per_cpu_full: 250.0,
+            switches_per_cpu_full: 50_000.0,
+            switch_cost_us: 3.0,
+            cpu_floor_cores: 0.9,
+            cpu_floor_s: 5.0,
+            memory_floor_percent: 50.0,
+            memory_growth_ratio: 1.25,
+            memory_growth_percent: 10.0,
+            memory_decay_s: 20.0,
+            memory_exhaustion_s: 30.0,
         }
     }
 }
@@ -252,7 +343,7 @@ pub struct StateMultipliers {
 }
 
 impl Default for StateMultipliers {
-    /// On Linux almost every process is `S`, so sleeping and idle are neutral there (DESIGN §4);
+    /// On Linux almost every process is `S`, so sleeping and idle are neutral there;
     /// on macOS nearly everything reports running and the original's tuned values apply.
     fn default() -> Self {
         if cfg!(target_os = "macos") {

@@ -123,6 +123,68 @@ pub(super) fn problems(c: &Config) -> Vec<(String, String)> {
         v.non_negative(key, value);
     }
 
+    let im = &sc.impact;
+    for (key, value) in [
+        ("scoring.impact.cpu_pressure_full", im.cpu_pressure_full),
+        (
+            "scoring.impact.memory_pressure_full",
+            im.memory_pressure_full,
+        ),
+        ("scoring.impact.io_pressure_full", im.io_pressure_full),
+        ("scoring.impact.memory_used_full", im.memory_used_full),
+        (
+            "scoring.impact.memory_floor_percent",
+            im.memory_floor_percent,
+        ),
+        (
+            "scoring.impact.memory_growth_percent",
+            im.memory_growth_percent,
+        ),
+    ] {
+        v.positive(key, value);
+        if value.is_finite() && value > 100.0 {
+            v.push(key, "is a percentage: at most 100");
+        }
+    }
+    v.non_negative("scoring.impact.memory_used_low", im.memory_used_low);
+    if im.memory_used_low.is_finite()
+        && im.memory_used_full.is_finite()
+        && im.memory_used_low >= im.memory_used_full
+    {
+        v.push(
+            "scoring.impact.memory_used_low",
+            "must be below scoring.impact.memory_used_full",
+        );
+    }
+    for (key, value) in [
+        ("scoring.impact.forks_per_cpu_full", im.forks_per_cpu_full),
+        (
+            "scoring.impact.switches_per_cpu_full",
+            im.switches_per_cpu_full,
+        ),
+        ("scoring.impact.cpu_floor_cores", im.cpu_floor_cores),
+        ("scoring.impact.memory_decay_s", im.memory_decay_s),
+        ("scoring.impact.memory_exhaustion_s", im.memory_exhaustion_s),
+    ] {
+        v.positive(key, value);
+    }
+    for (key, value) in [
+        ("scoring.impact.persistence_s", im.persistence_s),
+        ("scoring.impact.forensics_hold_s", im.forensics_hold_s),
+        ("scoring.impact.cpu_floor_s", im.cpu_floor_s),
+        ("scoring.impact.switch_cost_us", im.switch_cost_us),
+    ] {
+        v.non_negative(key, value);
+        if value.is_finite() && value > 600.0 {
+            v.push(key, "must be at most 600");
+        }
+    }
+    if im.memory_growth_ratio.is_finite() && im.memory_growth_ratio < 1.0
+        || !im.memory_growth_ratio.is_finite()
+    {
+        v.push("scoring.impact.memory_growth_ratio", "must be at least 1");
+    }
+
     v.at_least_u(
         "rogue_selection.max_count",
         c.rogue_selection.max_count.into(),

@@ -1,6 +1,6 @@
-//! Console lines when a process becomes rogue or calms down. A band change is reported once it
-//! has held for `log_stability_samples` samples, so a process hovering at a threshold does not
-//! print a line every sample. Pure: rogues in, lines out.
+//! Console lines when a culprit (a unit's row) becomes rogue or calms down. A band change is
+//! reported once it has held for `log_stability_samples` samples, so a culprit hovering at a
+//! threshold does not print a line every sample. Pure: rows in, lines out.
 
 use crate::config::Config;
 use crate::model::{Band, ProcessKey, ProcessScore};
@@ -32,7 +32,7 @@ impl std::fmt::Display for BandLine {
                 dominant,
             } => write!(
                 f,
-                "▲ {} ({pid}) score {score} {band} — dominant: {dominant}",
+                "▲ {} ({pid}) score {score} {band} — {dominant}",
                 short(command)
             ),
             BandLine::Calmed { pid, command } => {
@@ -76,8 +76,11 @@ impl BandLog {
         }
     }
 
-    /// Feeds the top processes of one sample.
-    pub fn update(&mut self, rogues: &[ProcessScore]) -> Vec<BandLine> {
+    /// Feeds the culprits of one sample (units' rows, highest first).
+    pub fn update<'a>(
+        &mut self,
+        rogues: impl IntoIterator<Item = &'a ProcessScore>,
+    ) -> Vec<BandLine> {
         let mut out = Vec::new();
         let mut seen: HashMap<ProcessKey, &ProcessScore> = HashMap::new();
         for p in rogues {
@@ -87,7 +90,11 @@ impl BandLog {
                     p.key(),
                     Entry {
                         pid: p.pid,
-                        command: p.command.clone(),
+                        command: if p.members > 1 {
+                            format!("{} ×{}", p.command, p.members)
+                        } else {
+                            p.command.clone()
+                        },
                         logged: Band::Low,
                         candidate: Band::Low,
                         run: 0,
@@ -121,7 +128,14 @@ impl BandLog {
                     command: e.command.clone(),
                     score: p.score,
                     band: p.band,
-                    dominant: format!("{} {:.1}x", p.dominant_resource, p.disproportionality),
+                    dominant: if p.reason.is_empty() {
+                        format!(
+                            "dominant: {} {:.1}x",
+                            p.dominant_resource, p.disproportionality
+                        )
+                    } else {
+                        p.reason.clone()
+                    },
                 });
                 e.logged = e.candidate;
             } else if e.candidate == Band::Low {

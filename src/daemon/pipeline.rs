@@ -9,11 +9,11 @@ use crate::config::Config;
 use crate::export::MetricsState;
 use crate::forensics::worker::{Forensics, Request};
 use crate::ipc::{CaptureAnswer, ClientRequest, ServerHandle};
-use crate::model::{Band, ExitReason, ProcessScore, Sample, Trigger};
+use crate::model::{Band, ExitReason, PsiResource, Sample, Trigger, Unit};
 use crate::ring::Ring;
 use crate::store::startup::LAST_SAMPLE_TIME_KEY;
 use crate::store::{MachineSnapshot, Op, WriterHandle};
-use crate::tracker::{Tracker, Triggered};
+use crate::tracker::{Tracker, Triggered, unit_of_process};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -137,7 +137,7 @@ impl Pipeline {
             }
         }
         self.machine_snapshot(&sample);
-        for line in self.band_log.update(sample.rogues()) {
+        for line in self.band_log.update(sample.units.iter().map(|u| &u.row)) {
             tracing::info!("{line}");
         }
         self.beat(&sample, msg.missed, msg.late);
@@ -145,9 +145,9 @@ impl Pipeline {
         self.check_pressure(&sample);
     }
 
-    /// `[forensics] psi_trigger`: when the system-wide pressure (PSI some avg10) of cpu, memory
-    /// or io passes it, capture the top process (at most every `min_interval_s`, and at least
-    /// 10 s apart, since PSI averages move slowly).
+    /// `[forensics] psi_trigger`: when the system-wide pressure (PSI some avg10, from the
+    /// sample's machine state) of cpu, memory or io passes it, capture the top unit (at most
+    /// every `min_interval_s`, and at least 10 s apart, since PSI averages move slowly).
     fn check_pressure(&mut self, sample: &Sample) {
         let limit = self.config.forensics.psi_trigger;
         if limit <= 0.0 || self.out.forensics.is_none() {
@@ -157,18 +157,32 @@ impl Pipeline {
         if self.last_pressure.is_some_and(|t| t.elapsed() < every) {
             return;
         }
-        let root = std::path::Path::new(&self.config.sampler.proc_root);
-        let Some((resource, avg10)) = crate::sys::psi_some_avg10(root) else {
+        let Some(psi) = &sample.machine.psi else {
+            return;
+        };
+        let Some((resource, avg10)) = [
+            (PsiResource::Cpu, psi.cpu.some.avg10),
+            (PsiResource::Memory, psi.memory.some.avg10),
+            (PsiResource::Io, psi.io.some.avg10),
+        ]
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1)) else {
             return;
         };
         if avg10 <= limit {
             return;
         }
-        let Some(top) = sample.rogues().first().cloned() else {
+        let Some(unit) = sample
+            .units
+            .first()
+            .cloned()
+            .or_else(|| sample.rogues().first().map(unit_of_process))
+        else {
             return;
         };
+        let top = unit.row.clone();
         self.last_pressure = Some(Instant::now());
-        let (event_id, update) = self.tracker.event_for_capture(&top);
+        let (event_id, update) = self.tracker.event_for_capture(&unit, &sample.processes);
         if !update.ops.is_empty() {
             let _ = self.out.writer.submit(update.ops);
         }
@@ -304,9 +318,24 @@ impl Pipeline {
         samples_left: u32,
     ) {
         let latest = self.ring.latest().cloned();
-        let target: Option<ProcessScore> = latest.as_ref().and_then(|s| match pid {
-            Some(pid) => s.processes.iter().find(|p| p.pid == pid).cloned(),
-            None => s.rogues().first().cloned(),
+        // The unit of the process (or the top unit): its event, its members.
+        let target: Option<Unit> = latest.as_ref().and_then(|s| match pid {
+            Some(pid) => s
+                .units
+                .iter()
+                .find(|u| u.member_pids.contains(&pid))
+                .cloned()
+                .or_else(|| {
+                    s.processes
+                        .iter()
+                        .find(|p| p.pid == pid)
+                        .map(unit_of_process)
+                }),
+            None => s
+                .units
+                .first()
+                .cloned()
+                .or_else(|| s.rogues().first().map(unit_of_process)),
         });
         let Some(target) = target else {
             let alive = pid.is_some_and(|p| {
@@ -339,7 +368,13 @@ impl Pipeline {
             });
             return;
         };
-        let (event_id, update) = self.tracker.event_for_capture(&target);
+        let processes = latest.as_ref().map_or(&[][..], |s| &s.processes[..]);
+        let (event_id, update) = self.tracker.event_for_capture(&target, processes);
+        // The process asked for is the one captured; without a pid, the unit's leader.
+        let target = match pid.and_then(|p| processes.iter().find(|x| x.pid == p)) {
+            Some(p) => p.clone(),
+            None => target.row.clone(),
+        };
         if !update.ops.is_empty() {
             if let Some(m) = &self.out.metrics {
                 m.inc_events();

@@ -5,7 +5,8 @@
 //! bad input maps to one [`DecodeError`] the server can answer with, and lenient about extra
 //! fields so a newer peer's additions do not break an older one.
 
-use crate::model::{CapturePart, PartStatus, ProcessScore, Sample, Trigger};
+use crate::machine::Machine;
+use crate::model::{CapturePart, PartStatus, ProcessScore, Sample, Trigger, Unit};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -73,10 +74,18 @@ pub struct SampleMessage {
     pub max_score: u8,
     /// The top-N processes by score, highest first, with the model's field names.
     pub rogues: Vec<ProcessScore>,
+    /// The machine's state (absent from daemons before it existed).
+    #[serde(default)]
+    pub machine: Option<Box<Machine>>,
+    /// The top-N units (culprits) by score, highest first: each with its summed row, reason and
+    /// member pids.
+    #[serde(default)]
+    pub units: Vec<Unit>,
 }
 
 impl SampleMessage {
-    /// The message for `sample` (its rogues are [`Sample::rogues`]).
+    /// The message for `sample` (its rogues are [`Sample::rogues`], its units the first
+    /// [`Sample::rogue_count`] of [`Sample::units`]).
     pub fn from_sample(sample: &Sample) -> SampleMessage {
         SampleMessage {
             seq: sample.seq,
@@ -85,8 +94,25 @@ impl SampleMessage {
             process_count: sample.process_count,
             max_score: sample.max_score,
             rogues: sample.rogues().to_vec(),
+            machine: Some(Box::new(sample.machine.clone())),
+            units: top_units(sample).to_vec(),
         }
     }
+
+    /// The top unit, or the top process as a unit of one.
+    pub fn top_culprit(&self) -> Option<(&ProcessScore, u32)> {
+        match self.units.first() {
+            Some(u) if self.rogues.first().is_none_or(|p| u.row.score >= p.score) => {
+                Some((&u.row, u.row.members.max(1)))
+            }
+            _ => self.rogues.first().map(|p| (p, p.members.max(1))),
+        }
+    }
+}
+
+/// The units sent with a sample: as many as rogues.
+fn top_units(sample: &Sample) -> &[Unit] {
+    &sample.units[..sample.rogue_count.min(sample.units.len())]
 }
 
 /// Where a forensic capture is.
@@ -271,6 +297,8 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         process_count: usize,
         max_score: u8,
         rogues: &'a [ProcessScore],
+        machine: &'a Machine,
+        units: &'a [Unit],
     }
     encode(&SampleView {
         seq: sample.seq,
@@ -279,6 +307,8 @@ pub fn encode_sample(sample: &Sample) -> Result<Vec<u8>, EncodeError> {
         process_count: sample.process_count,
         max_score: sample.max_score,
         rogues: sample.rogues(),
+        machine: &sample.machine,
+        units: top_units(sample),
     })
 }
 
@@ -314,6 +344,7 @@ mod tests {
             rogue_count: 2,
             access_denied: 1,
             processes: vec![rogue(10, 88), rogue(11, 60), rogue(12, 1)],
+            ..Sample::default()
         }
     }
 
@@ -438,12 +469,14 @@ mod tests {
             keys(&msgs[2]),
             [
                 "elapsed_ms",
+                "machine",
                 "max_score",
                 "process_count",
                 "rogues",
                 "seq",
                 "timestamp",
-                "type"
+                "type",
+                "units"
             ]
         );
         assert_eq!(
@@ -533,7 +566,7 @@ mod tests {
         // Every key of a rogue is a key of the model's own JSON, and vice versa.
         let model = serde_json::to_value(&s.processes[0]).unwrap();
         assert_eq!(rogues[0], model);
-        assert_eq!(rogues[0].as_object().unwrap().len(), 47);
+        assert_eq!(rogues[0].as_object().unwrap().len(), 49);
         for key in [
             "pid",
             "command",

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// This process's capabilities (from `/proc/self/status`).
 pub fn process_caps() -> io::Result<ProcessCaps> {
-    Ok(parse_status(&std::fs::read_to_string("/proc/self/status")?))
+    Ok(parse_status(
+        &crate::procfs::ProcRoot::live()?.read_string("self/status")?,
+    ))
 }
 
 fn c_path(path: &Path) -> io::Result<std::ffi::CString> {

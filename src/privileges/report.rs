@@ -183,27 +183,22 @@ pub fn user_name(uid: u32) -> String {
 
 /// Other processes, those of other users first, kernel threads left out.
 fn targets(me: u32, my_uid: u32) -> Vec<Target> {
-    use std::os::unix::fs::MetadataExt;
-    const PF_KTHREAD: u64 = 0x0020_0000;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(root) = crate::procfs::ProcRoot::live() else {
         return Vec::new();
     };
-    let mut pids: Vec<u32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|&p| p != me)
-        .collect();
-    pids.sort_unstable();
+    let Ok(pids) = root.list_numeric("") else {
+        return Vec::new();
+    };
     let mut found: Vec<Target> = pids
         .into_iter()
+        .filter(|&p| p != me)
         .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (head, tail) = stat.rsplit_once(')')?;
-            let comm = head.split_once('(')?.1.to_string();
-            let flags: u64 = tail.split_whitespace().nth(6)?.parse().ok()?;
-            if flags & PF_KTHREAD != 0 {
+            let stat = root.pid_stat(pid).ok()?;
+            if stat.kernel_thread {
                 return None;
             }
-            let owner = std::fs::metadata(format!("/proc/{pid}")).ok()?.uid();
+            let comm = stat.comm;
+            let owner = root.owner(&pid.to_string()).ok()?;
             // A user's own processes are always readable, so only other users' tell what
             // privileges unlock. Root's processes are as protected as anyone's (on many
             // machines every process is root's), so for root they all count.
@@ -222,9 +217,14 @@ fn describe(t: &Target) -> String {
 /// Reads `file` of the first target that allows it; else the first refusal.
 fn probe(targets: &[Target], file: impl Fn(u32) -> String) -> Result<String, String> {
     let mut first_error = None;
+    let root = crate::procfs::ProcRoot::live();
     for t in targets {
         let path = file(t.pid);
-        match std::fs::read(&path) {
+        let read = match &root {
+            Ok(r) => r.read(path.strip_prefix("/proc/").unwrap_or(&path)),
+            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        };
+        match read {
             Ok(_) => return Ok(format!("read {path} ({})", describe(t))),
             Err(e) => {
                 first_error
@@ -247,8 +247,14 @@ fn plain(e: &std::io::Error) -> String {
 
 /// A sysctl's value (`kernel.perf_event_paranoid` can be negative, hence the type parameter).
 fn sysctl<T: std::str::FromStr>(name: &str) -> Option<T> {
-    let path = format!("/proc/sys/{}", name.replace('.', "/"));
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    let rel = format!("sys/{}", name.replace('.', "/"));
+    crate::procfs::ProcRoot::live()
+        .ok()?
+        .read_string(&rel)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 pub fn names(set: CapSet) -> String {

@@ -35,6 +35,9 @@ pub struct EventEvidence {
     pub timeline: Timeline,
     /// Slot: the culprit's unit ([`slots::unit`]).
     pub unit: Option<UnitSummary>,
+    /// The unit's members' own rows at the peak, highest score first (empty for a process
+    /// alone, and for events before units).
+    pub members: Vec<crate::model::ProcessScore>,
     /// Slot: why it scored so ([`slots::reason`]).
     pub reason: Option<String>,
     pub captures: Vec<CaptureEvidence>,
@@ -74,6 +77,10 @@ pub fn gather(conn: &Connection, id: i64, depth: Depth) -> Result<Option<EventEv
         return Ok(None);
     };
     let snapshots = queries::snapshots_of_event(conn, id)?;
+    let members = match &detail.peak_snapshot {
+        Some(p) => queries::snapshot_members(conn, p.id)?,
+        None => Vec::new(),
+    };
     let event = detail.event;
     let culprit = CulpritId {
         pid: event.pid,
@@ -86,6 +93,7 @@ pub fn gather(conn: &Connection, id: i64, depth: Depth) -> Result<Option<EventEv
     Ok(Some(EventEvidence {
         timeline: timeline::build(&snapshots),
         unit: slots::unit(&event),
+        members,
         reason: slots::reason(&event, detail.peak_snapshot.as_ref()),
         event,
         peak: detail.peak_snapshot,

@@ -324,6 +324,7 @@ mod tests {
             elapsed_ms: 1.0,
             process_count: 0,
             max_score: 0,
+            machine: Default::default(),
         }
     }
 
@@ -372,7 +373,29 @@ mod tests {
         // The stack's height is the machine's total in every sample.
         let total: f64 = c.cpu.iter().map(|l| l.values[1]).sum();
         assert!((total - (0.05 + 14.5)).abs() < 1e-9, "{total}");
-        assert!(c.pressure.is_none(), "not recorded in this version");
+        assert!(
+            c.pressure.is_none(),
+            "samples without the machine's state (before schema 22)"
+        );
+        // With it: PSI where the kernel has it, and an estimate marked as such.
+        let mut with = samples.clone();
+        for (i, s) in with.iter_mut().enumerate() {
+            s.machine.cpus = 4;
+            s.machine.pressure_cpu = 10.0 * i as f64;
+            s.machine.pressure_io = 2.5;
+        }
+        let p = build(&with, &rows, 102.0, culprit)
+            .pressure
+            .expect("recorded");
+        assert_eq!(
+            (p.cpu.clone(), p.io[2], p.estimated),
+            (vec![0.0, 10.0, 20.0], 2.5, false)
+        );
+        with[1].machine.pressure_source = crate::machine::PressureSource::Estimate;
+        let p = build(&with, &rows, 102.0, culprit)
+            .pressure
+            .expect("recorded");
+        assert!(p.estimated);
         assert_eq!(c.top[0].pid, 1);
         assert_eq!(c.top[0].max_score, 90);
         assert!(c.top[0].culprit);

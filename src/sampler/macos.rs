@@ -11,13 +11,21 @@
 //! `gpu_time` is 0: the IOKit walk the original used (AGXDeviceUserClient `AppUsage`) needs
 //! CoreFoundation bindings this crate does not carry yet. `runnable_time` and `qos_interactive`
 //! are stored in ns (the original stored raw Mach ticks).
+//!
+//! For the impact model: children's CPU from `ri_child_user_time + ri_child_system_time`, the
+//! resource coalition (`PROC_PIDCOALITIONINFO`) as the unit group, and for the machine the CPU
+//! count, the load average, `hw.memsize` and `kern.memorystatus_vm_pressure_level` (there is no
+//! PSI: pressure is estimated from run-queue time, `ri_runnable_time`, and that level).
 
-use crate::config::{BandsConfig, Config, ScoringConfig};
-use crate::model::{ProcState, ProcessScore, Sample};
-use crate::sampler::pass::{self, PassInfo, rate, wall_now};
+use super::pass::{PassInput, PassState};
+use crate::config::Config;
+use crate::machine::MachineCounters;
+use crate::model::{ProcState, Sample};
+use crate::reading::{Counters, ProcessReading};
 use crate::sampler::{Sampler, SamplerError};
 use std::collections::HashMap;
 use std::ffi::c_void;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[repr(C)]
@@ -30,22 +38,22 @@ unsafe extern "C" {
     fn mach_timebase_info(info: *mut Timebase) -> i32;
 }
 
-/// Previous counters of one process (pid, start time), in ns where time.
+/// `PROC_PIDCOALITIONINFO` of `<sys/proc_info.h>` and its result.
+const PROC_PIDCOALITIONINFO: i32 = 20;
+
+#[repr(C)]
+struct CoalitionInfo {
+    /// By coalition type: 0 resource, 1 jetsam.
+    coalition_id: [u64; 2],
+    reserved: [u64; 3],
+}
+
+/// Previous counters of one process (pid, start time).
 #[derive(Debug, Clone, Copy)]
 struct Baseline {
     at: Instant,
     seen: u64,
-    cpu_ns: u64,
-    pageins: u64,
-    faults: u64,
-    disk_io: u64,
-    csw: u64,
-    syscalls: u64,
-    mach_msgs: u64,
-    energy: u64,
-    wakeups: u64,
-    runnable_ns: u64,
-    qos_ns: u64,
+    counters: Counters,
 }
 
 /// Samples every process through libproc.
@@ -55,9 +63,46 @@ pub struct MacSampler {
     pids: Vec<i32>,
     baselines: HashMap<(u32, u64), Baseline>,
     seq: u64,
-    scoring: ScoringConfig,
-    bands: BandsConfig,
-    max_count: usize,
+    state: PassState,
+}
+
+/// An integer sysctl by name.
+fn sysctl_u64(name: &std::ffi::CStr) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut len = std::mem::size_of::<u64>();
+    // SAFETY: the buffer is a u64 of the size we pass; the name is NUL-terminated.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            (&mut v as *mut u64).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match (rc, len) {
+        (0, 8) => Some(v),
+        (0, 4) => Some(u64::from(v as u32)),
+        _ => None,
+    }
+}
+
+/// The machine's counters macOS offers cheaply.
+fn machine_counters() -> MachineCounters {
+    let mut load = [0f64; 3];
+    // SAFETY: the array holds the 3 values asked for.
+    let have_load = unsafe { libc::getloadavg(load.as_mut_ptr(), 3) } >= 1;
+    let mem_total = sysctl_u64(c"hw.memsize").unwrap_or(0);
+    MachineCounters {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        load1: if have_load { load[0] } else { 0.0 },
+        mem_total,
+        // No cheap "available" figure: memory use adds no stress; the pressure level does.
+        mem_available: mem_total,
+        memory_level: sysctl_u64(c"kern.memorystatus_vm_pressure_level")
+            .and_then(|l| u8::try_from(l).ok()),
+        ..MachineCounters::default()
+    }
 }
 
 fn errno() -> i32 {
@@ -107,9 +152,7 @@ impl MacSampler {
             pids: Vec::new(),
             baselines: HashMap::new(),
             seq: 0,
-            scoring: config.scoring.clone(),
-            bands: config.bands.clone(),
-            max_count: config.rogue_selection.max_count as usize,
+            state: PassState::new(config),
         })
     }
 
@@ -241,85 +284,78 @@ impl Sampler for MacSampler {
             let t = task.unwrap_or(unsafe { std::mem::zeroed() });
             // The task-info counters are int32 in the kernel and wrap: read them as u32.
             let u = |v: i32| u64::from(v as u32);
-            let cur = Baseline {
-                at,
-                seen: seq,
+            let counters = Counters {
                 cpu_ns: self.ticks_to_ns(r.ri_user_time) + self.ticks_to_ns(r.ri_system_time),
+                child_cpu_ns: self.ticks_to_ns(r.ri_child_user_time)
+                    + self.ticks_to_ns(r.ri_child_system_time),
                 pageins: r.ri_pageins,
                 faults: u(t.pti_faults),
-                disk_io: r
-                    .ri_diskio_bytesread
-                    .saturating_add(r.ri_diskio_byteswritten),
+                disk_io: Some(
+                    r.ri_diskio_bytesread
+                        .saturating_add(r.ri_diskio_byteswritten),
+                ),
                 csw: u(t.pti_csw),
-                syscalls: u(t.pti_syscalls_mach) + u(t.pti_syscalls_unix),
+                syscalls: Some(u(t.pti_syscalls_mach) + u(t.pti_syscalls_unix)),
                 mach_msgs: u(t.pti_messages_sent) + u(t.pti_messages_received),
                 energy: r.ri_billed_energy,
                 wakeups: r.ri_pkg_idle_wkups.saturating_add(r.ri_interrupt_wkups),
                 runnable_ns: self.ticks_to_ns(r.ri_runnable_time),
                 qos_ns: self.ticks_to_ns(r.ri_cpu_time_qos_user_interactive),
+                gpu_ns: 0,
             };
             let start_time = bsd.pbi_start_tvsec as f64 + bsd.pbi_start_tvusec as f64 / 1e6;
             let key = (pid as u32, start_time.to_bits());
-            let prev = self.baselines.insert(key, cur);
-            let dt = prev.map_or(0.0, |p| at.duration_since(p.at).as_secs_f64());
-            let rt = |f: fn(&Baseline) -> u64| prev.map_or(0.0, |p| rate(f(&p), f(&cur), dt));
-
-            out.push(ProcessScore {
-                pid: pid as u32,
-                command,
-                captured_at: wall_now(),
-                cpu: rt(|b| b.cpu_ns) / 1e9 * 100.0,
-                mem: r.ri_phys_footprint,
-                mem_peak: r.ri_lifetime_max_phys_footprint,
-                pageins: cur.pageins,
-                pageins_rate: rt(|b| b.pageins),
-                faults: cur.faults,
-                faults_rate: rt(|b| b.faults),
-                disk_io: cur.disk_io,
-                disk_io_rate: rt(|b| b.disk_io),
-                csw: cur.csw,
-                csw_rate: rt(|b| b.csw),
-                syscalls: cur.syscalls,
-                syscalls_rate: rt(|b| b.syscalls),
-                threads: u32::try_from(t.pti_threadnum).unwrap_or(0),
-                mach_msgs: cur.mach_msgs,
-                mach_msgs_rate: rt(|b| b.mach_msgs),
-                instructions: r.ri_instructions,
-                cycles: r.ri_cycles,
-                ipc: if r.ri_cycles > 0 {
-                    r.ri_instructions as f64 / r.ri_cycles as f64
-                } else {
-                    0.0
+            let prev = self.baselines.insert(
+                key,
+                Baseline {
+                    at,
+                    seen: seq,
+                    counters,
                 },
-                energy: cur.energy,
-                energy_rate: rt(|b| b.energy),
-                wakeups: cur.wakeups,
-                wakeups_rate: rt(|b| b.wakeups),
-                runnable_time: cur.runnable_ns,
-                runnable_time_rate: rt(|b| b.runnable_ns) / 1e6,
-                qos_interactive: cur.qos_ns,
-                qos_interactive_rate: rt(|b| b.qos_ns) / 1e6,
+            );
+            let mut coal: CoalitionInfo = unsafe { std::mem::zeroed() };
+            let coal_size = std::mem::size_of::<CoalitionInfo>() as i32;
+            let n = unsafe {
+                libc::proc_pidinfo(
+                    pid,
+                    PROC_PIDCOALITIONINFO,
+                    0,
+                    (&raw mut coal).cast(),
+                    coal_size,
+                )
+            };
+            let group = (n == coal_size && coal.coalition_id[0] != 0)
+                .then(|| Arc::from(format!("coalition:{}", coal.coalition_id[0]).as_str()));
+            out.push(ProcessReading {
+                pid: pid as u32,
+                ppid: bsd.pbi_ppid,
+                pgid: bsd.pbi_pgid,
+                uid: bsd.pbi_uid,
+                command,
+                start_time,
                 state: state_of(bsd.pbi_status),
                 priority: t.pti_priority,
-                ppid: bsd.pbi_ppid,
-                uid: bsd.pbi_uid,
-                start_time,
-                ..ProcessScore::default()
+                threads: u32::try_from(t.pti_threadnum).unwrap_or(0),
+                kernel_thread: false,
+                mem: r.ri_phys_footprint,
+                mem_peak: r.ri_lifetime_max_phys_footprint,
+                instructions: r.ri_instructions,
+                cycles: r.ri_cycles,
+                gpu_time: 0,
+                group,
+                now: counters,
+                prev: prev.map(|p| (p.counters, at.duration_since(p.at).as_secs_f64())),
+                wakeups_span: None,
             });
         }
         self.pids = pids;
         self.baselines.retain(|_, b| b.seen == seq);
-        Ok(pass::finish(
-            out,
-            PassInfo {
-                seq,
-                started,
-                access_denied: denied,
-                scoring: &self.scoring,
-                bands: &self.bands,
-                max_count: self.max_count,
-            },
-        ))
+        Ok(self.state.finish(PassInput {
+            started,
+            readings: out,
+            machine: machine_counters(),
+            access_denied: denied,
+        }))
     }
 }
 

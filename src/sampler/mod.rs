@@ -2,13 +2,23 @@
 //!
 //! The daemon owns one [`Sampler`] on a dedicated thread and calls [`Sampler::sample`] once per
 //! tick. A pass only reads the kernel's process tables (`/proc` on Linux, libproc on macOS) and
-//! computes; it never writes, logs per process, or waits on anything but those reads. Rates are
-//! per process against its previous reading, over measured monotonic time, and a process is
-//! identified by (pid, start time), so a reused pid starts with fresh baselines.
+//! computes; it never writes, logs per process, or waits on anything but those reads.
 //!
-//! - Linux: [`linux::LinuxSampler`], a hand-written procfs reader with held fds.
+//! A pass, on every platform:
+//! 1. the platform reader returns raw readings: identity, gauges, cumulative counters and the
+//!    previous pass's counters ([`crate::reading::ProcessReading`]), and the machine's counters;
+//! 2. rates come from one function of (previous, current, elapsed) ([`crate::reading::Rates`]),
+//!    over measured monotonic time; a process is identified by (pid, start time), so a reused
+//!    pid starts with fresh baselines;
+//! 3. `derive` adds what needs more than two readings (exited children's CPU counted once,
+//!    children spawned, time in D state), and [`crate::machine`] the machine's state;
+//! 4. the scoring model runs: `impact` groups processes into units ([`crate::units`]) and
+//!    scores each ([`crate::impact`]); `fair-share` scores each process ([`crate::score`]).
+//!
+//! - Linux: [`linux::LinuxSampler`], over [`crate::procfs`].
 //! - macOS: `macos::MacSampler`, libproc through `libc`.
 
+mod derive;
 mod pass;
 
 #[cfg(target_os = "linux")]
@@ -18,7 +28,6 @@ pub mod macos;
 
 use crate::config::Config;
 use crate::model::Sample;
-use std::path::PathBuf;
 
 /// Reads every process once per call.
 pub trait Sampler: Send {
@@ -32,16 +41,9 @@ pub trait Sampler: Send {
 /// Why a sampler could not be built or a whole pass could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SamplerError {
-    /// The proc root cannot be opened or listed.
-    #[error("cannot read the process list at {}: {source}", path.display())]
-    ProcRoot {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// `btime` is missing from `<proc root>/stat`, so start times cannot be computed.
-    #[error("cannot read the boot time from {}: {reason}", path.display())]
-    BootTime { path: PathBuf, reason: String },
+    /// The proc root cannot be opened or listed, or has no boot time.
+    #[error(transparent)]
+    Procfs(#[from] crate::procfs::ProcfsError),
     /// The platform's process list call failed.
     #[error("cannot list processes: {0}")]
     ListPids(#[source] std::io::Error),

@@ -277,7 +277,6 @@ mod tests {
     fn the_lists_are_the_tables() {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(&schema::ddl()).unwrap();
-        schema::add_profile_columns(&conn).unwrap();
         fn check<T>(conn: &Connection, table: &str, lead: &[&str], cols: &[Column<T>]) {
             let mut want = vec!["id".to_string()];
             want.extend(lead.iter().map(|s| s.to_string()));

@@ -444,6 +444,20 @@ impl Codec<Option<f64>> for NotNull {
     }
 }
 
+/// Text where "" means "not recorded": stored as NULL, NULL reads back as "" (a score's
+/// reason, absent in rows written before schema 22).
+pub struct EmptyNull;
+
+impl Codec<String> for EmptyNull {
+    const SQL_TYPE: &'static str = "TEXT";
+    fn bind(v: &String) -> ToSqlOutput<'_> {
+        if v.is_empty() { null() } else { text(v) }
+    }
+    fn read(into: &mut String, v: ValueRef<'_>) {
+        *into = String::from_sql(v);
+    }
+}
+
 /// A score: 0–100 whatever the row holds.
 pub struct Score;
 

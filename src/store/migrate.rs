@@ -1,5 +1,6 @@
-//! Numbered forward migrations. A database is never wiped: each step runs in one transaction
-//! that either completes, with the new version recorded, or leaves every row as it was.
+//! Numbered forward migrations. A database is never wiped: each run of steps happens in one
+//! transaction that either completes, with the new version recorded, or leaves every row as it
+//! was.
 //!
 //! 20 → 21 (the original's last schema to ours):
 //! - `process_events` is rebuilt so `peak_snapshot_id` becomes DEFERRABLE (the circular
@@ -14,7 +15,8 @@
 //!   pruned events, machine snapshot rows of pruned snapshots). They are counted, kept, and
 //!   recorded under [`ORPHANS_PENDING_KEY`] for the next prune to remove in small batches.
 //!
-//! 21 → 22: the profile columns of the stack header and frames ([`schema::add_profile_columns`]).
+//! 21 → 22: the profile columns of the stack header and frames, units, reasons and the machine's
+//! state ([`schema::v22_ddl`]).
 
 use super::schema::{
     self, OLDEST_MIGRATABLE, PROCESS_EVENTS_INDEXES, SCHEMA_VERSION, V21_NEW_INDEXES,
@@ -38,9 +40,10 @@ type Step = fn(&Connection) -> rusqlite::Result<()>;
 /// (from, step): applying `step` to version `from` yields `from + 1`.
 const STEPS: [(i64, Step); 2] = [(20, migrate_20_to_21), (21, migrate_21_to_22)];
 
-/// 21 → 22: columns for sampled profiles (O(1) additions; existing rows read NULL).
+/// 21 → 22: columns are added (O(1)) and one table created; no row is rewritten
+/// ([`schema::v22_ddl`]: profile columns, units, reasons and the machine's state).
 fn migrate_21_to_22(conn: &Connection) -> rusqlite::Result<()> {
-    schema::add_profile_columns(conn)
+    conn.execute_batch(&schema::v22_ddl())
 }
 
 fn migrate_20_to_21(conn: &Connection) -> rusqlite::Result<()> {

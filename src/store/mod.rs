@@ -24,6 +24,7 @@ mod checkpoint;
 pub mod columns;
 pub mod connection;
 mod error;
+pub mod machine_columns;
 pub mod migrate;
 pub mod process_columns;
 pub mod prune;
@@ -40,8 +41,9 @@ pub use connection::{OpenReport, open_reader, open_writer};
 pub use error::{Result, StoreError};
 pub use prune::{PruneCounts, PrunePolicy};
 pub use records::{
-    BufferCapture, CapturePart, Culprit, ExitReason, LogCapture, LogEntry, MachineSnapshot,
-    NewCapture, NewEvent, NewSnapshot, Op, PartOutcome, PartStatus, SnapshotType, StackCapture,
+    BufferCapture, CapturePart, Culprit, EventUnit, ExitReason, LogCapture, LogEntry,
+    MachineSnapshot, NewCapture, NewEvent, NewSnapshot, Op, PartOutcome, PartStatus, SnapshotType,
+    StackCapture,
 };
 pub use schema::SCHEMA_VERSION;
 pub use startup::NextIds;

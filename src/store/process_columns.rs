@@ -4,7 +4,7 @@
 //! Each column is one line of [`METRIC_COLUMNS`] or [`IDENTITY_COLUMNS`] (see
 //! [`super::columns`]); the DDL, the INSERT and SELECT lists, binding and reading all follow.
 
-use super::columns::{self, Column, Score, table};
+use super::columns::{self, Column, EmptyNull, Score, table};
 use crate::model::ProcessScore;
 use rusqlite::{Row, Statement};
 
@@ -67,6 +67,16 @@ table!(
     }
 );
 
+table!(
+    /// Columns added in v22 after the identity columns: the score's reason and the member count
+    /// of the unit it belongs to (NULL in older rows, read as "" and 0).
+    pub static UNIT_COLUMNS,
+    fn bind_unit: ProcessScore {
+        reason: EmptyNull,
+        members,
+    }
+);
+
 /// `cpu REAL NOT NULL, mem INTEGER NOT NULL, …` for a CREATE TABLE.
 pub(crate) fn metrics_ddl() -> String {
     METRIC_COLUMNS
@@ -76,9 +86,12 @@ pub(crate) fn metrics_ddl() -> String {
         .join(",\n    ")
 }
 
-/// Every stored column of a process: the metrics, then the identity.
+/// Every stored column of a process: the metrics, the identity, then the unit.
 fn all() -> impl Iterator<Item = &'static Column<ProcessScore>> {
-    METRIC_COLUMNS.iter().chain(IDENTITY_COLUMNS.iter())
+    METRIC_COLUMNS
+        .iter()
+        .chain(IDENTITY_COLUMNS.iter())
+        .chain(UNIT_COLUMNS.iter())
 }
 
 /// `cpu, mem, …, ppid, uid, start_time` for INSERT lists (`prefix` `s.` for SELECT ones).
@@ -91,7 +104,7 @@ pub(crate) fn process_list(prefix: &str) -> String {
 
 /// How many columns [`process_list`] names.
 pub(crate) fn process_column_count() -> usize {
-    METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len()
+    METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len() + UNIT_COLUMNS.len()
 }
 
 /// Binds a process's stored columns starting at parameter `idx` (1-based); returns the next
@@ -102,7 +115,8 @@ pub(crate) fn bind_process(
     p: &ProcessScore,
 ) -> rusqlite::Result<usize> {
     let idx = bind_metrics(stmt, idx, p)?;
-    bind_identity(stmt, idx, p)
+    let idx = bind_identity(stmt, idx, p)?;
+    bind_unit(stmt, idx, p)
 }
 
 /// Reads a process's stored columns starting at column `idx` (0-based) into `p`; returns the
@@ -158,12 +172,16 @@ mod tests {
         for name in METRIC_COLUMNS
             .iter()
             .chain(IDENTITY_COLUMNS.iter())
+            .chain(UNIT_COLUMNS.iter())
             .map(|c| c.name)
         {
             assert!(obj.contains_key(name), "{name} is not a ProcessScore field");
         }
         // pid, command, captured_at are the three not in the block.
-        assert_eq!(METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len() + 3, obj.len());
+        assert_eq!(
+            METRIC_COLUMNS.len() + IDENTITY_COLUMNS.len() + UNIT_COLUMNS.len() + 3,
+            obj.len()
+        );
     }
 
     #[test]
@@ -174,6 +192,7 @@ mod tests {
             metrics_ddl(),
             IDENTITY_COLUMNS
                 .iter()
+                .chain(UNIT_COLUMNS.iter())
                 .map(|c| format!("{} {}", c.name, c.sql_type))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -192,6 +211,8 @@ mod tests {
             ppid: 1,
             uid: 1000,
             start_time: 1_700_000_000.5,
+            reason: "cpu: 1.5 of 2 cores".into(),
+            members: 4,
             ..Default::default()
         };
         let sql = format!(
@@ -200,12 +221,12 @@ mod tests {
             columns::placeholders(1, process_column_count())
         );
         let mut stmt = conn.prepare(&sql).unwrap();
-        assert_eq!(bind_process(&mut stmt, 1, &p).unwrap(), 45);
+        assert_eq!(bind_process(&mut stmt, 1, &p).unwrap(), 47);
         stmt.raw_execute().unwrap();
         let back = conn
             .query_row(&format!("SELECT {} FROM t", process_list("")), [], |row| {
                 let mut q = ProcessScore::default();
-                assert_eq!(read_process(row, 0, &mut q)?, 44);
+                assert_eq!(read_process(row, 0, &mut q)?, 46);
                 Ok(q)
             })
             .unwrap();

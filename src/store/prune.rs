@@ -337,8 +337,13 @@ pub(crate) fn delete_capture_rows(
 
 /// (child table, column, parent table), parents first so a deleted orphan's own children go by
 /// cascade in the same statement.
-const FOREIGN_KEYS: [(&str, &str, &str); 19] = [
+const FOREIGN_KEYS: [(&str, &str, &str); 20] = [
     ("process_snapshots", "event_id", "process_events"),
+    (
+        "process_snapshot_members",
+        "snapshot_id",
+        "process_snapshots",
+    ),
     ("forensic_captures", "event_id", "process_events"),
     ("tailspin_header", "capture_id", "forensic_captures"),
     ("tailspin_shared_cache", "capture_id", "forensic_captures"),

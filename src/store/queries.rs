@@ -8,12 +8,14 @@ use super::capture_columns as cc;
 use super::capture_data::{CaptureData, Frame};
 use super::columns::{self, Column};
 use super::error::{Context, Result};
+use super::machine_columns;
 use super::process_columns::{
     int_at, opt_int_at, opt_real_at, opt_text_at, process_list, read_process, real_at, text_at,
 };
 use super::records::{ExitReason, LogEntry, PartStatus};
 use super::schema::{self, DbVersion, TABLES};
-use crate::model::{Band, ProcessScore, Resource, SnapshotType, Trigger};
+use crate::machine::Machine;
+use crate::model::{Band, ProcessScore, Resource, SnapshotType, Trigger, UnitKind};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +31,7 @@ fn u32_of(v: i64) -> u32 {
 }
 
 /// An event as listed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct EventRow {
     pub id: i64,
     pub pid: u32,
@@ -47,11 +49,31 @@ pub struct EventRow {
     pub exit_reason: Option<ExitReason>,
     /// Forensic captures of this event (the TUI's capture marker).
     pub capture_count: i64,
+    /// The unit's identity (None for rows written before units existed).
+    pub unit_key: Option<String>,
+    pub unit_kind: Option<UnitKind>,
+    /// The cgroup's leaf name or `process group N`; empty for a single process.
+    pub unit_label: Option<String>,
+    /// Processes in the unit (the most seen at a peak); None for rows before units.
+    pub members: Option<u32>,
+    /// The reason of the peak score.
+    pub reason: Option<String>,
+}
+
+impl EventRow {
+    /// `stress-ng-cpu ×4` for a unit of several processes, else the command.
+    pub fn culprit(&self) -> String {
+        match self.members {
+            Some(n) if n > 1 => format!("{} ×{n}", self.command),
+            _ => self.command.clone(),
+        }
+    }
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.pid, e.command, e.boot_time, e.entry_time, e.exit_time,
     e.entry_band, e.peak_band, e.peak_score, e.peak_snapshot_id, e.start_time, e.exit_reason,
-    (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id)";
+    (SELECT COUNT(*) FROM forensic_captures c WHERE c.event_id = e.id),
+    e.unit_key, e.unit_kind, e.unit_label, e.members, e.reason";
 
 /// A name stored in a TEXT column: one of `T`'s when we wrote it, or the text another version
 /// (or another SQL tool) put there, kept as it is. Either way it prints and serialises as the
@@ -103,6 +125,11 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRow> {
         start_time: opt_real_at(r, 10)?,
         exit_reason: opt_text_at(r, 11)?.and_then(|s| s.parse().ok()),
         capture_count: int_at(r, 12)?,
+        unit_key: opt_text_at(r, 13)?,
+        unit_kind: opt_text_at(r, 14)?.and_then(|s| s.parse().ok()),
+        unit_label: opt_text_at(r, 15)?,
+        members: opt_int_at(r, 16)?.map(u32_of),
+        reason: opt_text_at(r, 17)?,
     })
 }
 
@@ -209,6 +236,20 @@ pub fn snapshot(conn: &Connection, id: i64) -> Result<Option<SnapshotRow>> {
     conn.prepare_cached(&snapshot_sql("s.id = ?1"))
         .and_then(|mut s| s.query_row([id], snapshot_row).optional())
         .ctx("reading a snapshot")
+}
+
+/// The members' own rows of a unit's snapshot, highest score first, then by CPU (empty for a
+/// single process, and for snapshots before units existed).
+pub fn snapshot_members(conn: &Connection, snapshot_id: i64) -> Result<Vec<ProcessScore>> {
+    let sql = format!(
+        "SELECT pid, command, captured_at, {} FROM process_snapshot_members
+         WHERE snapshot_id = ?1 ORDER BY score DESC, cpu DESC, id",
+        process_list("")
+    );
+    let mut stmt = conn.prepare_cached(&sql).ctx("reading snapshot members")?;
+    stmt.query_map([snapshot_id], |r| process_at(r, 0))
+        .and_then(|r| r.collect())
+        .ctx("reading snapshot members")
 }
 
 /// Every snapshot of an event, oldest first.
@@ -425,17 +466,20 @@ pub struct BufferSampleRow {
     pub elapsed_ms: f64,
     pub process_count: i64,
     pub max_score: i64,
+    /// The machine at that sample (defaults for samples stored before v22).
+    pub machine: Machine,
 }
 
 /// The stored samples of a capture, oldest first.
 pub fn buffer_samples(conn: &Connection, capture_id: i64) -> Result<Vec<BufferSampleRow>> {
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT s.id, s.sample_index, s.seq, s.timestamp, s.captured_at, s.elapsed_ms,
-                 s.process_count, s.max_score
+                 s.process_count, s.max_score, {}
              FROM buffer_context c JOIN buffer_samples s ON s.context_id = c.id
              WHERE c.capture_id = ?1 ORDER BY s.sample_index, s.id",
-        )
+            machine_columns::list_of("s.")
+        ))
         .ctx("reading buffer samples")?;
     stmt.query_map([capture_id], |r| {
         Ok(BufferSampleRow {
@@ -447,6 +491,7 @@ pub fn buffer_samples(conn: &Connection, capture_id: i64) -> Result<Vec<BufferSa
             elapsed_ms: real_at(r, 5)?,
             process_count: int_at(r, 6)?,
             max_score: int_at(r, 7)?,
+            machine: machine_columns::read(r, 8)?,
         })
     })
     .and_then(|r| r.collect())
@@ -530,6 +575,8 @@ pub struct MachineSnapshotRow {
     pub captured_at: f64,
     pub process_count: i64,
     pub max_score: i64,
+    /// The machine then (defaults for snapshots stored before v22).
+    pub machine: Machine,
 }
 
 /// Machine snapshots, newest first.
@@ -539,10 +586,11 @@ pub fn machine_snapshots(
     limit: Option<u32>,
 ) -> Result<Vec<MachineSnapshotRow>> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, captured_at, process_count, max_score FROM machine_snapshots
+        .prepare_cached(&format!(
+            "SELECT id, captured_at, process_count, max_score, {} FROM machine_snapshots
              WHERE ?1 IS NULL OR captured_at >= ?1 ORDER BY captured_at DESC, id DESC LIMIT ?2",
-        )
+            machine_columns::list()
+        ))
         .ctx("reading machine snapshots")?;
     stmt.query_map(params![since, limit_value(limit)], |r| {
         Ok(MachineSnapshotRow {
@@ -550,6 +598,7 @@ pub fn machine_snapshots(
             captured_at: real_at(r, 1)?,
             process_count: int_at(r, 2)?,
             max_score: int_at(r, 3)?,
+            machine: machine_columns::read(r, 4)?,
         })
     })
     .and_then(|r| r.collect())

@@ -26,6 +26,25 @@ pub struct NewEvent {
     pub peak_score: u8,
     pub peak_band: Band,
     pub peak_snapshot_id: Option<i64>,
+    /// The unit the event is about (pid, start time and command are its leader's).
+    #[serde(default)]
+    pub unit: EventUnit,
+    /// The reason of the entry score.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The unit an event names (`process_events.unit_*`, `members`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct EventUnit {
+    /// `cgroup:<path>`, `pgrp:<pgid>:<command>` or `pid:<pid>:<start_time>`.
+    pub key: String,
+    pub kind: crate::model::UnitKind,
+    /// The cgroup's leaf name, `process group N`, or empty for a single process.
+    pub label: String,
+    /// Processes in it (at entry; updated with every new peak).
+    pub members: u32,
 }
 
 /// A process snapshot of an event.
@@ -34,8 +53,12 @@ pub struct NewSnapshot {
     pub id: i64,
     pub event_id: i64,
     pub snapshot_type: SnapshotType,
-    /// `captured_at` and every metric come from here (`pid`/`command` live on the event).
+    /// `captured_at` and every metric come from here (`pid`/`command` live on the event). For a
+    /// unit of several processes, the unit's summed row.
     pub process: ProcessScore,
+    /// The unit's members' own rows (`process_snapshot_members`); empty for a single process.
+    #[serde(default)]
+    pub members: Vec<ProcessScore>,
 }
 
 /// A new forensic capture row, written at once with its parts `pending`.
@@ -64,6 +87,9 @@ pub enum Op {
         peak_score: u8,
         peak_band: Band,
         peak_snapshot_id: i64,
+        /// The new peak's reason and the unit's member count then.
+        reason: String,
+        members: u32,
     },
     CloseEvent {
         event_id: i64,

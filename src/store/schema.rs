@@ -1,16 +1,20 @@
-//! Schema version 22 (v21 plus the profile columns of [`add_profile_columns`]): the original's v20 tables, columns, indexes and cascades, the v21 plan's
+//! Schema version 22: the original's v20 tables, columns, indexes and cascades, the v21 plan's
 //! `buffer_samples` / `buffer_sample_processes`, and our additions (identity columns, exit
-//! reasons, per-part statuses with error texts, `stack_source`, Linux thread columns).
+//! reasons, per-part statuses with error texts, `stack_source`, Linux thread columns), then v22's
+//! (sampled-profile columns, units, reasons and machine state: see [`v22_ddl`]).
 //!
 //! Additions to v20 tables come after the v20 columns, in the order the 20 → 21 migration adds
-//! them, so a migrated database and a fresh one have the same columns in the same order.
+//! them, so a migrated database and a fresh one have the same columns in the same order. From
+//! v22 on, a fresh database is the v21 script followed by the very statements the 21 → 22
+//! migration runs, which keeps that true by construction.
 //!
 //! Value conventions: times are epoch seconds (REAL, UTC); text timestamps are RFC 3339 with an
 //! offset; booleans are 0/1; capture part statuses are `pending`, `success`, `failed`, `skipped`
 //! or `timeout` (NULL in rows of the original means "never updated", and `spindump_status` is
 //! NULL where there is no decode step).
 
-use super::process_columns::{IDENTITY_COLUMNS, metrics_ddl};
+use super::machine_columns;
+use super::process_columns::{IDENTITY_COLUMNS, UNIT_COLUMNS, metrics_ddl};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The schema version this build writes.
@@ -22,11 +26,12 @@ pub const OLDEST_MIGRATABLE: i64 = 20;
 /// `daemon_state` key holding the version (TEXT, as the original stores it).
 pub const SCHEMA_VERSION_KEY: &str = "schema_version";
 
-/// Every table of v21, parents before children.
-pub const TABLES: [&str; 20] = [
+/// Every table, parents before children.
+pub const TABLES: [&str; 21] = [
     "daemon_state",
     "process_events",
     "process_snapshots",
+    "process_snapshot_members",
     "forensic_captures",
     "tailspin_header",
     "tailspin_shared_cache",
@@ -142,14 +147,67 @@ ALTER TABLE tailspin_frame ADD COLUMN source_file TEXT;
 ALTER TABLE tailspin_frame ADD COLUMN source_line INTEGER;
 ";
 
-/// Adds the v22 profile columns (the 21 → 22 migration step, and a fresh file after the v21
-/// script, so both end with the same columns in the same order).
-pub(crate) fn add_profile_columns(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(V22_PROFILE_COLUMNS)
+/// Everything schema 22 adds to 21, as the one script the 21 → 22 migration runs and a fresh
+/// file runs after the v21 script (so both end with the same columns in the same order).
+pub(crate) fn v22_ddl() -> String {
+    format!("{V22_PROFILE_COLUMNS}{}", impact_v22_ddl())
 }
 
-/// The complete v21 schema as one script (a fresh file then gets the v22 additions).
+/// v22, impact scoring: events name their unit (key, kind, label, member count) and the reason
+/// of their peak; process rows gain `reason` and `members`; each snapshot of a unit keeps its
+/// members' rows in `process_snapshot_members`; machine snapshots and stored ring-buffer samples
+/// gain the machine's state (CPUs, memory, fork and switch rates, PSI).
+pub(crate) fn impact_v22_ddl() -> String {
+    let unit_cols = |table: &str| -> String {
+        UNIT_COLUMNS
+            .iter()
+            .map(|c| {
+                format!(
+                    "ALTER TABLE {table} ADD COLUMN {} {};\n",
+                    c.name, c.sql_type
+                )
+            })
+            .collect()
+    };
+    let identity = IDENTITY_COLUMNS
+        .iter()
+        .chain(UNIT_COLUMNS.iter())
+        .map(|c| format!("{} {}", c.name, c.sql_type))
+        .collect::<Vec<_>>()
+        .join(",\n    ");
+    format!(
+        "ALTER TABLE process_events ADD COLUMN unit_key TEXT;
+ALTER TABLE process_events ADD COLUMN unit_kind TEXT;
+ALTER TABLE process_events ADD COLUMN unit_label TEXT;
+ALTER TABLE process_events ADD COLUMN members INTEGER;
+ALTER TABLE process_events ADD COLUMN reason TEXT;
+{snapshots}{machine_procs}{buffer_procs}{machine}{buffer}CREATE TABLE IF NOT EXISTS process_snapshot_members (
+    id INTEGER PRIMARY KEY,
+    snapshot_id INTEGER NOT NULL REFERENCES process_snapshots(id) ON DELETE CASCADE,
+    pid INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    captured_at REAL NOT NULL,
+    {metrics},
+    {identity}
+);
+CREATE INDEX IF NOT EXISTS idx_process_snapshot_members_snapshot ON process_snapshot_members(snapshot_id);
+",
+        snapshots = unit_cols("process_snapshots"),
+        machine_procs = unit_cols("machine_snapshot_processes"),
+        buffer_procs = unit_cols("buffer_sample_processes"),
+        machine = machine_columns::add_columns_sql("machine_snapshots"),
+        buffer = machine_columns::add_columns_sql("buffer_samples"),
+        metrics = metrics_ddl(),
+    )
+}
+
+/// The complete current schema as one script (run on an empty database only).
 pub fn ddl() -> String {
+    format!("{}{}", ddl_v21(), v22_ddl())
+}
+
+/// The v21 schema as one script.
+fn ddl_v21() -> String {
     let metrics = metrics_ddl();
     let identity = nullable_identity();
     format!(
@@ -477,7 +535,6 @@ pub(crate) fn write_version(conn: &Connection, version: i64, now: f64) -> rusqli
 pub(crate) fn create_fresh(conn: &mut Connection, now: f64) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(&ddl())?;
-    add_profile_columns(&tx)?;
     write_version(&tx, SCHEMA_VERSION, now)?;
     tx.commit()
 }

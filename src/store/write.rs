@@ -7,6 +7,7 @@ use super::capture_data::{CaptureData, StackProcess, StackThread};
 use super::columns::{self, Column};
 use super::columns::{clamp_u64 as int, placeholders};
 use super::error::data_error;
+use super::machine_columns;
 use super::process_columns::{bind_process, process_column_count, process_list};
 use super::records::{
     BufferCapture, CapturePart, LogCapture, MachineSnapshot, NewCapture, NewEvent, NewSnapshot, Op,
@@ -96,10 +97,12 @@ fn missing(what: &str, id: i64) -> rusqlite::Error {
 }
 
 fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
+    let u = &e.unit;
     conn.prepare_cached(
         "INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
-             peak_band, peak_score, peak_snapshot_id, start_time)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             peak_band, peak_score, peak_snapshot_id, start_time, unit_key, unit_kind,
+             unit_label, members, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         e.id,
@@ -111,7 +114,12 @@ fn insert_event(conn: &Connection, e: &NewEvent) -> rusqlite::Result<usize> {
         e.peak_band.as_str(),
         e.peak_score,
         e.peak_snapshot_id,
-        e.start_time
+        e.start_time,
+        (!u.key.is_empty()).then_some(u.key.as_str()),
+        u.kind.as_str(),
+        u.label,
+        u.members,
+        (!e.reason.is_empty()).then_some(e.reason.as_str()),
     ])
 }
 
@@ -127,6 +135,18 @@ fn snapshot_sql() -> &'static str {
     })
 }
 
+fn member_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO process_snapshot_members (snapshot_id, pid, command, captured_at, {})
+             VALUES ({})",
+            process_list(""),
+            placeholders(1, 4 + process_column_count())
+        )
+    })
+}
+
 fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(snapshot_sql())?;
     stmt.raw_bind_parameter(1, s.id)?;
@@ -134,7 +154,19 @@ fn insert_snapshot(conn: &Connection, s: &NewSnapshot) -> rusqlite::Result<usize
     stmt.raw_bind_parameter(3, s.snapshot_type.as_str())?;
     stmt.raw_bind_parameter(4, s.process.captured_at)?;
     bind_process(&mut stmt, 5, &s.process)?;
-    stmt.raw_execute()
+    let mut n = stmt.raw_execute()?;
+    if !s.members.is_empty() {
+        let mut stmt = conn.prepare_cached(member_sql())?;
+        for m in &s.members {
+            stmt.raw_bind_parameter(1, s.id)?;
+            stmt.raw_bind_parameter(2, m.pid)?;
+            stmt.raw_bind_parameter(3, m.command.as_str())?;
+            stmt.raw_bind_parameter(4, m.captured_at)?;
+            bind_process(&mut stmt, 5, m)?;
+            n += stmt.raw_execute()?;
+        }
+    }
+    Ok(n)
 }
 
 fn insert_capture(conn: &Connection, c: &NewCapture) -> rusqlite::Result<usize> {
@@ -203,17 +235,23 @@ pub(crate) fn apply_op(conn: &Connection, op: &Op) -> rusqlite::Result<usize> {
             peak_score,
             peak_band,
             peak_snapshot_id,
+            reason,
+            members,
         } => {
             let n = conn
                 .prepare_cached(
                     "UPDATE process_events SET peak_score = ?2, peak_band = ?3,
-                         peak_snapshot_id = ?4 WHERE id = ?1",
+                         peak_snapshot_id = ?4, reason = IFNULL(?5, reason),
+                         members = MAX(IFNULL(members, 0), ?6)
+                     WHERE id = ?1",
                 )?
                 .execute(params![
                     event_id,
                     peak_score,
                     peak_band.as_str(),
-                    peak_snapshot_id
+                    peak_snapshot_id,
+                    (!reason.is_empty()).then_some(reason.as_str()),
+                    members
                 ])?;
             if n == 0 {
                 return Err(missing("event", *event_id));
@@ -287,10 +325,12 @@ pub(crate) fn insert_machine_snapshot(
     snap: &MachineSnapshot,
 ) -> rusqlite::Result<usize> {
     let s = &snap.sample;
-    conn.prepare_cached(
-        "INSERT INTO machine_snapshots (captured_at, process_count, max_score) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![s.timestamp, s.processes.len() as i64, s.max_score])?;
+    let mut stmt = conn.prepare_cached(machine_snapshot_sql())?;
+    stmt.raw_bind_parameter(1, s.timestamp)?;
+    stmt.raw_bind_parameter(2, s.processes.len() as i64)?;
+    stmt.raw_bind_parameter(3, s.max_score)?;
+    machine_columns::bind(&mut stmt, 4, &s.machine)?;
+    stmt.raw_execute()?;
     let snapshot_id = conn.last_insert_rowid();
     let mut stmt = conn.prepare_cached(machine_process_sql())?;
     for p in &s.processes {
@@ -301,6 +341,31 @@ pub(crate) fn insert_machine_snapshot(
         stmt.raw_execute()?;
     }
     Ok(1 + s.processes.len())
+}
+
+fn machine_snapshot_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO machine_snapshots (captured_at, process_count, max_score, {})
+             VALUES ({})",
+            machine_columns::list(),
+            placeholders(1, 3 + machine_columns::count())
+        )
+    })
+}
+
+fn buffer_sample_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO buffer_samples (context_id, sample_index, timestamp, elapsed_ms,
+                 process_count, max_score, seq, captured_at, {})
+             VALUES ({})",
+            machine_columns::list(),
+            placeholders(1, 8 + machine_columns::count())
+        )
+    })
 }
 
 fn buffer_process_sql() -> &'static str {
@@ -339,21 +404,17 @@ pub(crate) fn store_buffer(
     let context_id = conn.last_insert_rowid();
     ch.wrote(1)?;
     for (index, s) in b.samples.iter().enumerate() {
-        conn.prepare_cached(
-            "INSERT INTO buffer_samples (context_id, sample_index, timestamp, elapsed_ms,
-                 process_count, max_score, seq, captured_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            context_id,
-            index as i64,
-            rfc3339(s.timestamp),
-            s.elapsed_ms,
-            s.process_count as i64,
-            s.max_score,
-            int(s.seq),
-            s.timestamp
-        ])?;
+        let mut stmt = conn.prepare_cached(buffer_sample_sql())?;
+        stmt.raw_bind_parameter(1, context_id)?;
+        stmt.raw_bind_parameter(2, index as i64)?;
+        stmt.raw_bind_parameter(3, rfc3339(s.timestamp))?;
+        stmt.raw_bind_parameter(4, s.elapsed_ms)?;
+        stmt.raw_bind_parameter(5, s.process_count as i64)?;
+        stmt.raw_bind_parameter(6, s.max_score)?;
+        stmt.raw_bind_parameter(7, int(s.seq))?;
+        stmt.raw_bind_parameter(8, s.timestamp)?;
+        machine_columns::bind(&mut stmt, 9, &s.machine)?;
+        stmt.raw_execute()?;
         let sample_id = conn.last_insert_rowid();
         ch.wrote(1)?;
         let mut stmt = conn.prepare_cached(buffer_process_sql())?;

@@ -93,6 +93,7 @@ impl Ledger {
                     peak_score,
                     peak_band,
                     peak_snapshot_id,
+                    ..
                 } => {
                     let e = self.events.get_mut(&event_id).unwrap();
                     e.peak_score = peak_score;
@@ -567,12 +568,13 @@ fn manual_capture_uses_the_open_event_or_opens_one() {
     let mut r = Rig::new(params(40));
     r.feed(&[p(1, 50)]);
     let open_id = r.ledger.event_of(1).0;
-    let (id, u) = r.t.event_for_capture(&p(1, 50));
+    let (id, u) = r.t.event_for_capture(&unit_of_process(&p(1, 50)), &[]);
     assert_eq!(id, open_id);
     assert!(u.ops.is_empty());
 
     let quiet = p(2, 5);
-    let (id2, u2) = r.t.event_for_capture(&quiet);
+    let (id2, u2) =
+        r.t.event_for_capture(&unit_of_process(&quiet), std::slice::from_ref(&quiet));
     assert_ne!(id2, open_id);
     assert!(
         u2.triggers.is_empty(),

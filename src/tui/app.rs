@@ -901,7 +901,7 @@ impl App {
         let command = match &d.target {
             DetailTarget::Process { process, .. } => process.command.clone(),
             DetailTarget::Event { row, .. } => {
-                row.as_ref().map(|r| r.command.clone()).unwrap_or_default()
+                row.as_ref().map(|r| r.culprit()).unwrap_or_default()
             }
         };
         let capture_id = c.id;

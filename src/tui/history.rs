@@ -441,6 +441,7 @@ mod tests {
             start_time: Some(100.0 + f64::from(pid)),
             exit_reason: None,
             capture_count: 0,
+            ..Default::default()
         }
     }
 

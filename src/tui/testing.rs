@@ -41,6 +41,27 @@ pub fn process(pid: u32, command: &str, score: u8) -> ProcessScore {
         ppid: 1,
         uid: 1000,
         start_time: T0 - 3600.0 + f64::from(pid),
+        reason: format!(
+            "{dominant}: {:.1} of 2 cores for 12 s, cpu pressure 40 %",
+            s / 80.0
+        ),
+        members: if pid == 3401 { 8 } else { 1 },
+        ..Default::default()
+    }
+}
+
+/// A busy 2-CPU machine with PSI.
+pub fn machine() -> crate::machine::Machine {
+    crate::machine::Machine {
+        cpus: 2,
+        cpu_busy: 1.9,
+        forks_rate: 35.0,
+        ctxt_rate: 3_100.0,
+        mem_total: 24 << 30,
+        mem_available: 21 << 30,
+        pressure_cpu: 40.0,
+        pressure_memory: 0.5,
+        pressure_io: 2.0,
         ..Default::default()
     }
 }
@@ -64,6 +85,8 @@ pub fn sample(seq: u64, timestamp: f64, rogues: Vec<ProcessScore>) -> SampleMess
         process_count: 312,
         max_score: rogues.iter().map(|p| p.score).max().unwrap_or(0),
         rogues,
+        machine: Some(Box::new(machine())),
+        units: Vec::new(),
     }
 }
 
@@ -112,6 +135,7 @@ pub fn events() -> Vec<EventRow> {
                 start_time: Some(T0 - 3600.0 + f64::from(pid)),
                 exit_reason: exit.map(|_| crate::model::ExitReason::ScoreDropped),
                 capture_count: i64::from(id == 7),
+                ..Default::default()
             }
         };
     vec![
@@ -252,10 +276,25 @@ pub fn replay_data(n: usize) -> super::history::ReplayData {
                     elapsed_ms: 4.0,
                     process_count: 300,
                     max_score: i64::from(procs[0].score),
+                    machine: crate::machine::Machine {
+                        cpus: 4,
+                        pressure_cpu: 60.0 * f,
+                        pressure_memory: 1.5,
+                        pressure_io: 4.0,
+                        ..Default::default()
+                    },
                 },
                 processes: procs,
                 pressure: None,
             }
+        })
+        .collect();
+    let samples: Vec<ReplaySample> = samples;
+    let samples = samples
+        .into_iter()
+        .map(|mut s| {
+            s.pressure = crate::report::slots::pressure(&s.sample);
+            s
         })
         .collect();
     ReplayData {

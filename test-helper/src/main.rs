@@ -12,6 +12,14 @@
 //! - `sleepers --count N [--wake-ms M]`: N child processes that sleep, waking every M ms when M is
 //!   given (they exit when this process dies).
 //! - `fork-loop`: spawns short-lived children back to back.
+//! - `workers --count N`: N child processes spinning on the CPU, each renamed `rh-worker` (one
+//!   program's workers in one process group); the parent sleeps.
+//! - `grow --mib N --seconds S`: touches N MiB of memory evenly over S seconds, then holds it.
+//! - `pingpong --pairs N`: N pairs of threads bouncing one byte over a socket pair (a
+//!   context-switch storm).
+//!
+//! Any mode takes `--name NAME`: the process renames itself (its `comm`) first; and
+//! `--exit-on-eof 1`: it exits as soon as its stdin closes (its parent died).
 //!
 //! Standard library only, so it builds with no dependency of its own.
 
@@ -20,8 +28,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: rogue-hunter-test-helper <busy --threads N | mem --mib N | \
-fsync-writer --dir D | threads --count N | sleep | sleepers --count N [--wake-ms M] | fork-loop> \
-[--timeout S]";
+fsync-writer --dir D | threads --count N | sleep | sleepers --count N [--wake-ms M] | fork-loop | \
+workers --count N | grow --mib N --seconds S | pingpong --pairs N> [--name NAME] [--timeout S]";
 
 struct Opts {
     mode: String,
@@ -30,6 +38,9 @@ struct Opts {
     count: usize,
     dir: Option<String>,
     wake_ms: u64,
+    seconds: u64,
+    name: Option<String>,
+    exit_on_eof: bool,
     timeout: Duration,
 }
 
@@ -43,6 +54,9 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         count: 1,
         dir: None,
         wake_ms: 0,
+        seconds: 1,
+        name: None,
+        exit_on_eof: false,
         timeout: Duration::from_secs(600),
     };
     while let Some(flag) = it.next() {
@@ -58,6 +72,10 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--count" => o.count = num()?,
             "--dir" => o.dir = Some(value.clone()),
             "--wake-ms" => o.wake_ms = num()? as u64,
+            "--seconds" => o.seconds = num()? as u64,
+            "--pairs" => o.count = num()?,
+            "--name" => o.name = Some(value.clone()),
+            "--exit-on-eof" => o.exit_on_eof = num()? != 0,
             "--timeout" => o.timeout = Duration::from_secs(num()? as u64),
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -92,6 +110,17 @@ fn main() -> ExitCode {
         }
     };
     let deadline = Instant::now() + opts.timeout;
+    if let Some(name) = &opts.name {
+        // The kernel keeps the first 15 bytes; a failure only leaves the default name.
+        let _ = std::fs::write("/proc/self/comm", name);
+    }
+    if opts.exit_on_eof {
+        std::thread::spawn(|| {
+            let mut sink = [0u8; 64];
+            while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+            std::process::exit(0);
+        });
+    }
     match opts.mode.as_str() {
         "busy" => {
             for _ in 0..opts.threads {
@@ -164,6 +193,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "exit-now" => ExitCode::SUCCESS,
+        "workers" => workers(opts.count, opts.timeout, deadline),
+        "grow" => grow(opts.mib, opts.seconds, deadline),
+        "pingpong" => pingpong(opts.count, deadline),
         other => {
             eprintln!("rogue-hunter-test-helper: unknown mode {other}\n{USAGE}");
             ExitCode::from(2)
@@ -234,4 +266,90 @@ fn sleepers(count: usize, wake_ms: u64, deadline: Instant) -> ExitCode {
         let _ = c.wait();
     }
     code
+}
+
+/// `count` busy children named `rh-worker`, in this process's group; they go when it does (each
+/// watches the pipe on its stdin, whose other end only this process holds).
+fn workers(count: usize, timeout: Duration, deadline: Instant) -> ExitCode {
+    let Ok(me) = std::env::current_exe() else {
+        return ExitCode::FAILURE;
+    };
+    let mut children = Vec::with_capacity(count);
+    for _ in 0..count {
+        match Command::new(&me)
+            .args([
+                "busy",
+                "--threads",
+                "1",
+                "--name",
+                "rh-worker",
+                "--exit-on-eof",
+                "1",
+            ])
+            .args(["--timeout", &timeout.as_secs().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                eprintln!("rogue-hunter-test-helper: spawning a worker: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Each worker says ready once its thread spins.
+    for c in &mut children {
+        let mut line = [0u8; 6];
+        if let Some(out) = c.stdout.as_mut() {
+            let _ = out.read_exact(&mut line);
+        }
+    }
+    ready();
+    let code = wait_until(deadline);
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    code
+}
+
+/// Touches `mib` MiB evenly over `seconds`, then holds it.
+fn grow(mib: usize, seconds: u64, deadline: Instant) -> ExitCode {
+    ready();
+    let start = Instant::now();
+    let span = Duration::from_secs(seconds.max(1));
+    let mut blocks: Vec<Vec<u8>> = Vec::with_capacity(mib);
+    while blocks.len() < mib && Instant::now() < deadline {
+        let due = (start.elapsed().as_secs_f64() / span.as_secs_f64() * mib as f64).ceil() as usize;
+        while blocks.len() < due.min(mib) {
+            blocks.push(vec![0x5a; 1 << 20]);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::hint::black_box(&blocks);
+    let code = wait_until(deadline);
+    drop(blocks);
+    code
+}
+
+/// `pairs` pairs of threads bouncing one byte back and forth over a socket pair.
+fn pingpong(pairs: usize, deadline: Instant) -> ExitCode {
+    use std::os::unix::net::UnixStream;
+    for _ in 0..pairs.max(1) {
+        let Ok((mut a, mut b)) = UnixStream::pair() else {
+            return ExitCode::FAILURE;
+        };
+        std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            while b.read_exact(&mut byte).is_ok() && b.write_all(&byte).is_ok() {}
+        });
+        std::thread::spawn(move || {
+            let mut byte = [1u8; 1];
+            while a.write_all(&byte).is_ok() && a.read_exact(&mut byte).is_ok() {}
+        });
+    }
+    ready();
+    wait_until(deadline)
 }

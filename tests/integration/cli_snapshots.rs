@@ -85,12 +85,15 @@ fn event(id: i64, pid: u32, command: &str, boot: i64, entry: f64, peak: u8, snap
                 Band::High
             },
             peak_snapshot_id: Some(snap),
+            unit: Default::default(),
+            reason: String::new(),
         }),
         Op::InsertSnapshot(NewSnapshot {
             id: snap,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }),
     ]
 }
@@ -111,6 +114,7 @@ fn buffer_sample(seq: u64, t: f64) -> Arc<Sample> {
         rogue_count: 3,
         access_denied: 0,
         processes,
+        ..Default::default()
     })
 }
 
@@ -194,24 +198,52 @@ fn build(env: &TestEnv) -> PathBuf {
         exit_time: NOW - 5.0 * HOUR + 47.8,
         reason: ExitReason::ScoreDropped,
     });
-    ops.extend(event(2, 4242, NASTY, boot, t2, 75, 20));
+    // Event 2 is a unit: three processes of one program in one process group.
+    let mut e2 = event(2, 4242, NASTY, boot, t2, 75, 20);
+    if let Op::OpenEvent(e) = &mut e2[0] {
+        e.unit = rogue_hunter::store::EventUnit {
+            key: format!("pgrp:4242:{NASTY}"),
+            kind: rogue_hunter::model::UnitKind::ProcessGroup,
+            label: "process group 4242".into(),
+            members: 2,
+        };
+        e.reason = "cpu: 1.5 of 2 cores for 4 s, cpu pressure 30 %".into();
+    }
+    ops.extend(e2);
+    let mut peak = process(4242, NASTY, 88, t2 + 60.0);
+    peak.reason = "cpu: 1.9 of 2 cores for 60 s, cpu pressure 64 %".into();
+    peak.members = 3;
+    let members: Vec<ProcessScore> = [(4242, 90.0), (4250, 60.0), (4251, 40.0)]
+        .into_iter()
+        .map(|(pid, cpu)| {
+            let mut m = process(pid, NASTY, 88, t2 + 60.0);
+            m.cpu = cpu;
+            m.members = 3;
+            m.reason.clone_from(&peak.reason);
+            m
+        })
+        .collect();
     ops.push(Op::InsertSnapshot(NewSnapshot {
         id: 21,
         event_id: 2,
         snapshot_type: SnapshotType::Peak,
-        process: process(4242, NASTY, 88, t2 + 60.0),
+        process: peak.clone(),
+        members,
     }));
     ops.push(Op::SetPeak {
         event_id: 2,
         peak_score: 88,
         peak_band: Band::Critical,
         peak_snapshot_id: 21,
+        reason: peak.reason.clone(),
+        members: 3,
     });
     ops.push(Op::InsertSnapshot(NewSnapshot {
         id: 22,
         event_id: 2,
         snapshot_type: SnapshotType::Exit,
         process: process(4242, NASTY, 30, t2 + 125.7),
+        members: Vec::new(),
     }));
     ops.push(Op::CloseEvent {
         event_id: 2,
@@ -229,7 +261,12 @@ fn build(env: &TestEnv) -> PathBuf {
         capture_id: 1,
         triggers: vec!["peak_escalation_critical (event 2, pid 4242)".into()],
     });
-    ops.extend(event(3, 88, "bridge", boot, NOW - 31.2, 74, 30));
+    let mut e3 = event(3, 88, "bridge", boot, NOW - 31.2, 74, 30);
+    if let Op::OpenEvent(e) = &mut e3[0] {
+        e.reason = "disk: 12 MiB/s, blocked on I/O 40 % of the time, io pressure 14 %".into();
+        e.unit.members = 1;
+    }
+    ops.extend(e3);
     ops.push(Op::CreateCapture(NewCapture {
         id: 2,
         event_id: 3,

@@ -8,13 +8,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// Config for daemon tests: fast sampling, and scores scaled so that a busy loop is tracked
-/// whatever else the machine is doing (its CPU share is at least ~1 among a few hogs, ×50).
+/// Config for daemon tests of the plumbing (events, shutdown, captures, the socket): fast
+/// sampling, and the fair-share model with scores scaled so that a busy loop is tracked within a
+/// sample or two whatever else the machine is doing (its CPU share is at least ~1 among a few
+/// hogs, ×50). The impact model's own behaviour is tested in `impact.rs`.
 pub const TEST_CONFIG: &str = r#"
 [system]
 sample_interval = 0.2
 heartbeat_samples = 10
 [scoring]
+model = "fair-share"
 score_multiplier = 50.0
 [bands]
 medium = 30
@@ -50,6 +53,19 @@ impl Daemon {
     /// Starts a daemon whose tools are looked up on `path` only.
     pub fn start_with_path(env: TestEnv, path: &str) -> Daemon {
         Daemon::spawn(env, Some(path))
+    }
+
+    /// Starts a daemon in a session of its own whose scheduler autogroup gets nice -20 (as root;
+    /// otherwise it says so): it then keeps sampling on time beside a boosted workload and
+    /// other people's builds on a shared machine.
+    pub fn start_boosted(config: &str) -> Daemon {
+        let env = TestEnv::new();
+        env.write_config(config);
+        let mut cmd = Daemon::command(&env);
+        crate::helper::in_own_session(&mut cmd);
+        let d = Daemon::start_command(env, cmd);
+        crate::helper::boost_autogroup(d.pid);
+        d
     }
 
     fn spawn(env: TestEnv, path: Option<&str>) -> Daemon {

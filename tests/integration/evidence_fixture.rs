@@ -14,14 +14,16 @@
 #![allow(dead_code)]
 
 use crate::blocking_writer::BlockingWriter;
-use rogue_hunter::model::{Band, ExitReason, ProcState, ProcessScore, Resource, Sample, Trigger};
+use rogue_hunter::model::{
+    Band, ExitReason, ProcState, ProcessScore, Resource, Sample, Trigger, UnitKind,
+};
 use rogue_hunter::store::capture_data::{
     CaptureData, Frame, StackHeader, StackProcess, StackThread,
 };
 use rogue_hunter::store::{
-    BufferCapture, BulkWrite, CapturePart, Culprit, LogCapture, LogEntry, NewCapture, NewEvent,
-    NewSnapshot, Op, PartOutcome, PartStatus, SnapshotType, StackCapture, Writer, WriterConfig,
-    open_writer,
+    BufferCapture, BulkWrite, CapturePart, Culprit, EventUnit, LogCapture, LogEntry, NewCapture,
+    NewEvent, NewSnapshot, Op, PartOutcome, PartStatus, SnapshotType, StackCapture, Writer,
+    WriterConfig, open_writer,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -156,6 +158,8 @@ fn ring() -> Vec<Arc<Sample>> {
                 rogue_count: 20,
                 access_denied: 0,
                 processes,
+                machine: machine_at(i),
+                units: Vec::new(),
             })
         })
         .collect()
@@ -246,8 +250,66 @@ fn logs() -> Vec<LogEntry> {
         .collect()
 }
 
+/// The machine in buffer sample `i`: 8 CPUs whose cpu pressure climbs to ~65 % at the
+/// trigger, a little memory pressure, and io pressure that comes and goes.
+fn machine_at(i: usize) -> rogue_hunter::machine::Machine {
+    let f = i as f64 / (SAMPLES - 1) as f64;
+    rogue_hunter::machine::Machine {
+        cpus: 8,
+        cpu_busy: 2.0 + 5.0 * f,
+        mem_total: 16 << 30,
+        mem_available: 6 << 30,
+        pressure_cpu: 5.0 + 60.0 * f * f,
+        pressure_memory: 1.0 + 2.0 * f,
+        pressure_io: if (i / 20) % 2 == 1 { 12.0 } else { 2.0 },
+        ..Default::default()
+    }
+}
+
+/// The big event's culprit: a process group of four stress-ng workers.
+pub const UNIT_LABEL: &str = "process group 4240";
+pub const UNIT_MEMBERS: u32 = 4;
+pub const REASON: &str = "cpu: 3.9 of 8 cores for 60 s, cpu pressure 64 %";
+
+/// The unit's members at the peak.
+fn members_at(t: f64) -> Vec<ProcessScore> {
+    (0..UNIT_MEMBERS)
+        .map(|k| {
+            reading(
+                CULPRIT_PID + 1 + k,
+                CULPRIT,
+                t,
+                95.0 + f64::from(k),
+                30_000_000,
+                60,
+            )
+        })
+        .collect()
+}
+
 fn event(id: i64, pid: u32, command: &str, entry: f64, peak: u8, snap: i64) -> Op {
+    let unit = if id == FULL {
+        EventUnit {
+            key: format!("pgrp:4240:{command}"),
+            kind: UnitKind::ProcessGroup,
+            label: UNIT_LABEL.into(),
+            members: UNIT_MEMBERS,
+        }
+    } else {
+        EventUnit {
+            key: format!("pid:{pid}:0"),
+            kind: UnitKind::Process,
+            label: String::new(),
+            members: 1,
+        }
+    };
     Op::OpenEvent(NewEvent {
+        unit,
+        reason: if id == FULL {
+            REASON.into()
+        } else {
+            String::new()
+        },
         id,
         pid,
         start_time: if id == FULL {
@@ -306,6 +368,11 @@ pub fn build(path: &Path) {
                 89 => SnapshotType::Exit,
                 _ => SnapshotType::Checkpoint,
             },
+            members: if s == 75 {
+                members_at(p.captured_at)
+            } else {
+                Vec::new()
+            },
             process: p,
         }));
     }
@@ -314,6 +381,8 @@ pub fn build(path: &Path) {
         peak_score: 92,
         peak_band: Band::Critical,
         peak_snapshot_id: 76,
+        reason: REASON.into(),
+        members: UNIT_MEMBERS,
     });
     ops.push(Op::CloseEvent {
         event_id: FULL,
@@ -346,6 +415,7 @@ pub fn build(path: &Path) {
                     SnapshotType::Checkpoint
                 },
                 process: reading(pid, cmd, t, 90.0, 50_000_000, peak),
+                members: Vec::new(),
             }));
         }
     }

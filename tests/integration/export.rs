@@ -32,6 +32,7 @@ fn sample(seq: u64, first: usize, n: usize) -> Arc<Sample> {
         rogue_count: n.min(20),
         access_denied: 0,
         processes,
+        ..Default::default()
     })
 }
 

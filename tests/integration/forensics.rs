@@ -10,12 +10,14 @@ use rogue_hunter::ipc::{CaptureAnswer, CaptureState, ServerMessage};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Busy helpers become critical (so captures trigger by themselves).
+/// Busy helpers become critical (so captures trigger by themselves): the fair-share model
+/// scaled up, which tracks a busy loop within a sample whatever else runs.
 const AUTO: &str = r#"
 [system]
 sample_interval = 0.2
 ring_buffer_size = 30
 [scoring]
+model = "fair-share"
 score_multiplier = 50.0
 [bands]
 medium = 30
@@ -29,7 +31,8 @@ min_interval_s = 0
 /// Only manual captures (critical is out of reach).
 fn manual_config(extra: &str) -> String {
     format!(
-        "[system]\nsample_interval = 0.2\nring_buffer_size = 30\n[bands]\ncritical = 99\n\
+        "[system]\nsample_interval = 0.2\nring_buffer_size = 30\n\
+         [scoring]\nmodel = \"fair-share\"\n[bands]\ncritical = 99\n\
          [forensics]\nmin_interval_s = 0\n{extra}"
     )
 }

@@ -50,6 +50,7 @@ fn sample(seq: u64) -> Sample {
         rogue_count: 20,
         access_denied: 0,
         processes,
+        ..Default::default()
     }
 }
 

@@ -12,6 +12,7 @@ mod export;
 mod forensics;
 mod helper;
 mod html;
+mod impact;
 mod ipc;
 mod perms;
 mod profile;

@@ -69,6 +69,20 @@ fn a_report_of_a_45000_row_capture_parses_and_shows_the_evidence() {
     let page = parse(&html);
     let text = page.text();
     assert!(text.contains(CULPRIT));
+    // The unit, its members at the peak and the reason line.
+    let summary = page.by_id("summary").expect("the summary").text();
+    assert!(summary.contains(&format!("{CULPRIT} ×4")), "{summary}");
+    assert!(
+        summary.contains(&format!("{} · 4 members", fx::UNIT_LABEL)),
+        "{summary}"
+    );
+    assert!(summary.contains(fx::REASON), "{summary}");
+    for k in 1..=4 {
+        assert!(
+            summary.contains(&format!("{} {CULPRIT}", CULPRIT_PID + k)),
+            "{summary}"
+        );
+    }
     // Self-contained: nothing is fetched from anywhere.
     for e in page.elements() {
         for attr in ["src", "href"] {
@@ -109,11 +123,7 @@ fn a_report_of_a_45000_row_capture_parses_and_shows_the_evidence() {
         .into_iter()
         .filter(|e| e.name == "figure" && e.has_class("chart"))
         .collect();
-    assert_eq!(
-        charts.len(),
-        2,
-        "CPU and memory (pressure is not recorded yet)"
-    );
+    assert_eq!(charts.len(), 3, "CPU, memory and the machine's pressure");
     let cpu = chart_data(&charts[0]);
     let series = cpu["series"].as_array().unwrap();
     assert_eq!(series.len(), 8, "7 processes and other");
@@ -139,7 +149,20 @@ fn a_report_of_a_45000_row_capture_parses_and_shows_the_evidence() {
         ctext.contains("90 samples over 29.7 s, 45000 process rows"),
         "{ctext}"
     );
-    assert!(ctext.contains("Machine pressure: not recorded"));
+    // The machine's pressure beneath, from the stored state of every sample.
+    let pressure = chart_data(&charts[2]);
+    let lines = pressure["series"].as_array().unwrap();
+    let labels: Vec<&str> = lines.iter().filter_map(|l| l["label"].as_str()).collect();
+    assert_eq!(labels.len(), 3, "{labels:?}");
+    assert!(
+        labels[0].contains("cpu") && labels[1].contains("memory") && labels[2].contains("io"),
+        "{labels:?}"
+    );
+    let cpu_p = lines[0]["values"].as_array().unwrap();
+    assert!((cpu_p[0].as_f64().unwrap() - 5.0).abs() < 1e-6);
+    assert!((cpu_p[89].as_f64().unwrap() - 65.0).abs() < 1e-6);
+    assert!(charts[2].text().contains("PSI"), "{}", charts[2].text());
+    assert!(!ctext.contains("Machine pressure: not recorded"));
     // The flame graph: one inline SVG whose frames are the stored stacks, with ids of its own.
     let flames: Vec<_> = capture
         .descendants()

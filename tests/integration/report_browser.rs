@@ -234,8 +234,9 @@ fn headless_chromium_draws_every_chart_and_the_flame_graph_at_desktop_and_phone_
         let (px, w, h) = pixels(&shot);
         let charts = areas.iter().filter(|a| a.kind == "chart").count();
         let flames = areas.iter().filter(|a| a.kind == "flame").count();
-        // The timeline's five charts, the capture's CPU and memory, and its flame graph.
-        assert_eq!((charts, flames), (7, 1), "{name}: {areas:?}");
+        // The timeline's five charts, the capture's CPU, memory and pressure, and its flame
+        // graph.
+        assert_eq!((charts, flames), (8, 1), "{name}: {areas:?}");
         for a in &areas {
             assert!(!a.cut, "{name}: {a:?} runs off a {w}-pixel-wide page");
             let (share, colours) = ink(&px, w, h, a);

@@ -11,7 +11,7 @@ const PT_NOTE: u32 = 4;
 
 /// Executable file mappings of a process, one image per file, lowest address first.
 pub fn images(proc_root: &Path, pid: u32) -> std::io::Result<Vec<BinaryImage>> {
-    let maps = std::fs::read_to_string(proc_root.join(pid.to_string()).join("maps"))?;
+    let maps = crate::procfs::ProcRoot::open(proc_root)?.read_string(&format!("{pid}/maps"))?;
     let mut by_path: BTreeMap<String, (u64, u64, bool)> = BTreeMap::new();
     for line in maps.lines() {
         let mut f = line.split_whitespace();
@@ -63,7 +63,9 @@ pub fn images(proc_root: &Path, pid: u32) -> std::io::Result<Vec<BinaryImage>> {
 /// The running kernel as an image, with its build-id from `/sys/kernel/notes`.
 pub fn kernel_image() -> Option<BinaryImage> {
     let notes = std::fs::read("/sys/kernel/notes").ok()?;
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let release = crate::procfs::ProcRoot::live()
+        .and_then(|r| r.read_string("sys/kernel/osrelease"))
+        .unwrap_or_default();
     Some(BinaryImage {
         start_address: "0x0".into(),
         end_address: None,

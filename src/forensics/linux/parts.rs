@@ -358,14 +358,9 @@ async fn procfs_stacks(s: &Settings, pids: &[u32], reason: &str) -> StacksResult
 
 /// PF_KTHREAD in `stat` field 9.
 fn is_kernel_thread(proc_root: &std::path::Path, pid: u32) -> bool {
-    const PF_KTHREAD: u64 = 0x0020_0000;
-    std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
-        .ok()
-        .and_then(|s| {
-            let tail = s.rsplit_once(')')?.1.to_string();
-            tail.split_whitespace().nth(6)?.parse::<u64>().ok()
-        })
-        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+    crate::procfs::ProcRoot::open(proc_root)
+        .and_then(|r| r.pid_stat(pid))
+        .is_ok_and(|s| s.kernel_thread)
 }
 
 fn with_notes(main: String, notes: &[String]) -> String {
@@ -393,21 +388,21 @@ fn failed(reason: String, notes: &[String]) -> PartOutcome {
 
 /// System context in the header row, from /proc.
 fn header(s: &Settings, start_wall: f64, took: Duration, reason: &str) -> StackHeader {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let meminfo = read("/proc/meminfo");
-    let meminfo_kb =
-        |key: &str| -> Option<i64> { i64::try_from(crate::sys::proc_field(&meminfo, key)?).ok() };
-    let psi_avg10 = |path: &str| -> Option<i64> {
-        read(path)
-            .lines()
-            .find(|l| l.starts_with("some"))?
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix("avg10="))?
-            .parse::<f64>()
-            .ok()
-            .map(|v| v.round() as i64)
+    let root = crate::procfs::ProcRoot::live().ok();
+    let read = |rel: &str| {
+        root.as_ref()
+            .and_then(|r| r.read_string(rel).ok())
+            .unwrap_or_default()
     };
-    let uptime = read("/proc/uptime")
+    let meminfo = read("meminfo");
+    let meminfo_kb = |key: &str| -> Option<i64> {
+        let key = key.trim_end_matches(':').as_bytes();
+        i64::try_from(crate::procfs::parse::kv_u64(meminfo.as_bytes(), key)?).ok()
+    };
+    let psi_avg10 = |rel: &str| -> Option<i64> {
+        crate::procfs::parse::pressure(read(rel).as_bytes()).map(|p| p.some.avg10.round() as i64)
+    };
+    let uptime = read("uptime")
         .split_whitespace()
         .next()
         .and_then(|v| v.parse::<f64>().ok());
@@ -429,8 +424,8 @@ fn header(s: &Settings, start_wall: f64, took: Duration, reason: &str) -> StackH
         sampling_interval_ms: Some(s.stack_interval.as_millis() as i64),
         os_version: Some(format!(
             "{} {}",
-            read("/proc/sys/kernel/ostype").trim(),
-            read("/proc/sys/kernel/osrelease").trim()
+            read("sys/kernel/ostype").trim(),
+            read("sys/kernel/osrelease").trim()
         )),
         architecture: Some(std::env::consts::ARCH.to_string()),
         active_cpus: cpus,
@@ -438,7 +433,7 @@ fn header(s: &Settings, start_wall: f64, took: Duration, reason: &str) -> StackH
         hw_page_size: Some(i64::from(page as i32)),
         vm_page_size: Some(i64::from(page as i32)),
         time_since_boot_sec: uptime.map(|u| u as i64),
-        memory_pressure_avg_pct: psi_avg10("/proc/pressure/memory"),
+        memory_pressure_avg_pct: psi_avg10("pressure/memory"),
         available_memory_avg_gb: meminfo_kb("MemAvailable:").map(|kb| kb as f64 / 1048576.0),
         data_source: Some("procfs".into()),
         reason: Some(reason.to_string()),

@@ -6,6 +6,7 @@
 
 use crate::forensics::calltree::{RawFrame, parse_kernel_stack, thread_tree};
 use crate::model::ProcState;
+use crate::procfs::{self, ProcRoot};
 use crate::store::capture_data::{NamedPid, StackProcess, StackThread};
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
@@ -45,22 +46,17 @@ pub struct ProcessStacks {
     pub ended_early: bool,
 }
 
-pub(crate) fn read_trim(p: &Path) -> std::io::Result<String> {
-    std::fs::read_to_string(p).map(|s| s.trim().to_string())
+pub(crate) fn read_trim(root: &ProcRoot, rel: &str) -> std::io::Result<String> {
+    root.read_string(rel).map(|s| s.trim().to_string())
 }
 
-/// `stat` state letter, from after the last `)`.
+/// `stat` state letter.
 pub(crate) fn state_letter(stat: &str) -> Option<char> {
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+    procfs::parse::stat_head(stat.as_bytes()).map(|s| char::from(s.state))
 }
 
 pub(crate) fn ppid_of(stat: &str) -> Option<i64> {
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    procfs::parse::stat_head(stat.as_bytes()).map(|s| i64::from(s.ppid))
 }
 
 /// Everything sampled from one process, before user stacks are added.
@@ -87,7 +83,6 @@ pub fn sample_process(
     samples: u32,
     interval: Duration,
 ) -> Result<ProcessSampling, ThreadsError> {
-    let dir = proc_root.join(pid.to_string());
     let io = |source: std::io::Error| {
         if source.kind() == ErrorKind::NotFound || source.raw_os_error() == Some(libc::ESRCH) {
             ThreadsError::Gone(pid)
@@ -95,8 +90,10 @@ pub fn sample_process(
             ThreadsError::Io { pid, source }
         }
     };
-    let stat = read_trim(&dir.join("stat")).map_err(io)?;
-    let name = read_trim(&dir.join("comm")).unwrap_or_default();
+    let root = ProcRoot::open(proc_root).map_err(|source| ThreadsError::Io { pid, source })?;
+    let dir = pid.to_string();
+    let stat = read_trim(&root, &format!("{dir}/stat")).map_err(io)?;
+    let name = read_trim(&root, &format!("{dir}/comm")).unwrap_or_default();
     let mut threads: BTreeMap<i64, ThreadSamples> = BTreeMap::new();
     let mut kernel_denied = false;
     let rounds = samples.max(1);
@@ -105,34 +102,34 @@ pub fn sample_process(
         if round > 0 {
             std::thread::sleep(interval);
         }
-        let tids = match list_tids(&dir.join("task")) {
+        let tids = match list_tids(&root, &format!("{dir}/task")) {
             Ok(t) => t,
             Err(e) if round == 0 => return Err(io(e)),
             // The process ended mid-capture: keep what was sampled.
             Err(_) => break,
         };
         for tid in tids {
-            let tdir = dir.join("task").join(tid.to_string());
-            let Ok(tstat) = read_trim(&tdir.join("stat")) else {
+            let tdir = format!("{dir}/task/{tid}");
+            let Ok(tstat) = read_trim(&root, &format!("{tdir}/stat")) else {
                 continue; // the thread exited between listing and reading
             };
             let entry = threads.entry(tid).or_default();
             if entry.name.is_none() {
-                entry.name = read_trim(&tdir.join("comm")).ok();
+                entry.name = read_trim(&root, &format!("{tdir}/comm")).ok();
             }
             if let Some(s) = state_letter(&tstat) {
                 entry.states.push(s);
             }
-            if let Ok(w) = read_trim(&tdir.join("wchan"))
+            if let Ok(w) = read_trim(&root, &format!("{tdir}/wchan"))
                 && !w.is_empty()
                 && w != "0"
             {
                 entry.wchan = Some(w);
             }
-            if let Ok(s) = read_trim(&tdir.join("syscall")) {
+            if let Ok(s) = read_trim(&root, &format!("{tdir}/syscall")) {
                 entry.syscall = Some(s);
             }
-            match std::fs::read_to_string(tdir.join("stack")) {
+            match root.read_string(&format!("{tdir}/stack")) {
                 Ok(text) => entry.kernel.push(parse_kernel_stack(&text)),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
                     kernel_denied = true;
@@ -145,8 +142,8 @@ pub fn sample_process(
     if threads.is_empty() {
         return Err(ThreadsError::Gone(pid));
     }
-    let facts = process_facts(proc_root, pid, &stat);
-    let ended_early = completed < rounds || !dir.join("stat").exists();
+    let facts = process_facts(&root, pid, &stat);
+    let ended_early = completed < rounds || !root.exists(&format!("{dir}/stat"));
     Ok(ProcessSampling {
         pid,
         name,
@@ -161,6 +158,7 @@ pub fn sample_process(
 }
 
 /// Who a process is, for its stack record.
+#[derive(Debug, Default)]
 pub(crate) struct ProcessFacts {
     pub path: Option<String>,
     pub parent: Option<NamedPid>,
@@ -168,17 +166,18 @@ pub(crate) struct ProcessFacts {
 }
 
 /// The executable, parent and resident size of `pid` (`stat` is its `/proc/P/stat`).
-pub(crate) fn process_facts(proc_root: &Path, pid: u32, stat: &str) -> ProcessFacts {
-    let dir = proc_root.join(pid.to_string());
+pub(crate) fn process_facts(root: &ProcRoot, pid: u32, stat: &str) -> ProcessFacts {
+    let dir = pid.to_string();
     ProcessFacts {
-        path: std::fs::read_link(dir.join("exe"))
+        path: root
+            .read_link(&format!("{dir}/exe"))
             .ok()
             .map(|p| p.to_string_lossy().into_owned()),
         parent: ppid_of(stat).map(|ppid| NamedPid {
-            name: read_trim(&proc_root.join(ppid.to_string()).join("comm")).unwrap_or_default(),
+            name: read_trim(root, &format!("{ppid}/comm")).unwrap_or_default(),
             pid: ppid,
         }),
-        footprint_mb: status_kb(&dir, "VmRSS:").map(|kb| kb as f64 / 1024.0),
+        footprint_mb: status_kb(root, &dir, b"VmRSS").map(|kb| kb as f64 / 1024.0),
     }
 }
 
@@ -191,18 +190,19 @@ pub(crate) struct ThreadFacts {
     pub syscall: Option<String>,
 }
 
-/// Reads a thread's facts from its `task/T` directory (what cannot be read stays None).
-pub(crate) fn thread_facts(task_dir: &Path) -> ThreadFacts {
+/// Reads a thread's facts from its `P/task/T` directory, relative to the proc root (what
+/// cannot be read stays None).
+pub(crate) fn thread_facts(root: &ProcRoot, task_dir: &str) -> ThreadFacts {
     ThreadFacts {
-        name: read_trim(&task_dir.join("comm")).ok(),
-        state: read_trim(&task_dir.join("stat"))
+        name: read_trim(root, &format!("{task_dir}/comm")).ok(),
+        state: read_trim(root, &format!("{task_dir}/stat"))
             .ok()
             .and_then(|s| state_letter(&s))
             .map(|c| ProcState::from_linux_code(c as u8).to_string()),
-        wchan: read_trim(&task_dir.join("wchan"))
+        wchan: read_trim(root, &format!("{task_dir}/wchan"))
             .ok()
             .filter(|w| !w.is_empty() && w != "0"),
-        syscall: read_trim(&task_dir.join("syscall")).ok(),
+        syscall: read_trim(root, &format!("{task_dir}/syscall")).ok(),
     }
 }
 
@@ -252,16 +252,16 @@ impl ProcessSampling {
     }
 }
 
-pub(crate) fn list_tids(task_dir: &Path) -> std::io::Result<Vec<i64>> {
-    let mut v: Vec<i64> = std::fs::read_dir(task_dir)?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    v.sort_unstable();
-    Ok(v)
+pub(crate) fn list_tids(root: &ProcRoot, task_dir: &str) -> std::io::Result<Vec<i64>> {
+    Ok(root
+        .list_numeric(task_dir)?
+        .into_iter()
+        .map(i64::from)
+        .collect())
 }
 
-pub(crate) fn status_kb(dir: &Path, key: &str) -> Option<u64> {
-    crate::sys::proc_field(&std::fs::read_to_string(dir.join("status")).ok()?, key)
+pub(crate) fn status_kb(root: &ProcRoot, dir: &str, key: &[u8]) -> Option<u64> {
+    procfs::parse::kv_u64(&root.read(&format!("{dir}/status")).ok()?, key)
 }
 
 fn most_common(v: &[char]) -> Option<char> {

@@ -78,6 +78,34 @@ fn parts_line(c: &CaptureEvidence) -> String {
         .join(" · ")
 }
 
+/// Members of the culprit's unit shown at most.
+const MEMBERS_SHOWN: usize = 12;
+
+/// The unit's members at the peak: pid, name, score, CPU and memory, busiest first.
+fn members(ev: &EventEvidence) -> String {
+    let mut s = String::from("<ul class=\"members\">");
+    for p in ev.members.iter().take(MEMBERS_SHOWN) {
+        let _ = write!(
+            s,
+            "<li>{} <b>{}</b> · score {} · {:.0} % CPU · {}</li>",
+            p.pid,
+            esc(&p.command),
+            p.score,
+            p.cpu,
+            chart::bytes(p.mem as f64)
+        );
+    }
+    if ev.members.len() > MEMBERS_SHOWN {
+        let _ = write!(
+            s,
+            "<li>… and {} more</li>",
+            ev.members.len() - MEMBERS_SHOWN
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
 /// The summary at the top.
 pub fn summary(out: &mut String, ev: &EventEvidence, clock: Clock, _opts: &Options) {
     let e = &ev.event;
@@ -85,12 +113,14 @@ pub fn summary(out: &mut String, ev: &EventEvidence, clock: Clock, _opts: &Optio
     row(
         out,
         "Culprit",
-        &format!("<b>{}</b> (pid {})", esc(&e.command), e.pid),
+        &format!("<b>{}</b> (pid {})", esc(&e.culprit()), e.pid),
     );
     row(
         out,
         "Unit",
         &match &ev.unit {
+            Some(u) if u.label.is_empty() && u.members <= 1 => "a single process".to_string(),
+            Some(u) if u.label.is_empty() => format!("{} processes", u.members),
             Some(u) => format!(
                 "{} · {} member{}",
                 esc(&u.label),
@@ -100,6 +130,9 @@ pub fn summary(out: &mut String, ev: &EventEvidence, clock: Clock, _opts: &Optio
             None => NOT_RECORDED.to_string(),
         },
     );
+    if !ev.members.is_empty() {
+        row(out, "Members at the peak", &members(ev));
+    }
     if let Some(start) = e.start_time {
         row(out, "Process started", &clock.datetime(start));
     }

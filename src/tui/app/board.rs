@@ -2,6 +2,7 @@
 //! decay and the max-score history behind the sparkline. Pure: times are the samples' own.
 
 use crate::ipc::protocol::SampleMessage;
+use crate::machine::Machine;
 use crate::model::{ProcessKey, ProcessScore};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -51,6 +52,10 @@ pub struct Board {
     pub recent: Vec<ProcessScore>,
     /// Max score per sample, oldest first.
     pub spark: VecDeque<u8>,
+    /// The machine's state in the latest sample (None from daemons before it was sent).
+    pub machine: Option<Machine>,
+    /// The top culprit of the latest sample (the top unit's summed row) and its member count.
+    pub culprit: Option<(ProcessScore, u32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +103,11 @@ impl Stream {
     /// Takes one sample: trends against each process's previous sighting, then the decay.
     pub fn sample(&mut self, msg: SampleMessage) {
         let ts = msg.timestamp;
+        self.board.culprit = msg
+            .top_culprit()
+            .filter(|(p, _)| p.score > 0)
+            .map(|(p, n)| (p.clone(), n));
+        self.board.machine = msg.machine.as_deref().cloned();
         let mut rows = Vec::with_capacity(msg.rogues.len());
         let mut current = HashSet::with_capacity(msg.rogues.len());
         for p in msg.rogues {

@@ -145,6 +145,8 @@ impl Replay {
             rows,
             recent: Vec::new(),
             spark,
+            machine: (s.sample.machine.cpus > 0).then(|| s.sample.machine.clone()),
+            culprit: None,
         };
     }
 }

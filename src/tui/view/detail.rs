@@ -89,6 +89,18 @@ pub fn lines(app: &App, d: &Detail, width: usize, theme: &Theme) -> Vec<Line<'st
                     }
                 )),
             ]));
+            if !p.reason.is_empty() {
+                let unit = if p.members > 1 {
+                    format!(" (its unit: {} processes)", p.members)
+                } else {
+                    String::new()
+                };
+                out.push(Line::from(vec![
+                    Span::raw("why "),
+                    Span::styled(p.reason.clone(), theme.score(p.score)),
+                    Span::raw(unit),
+                ]));
+            }
             out.push(section("Fields", width, bold));
             out.extend(field_grid(&fields(p, app.clock), width));
             out.push(section("Event", width, bold));
@@ -164,7 +176,7 @@ fn event_lines(e: &EventRow, app: &App, theme: &Theme) -> Vec<Line<'static>> {
         1 => "1 capture".to_string(),
         n => format!("{n} captures"),
     };
-    vec![
+    let mut lines = vec![
         Line::from(vec![
             Span::styled(
                 format!("event #{}", e.id),
@@ -172,7 +184,7 @@ fn event_lines(e: &EventRow, app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ),
             Span::raw(format!(
                 " · {} ({}) · entered {} in {}",
-                e.command,
+                e.culprit(),
                 e.pid,
                 app.clock.datetime(e.entry_time),
                 e.entry_band
@@ -186,7 +198,14 @@ fn event_lines(e: &EventRow, app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ),
             Span::raw(format!(" · {captures}")),
         ]),
-    ]
+    ];
+    if let Some(r) = &e.reason {
+        lines.push(Line::from(vec![
+            Span::raw("why "),
+            Span::styled(r.clone(), theme.band(e.peak_band)),
+        ]));
+    }
+    lines
 }
 
 /// Snapshots shown one per line; the sparkline covers all of them.
@@ -485,6 +504,8 @@ pub fn fields(p: &ProcessScore, clock: Clock) -> Vec<(&'static str, String)> {
         ("ppid", p.ppid.to_string()),
         ("uid", p.uid.to_string()),
         ("start_time", clock.short(p.start_time)),
+        ("members", p.members.to_string()),
+        ("reason", p.reason.clone()),
     ]
 }
 

@@ -1,5 +1,6 @@
-//! The header: the stress gauge line and the max-score sparkline, in a border whose title
-//! shows the connection state and whose colour follows the stress.
+//! The header: the stress gauge line, the top culprit with its reason, the machine's state, and
+//! the max-score sparkline, in a border whose title shows the connection state and whose colour
+//! follows the stress.
 
 use super::Theme;
 use crate::tui::app::{App, Conn};
@@ -12,7 +13,14 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-pub fn draw(frame: &mut Frame<'_>, area: Rect, spark_rows: u16, app: &App, theme: &Theme) {
+pub fn draw(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    info_rows: u16,
+    spark_rows: u16,
+    app: &App,
+    theme: &Theme,
+) {
     let block = Block::bordered()
         .border_style(border_style(app, theme))
         .title(title_left(app, theme))
@@ -27,15 +35,77 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, spark_rows: u16, app: &App, theme
         Paragraph::new(gauge),
         Rect::new(inner.x, inner.y, inner.width, 1),
     );
-    let rows = spark_rows.min(inner.height - 1);
+    let info = info_lines(app, theme, usize::from(inner.width));
+    let info_rows = info_rows.min(inner.height - 1).min(info.len() as u16);
+    for (i, line) in info.into_iter().take(usize::from(info_rows)).enumerate() {
+        frame.render_widget(
+            Paragraph::new(line),
+            Rect::new(inner.x, inner.y + 1 + i as u16, inner.width, 1),
+        );
+    }
+    let rows = spark_rows.min(inner.height - 1 - info_rows);
     if rows > 0 {
         draw_sparkline(
             frame,
-            Rect::new(inner.x, inner.y + 1, inner.width, rows),
+            Rect::new(inner.x, inner.y + 1 + info_rows, inner.width, rows),
             app,
             theme,
         );
     }
+}
+
+/// The top culprit and why (`▶ stress-ng-cpu ×4 · pid 4242 · cpu: 2.0 of 2 cores …`), then the
+/// machine (`2 CPUs 1.9 busy · pressure cpu 64 % mem 0 % io 3 % · …`); empty before a sample.
+pub fn info_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let board = app.board();
+    if !app.conn.is_live() || !board.has_sample {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    match &board.culprit {
+        Some((p, members)) => {
+            let name = if *members > 1 {
+                format!("{} ×{members}", p.command)
+            } else {
+                p.command.clone()
+            };
+            let head = format!("▶ {name} · pid {} · ", p.pid);
+            let room = width.saturating_sub(head.chars().count());
+            out.push(Line::from(vec![
+                Span::styled(head, theme.score(p.score).add_modifier(Modifier::BOLD)),
+                Span::styled(super::clip(&p.reason, room), theme.score(p.score)),
+            ]));
+        }
+        None => out.push(Line::from(Span::styled(
+            "no culprit: nothing is hurting the machine",
+            theme.dim,
+        ))),
+    }
+    if let Some(m) = &board.machine {
+        out.push(Line::from(Span::raw(super::clip(&machine_line(m), width))));
+    }
+    out
+}
+
+/// The machine in one short line.
+fn machine_line(m: &crate::machine::Machine) -> String {
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let source = match m.pressure_source {
+        crate::machine::PressureSource::Psi => "pressure",
+        crate::machine::PressureSource::Estimate => "pressure~",
+    };
+    format!(
+        "{} CPUs {:.1} busy · {source} cpu {:.0}% mem {:.0}% io {:.0}% · {:.1}/{:.1} GiB free · {} forks/s · {} sw/s",
+        m.cpus,
+        m.cpu_busy,
+        m.pressure_cpu,
+        m.pressure_memory,
+        m.pressure_io,
+        gib(m.mem_available),
+        gib(m.mem_total),
+        crate::machine::human_count(m.forks_rate),
+        crate::machine::human_count(m.ctxt_rate),
+    )
 }
 
 fn border_style(app: &App, theme: &Theme) -> Style {

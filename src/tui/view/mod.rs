@@ -58,6 +58,8 @@ const SPLIT_MIN_WIDTH: u16 = 70;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
     pub header: Rect,
+    /// Lines under the gauge: the top culprit and its reason, then the machine (0–2).
+    pub info_rows: u16,
     /// Sparkline rows inside the header (0 when there is no room).
     pub spark_rows: u16,
     /// Everything between header and footer (the detail view and help use all of it).
@@ -73,12 +75,13 @@ pub fn areas(area: Rect, spark_height: u16) -> Option<Areas> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
-    let spark_rows = match area.height {
-        h if h >= 22 => spark_height.clamp(1, 4),
-        h if h >= 14 => 1,
-        _ => 0,
+    // The culprit line comes before the sparkline: it says who and why.
+    let (info_rows, spark_rows) = match area.height {
+        h if h >= 22 => (2, spark_height.clamp(1, 4)),
+        h if h >= 10 => (1, 0),
+        _ => (0, 0),
     };
-    let header_h = 3 + spark_rows;
+    let header_h = 3 + info_rows + spark_rows;
     let header = Rect::new(area.x, area.y, area.width, header_h);
     let footer = Rect::new(area.x, area.bottom() - 1, area.width, 1);
     let rest = area.height - header_h - 1;
@@ -105,6 +108,7 @@ pub fn areas(area: Rect, spark_height: u16) -> Option<Areas> {
     };
     Some(Areas {
         header,
+        info_rows,
         spark_rows,
         body,
         table,
@@ -148,7 +152,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
         draw_tiny(frame, area, app);
         return;
     };
-    header::draw(frame, a.header, a.spark_rows, app, theme);
+    header::draw(frame, a.header, a.info_rows, a.spark_rows, app, theme);
     match &app.mode {
         Mode::Detail(d) => detail::draw(frame, a.body, app, d, theme),
         Mode::Replay(r) => {

@@ -190,7 +190,14 @@ fn cell(id: Id, r: &AppRow, theme: &Theme) -> Cell<'static> {
             },
         )),
         Id::Pid => Cell::from(Span::styled(format!("{:>7}", p.pid), theme.pid)),
-        Id::Process => Cell::from(Span::styled(p.command.clone(), theme.score(p.score))),
+        Id::Process => Cell::from(Span::styled(
+            if p.members > 1 {
+                format!("{} ×{}", p.command, p.members)
+            } else {
+                p.command.clone()
+            },
+            theme.score(p.score),
+        )),
         Id::Score => Cell::from(Span::styled(
             format!("{:>4}", p.score),
             theme.score(p.score).add_modifier(Modifier::BOLD),

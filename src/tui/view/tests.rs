@@ -70,13 +70,15 @@ fn connected_with_rows_in_every_band() {
     let buf = t.backend().buffer();
     // Score cells in each band's colour, bold from elevated up.
     for (name, score, band_hex, bold) in [
-        ("firefox", "85", "#ff5555", true),
-        ("cc1plus", "65", "#ffb86c", true),
-        ("postgres", "55", "#f1fa8c", true),
-        ("Xorg", "45", "#8be9fd", false),
-        ("kswapd0", "20", "#50fa7b", false),
+        ("1200 firefox", "85", "#ff5555", true),
+        ("3401 cc1plus", "65", "#ffb86c", true),
+        ("872 postgres", "55", "#f1fa8c", true),
+        ("2213 Xorg", "45", "#8be9fd", false),
+        ("7004 kswapd0", "20", "#50fa7b", false),
     ] {
+        // The table row (the header's culprit line names firefox too), at the command.
         let (x, y) = find(buf, name);
+        let x = x + name.find(' ').unwrap() as u16 + 1;
         let cell = &buf[(x, y)];
         assert_eq!(cell.fg, rgb(band_hex), "{name}");
         assert_eq!(cell.modifier.contains(Modifier::BOLD), bold, "{name}");
@@ -90,11 +92,11 @@ fn connected_with_rows_in_every_band() {
         );
     }
     // Trends: firefox went up, cc1plus down, the rest unchanged.
-    let (_, y) = find(buf, "firefox");
+    let (_, y) = find(buf, "1200 firefox");
     let (tx, _) = find(buf, "▲");
     assert_eq!(buf[(tx, y)].symbol(), "▲");
     assert_eq!(buf[(tx, y)].fg, rgb("#ff5555"));
-    let (_, y) = find(buf, "cc1plus");
+    let (_, y) = find(buf, "3401 cc1plus");
     assert_eq!(buf[(tx, y)].symbol(), "▽");
     assert_eq!(buf[(tx, y)].fg, rgb("#50fa7b"));
     // The metric columns keep the original's colours.
@@ -106,7 +108,7 @@ fn connected_with_rows_in_every_band() {
     let (gx, gy) = find(buf, "STRESS █");
     assert_eq!(buf[(gx + 7, gy)].fg, rgb("#50fa7b"));
     // The selected row stands out.
-    let (_, y) = find(buf, "firefox");
+    let (_, y) = find(buf, "1200 firefox");
     assert_ne!(buf[(1, y)].bg, Color::Reset);
 }
 
@@ -389,7 +391,7 @@ fn no_color_draws_no_colour_at_all() {
         assert_eq!(cell.bg, Color::Reset, "{cell:?}");
     }
     // The selection still shows, by reversing.
-    let (_, y) = find(buf, "firefox");
+    let (_, y) = find(buf, "1200 firefox");
     assert!(buf[(1, y)].modifier.contains(Modifier::REVERSED));
     // Same text as in colour.
     let colour = render(&mut app, 120, 40);
@@ -399,14 +401,18 @@ fn no_color_draws_no_colour_at_all() {
 #[test]
 fn layouts_shrink_in_order() {
     let a = areas(Rect::new(0, 0, 120, 40), 3).unwrap();
-    assert_eq!((a.header.height, a.spark_rows), (6, 3));
+    assert_eq!((a.header.height, a.info_rows, a.spark_rows), (8, 2, 3));
     assert_eq!(a.history.unwrap().height, 12);
     assert!(a.recent.is_some());
     let a = areas(Rect::new(0, 0, 80, 24), 3).unwrap();
-    assert_eq!((a.header.height, a.table.height), (6, 10));
-    assert_eq!(a.history.unwrap().height, 7);
+    assert_eq!((a.header.height, a.table.height), (8, 10));
+    assert_eq!(a.history.unwrap().height, 5);
     let a = areas(Rect::new(0, 0, 60, 20), 3).unwrap();
-    assert_eq!(a.spark_rows, 1);
+    assert_eq!(
+        (a.info_rows, a.spark_rows),
+        (1, 0),
+        "the culprit line before the sparkline"
+    );
     assert!(a.recent.is_none(), "too narrow for both panels");
     assert_eq!(a.history.unwrap().width, 60);
     let a = areas(Rect::new(0, 0, 50, 12), 4).unwrap();
@@ -467,7 +473,7 @@ fn event_view_app() -> App {
                 }],
             }),
             snapshots: crate::tui::testing::snapshots(),
-            reason: None,
+            reason: Some("cpu: 1.1 of 2 cores for 12 s, cpu pressure 40 %".into()),
             logs: Some(crate::tui::history::CaptureLogs {
                 capture_id: 3,
                 entries: crate::tui::testing::log_entries(),
@@ -484,7 +490,7 @@ fn event_view() {
     insta::assert_snapshot!("event_view_120x60", text(&t));
     let screen = text(&t);
     for part in [
-        "why: not recorded",
+        "why: cpu: 1.1 of 2 cores for 12 s, cpu pressure 40 %",
         "Score over the event (16 snapshots)",
         "▃▄▄▅▅▆▆▆▇▇▆▆▅▆▆▆",
         "max 88",
@@ -529,6 +535,12 @@ fn replay_at_several_positions() {
     let t = render(&mut app, 100, 30);
     insta::assert_snapshot!("replay_minus_7s_100x30", text(&t));
     assert!(text(&t).contains("sample 69/90 · −7.0 s"), "{}", text(&t));
+    // The machine's pressure at that sample: 60 % × (68/89)² of cpu.
+    assert!(
+        text(&t).contains("pressure cpu 45.8% · memory 1.5% · io 4.0%"),
+        "{}",
+        text(&t)
+    );
     keys(&mut app, &[KeyCode::Home]);
     let t = render(&mut app, 100, 30);
     insta::assert_snapshot!("replay_first_sample_100x30", text(&t));

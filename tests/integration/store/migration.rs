@@ -1,6 +1,6 @@
 //! An original v20 database (schema from the reference's table list, a row in every table)
-//! migrates to the current schema in place with every row, id and counter intact; so does a
-//! v21 database of ours (before the profile columns of v22).
+//! migrates to the current schema in place with every row, id and counter intact; so does a v21
+//! database of ours (`tests/fixtures/v21_schema.sql`, the schema a v21 daemon created).
 
 use super::{NOW, columns, count, rows, temp_db};
 use rogue_hunter::store::migrate::ORPHANS_PENDING_KEY;
@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const V20_SCHEMA: &str = include_str!("../../fixtures/original_v20_schema.sql");
+const V21_SCHEMA: &str = include_str!("../../fixtures/v21_schema.sql");
 
 /// The 18 v20 tables, parents first.
 const V20_TABLES: [&str; 18] = [
@@ -71,10 +72,26 @@ fn value_for(table: &str, col: &str, ty: &str, i: i64, fk: Option<&str>) -> Valu
 /// Builds an original v20 file: the fixture schema in WAL mode, two rows in every table, and an
 /// AUTOINCREMENT counter ahead of MAX(id) (a deleted newest event).
 pub fn build_v20(path: &Path) -> Connection {
+    build(path, V20_SCHEMA, &V20_TABLES, "20")
+}
+
+/// The 20 tables of v21: v20's and the two buffer tables.
+fn v21_tables() -> Vec<&'static str> {
+    let mut t = V20_TABLES.to_vec();
+    t.extend(["buffer_samples", "buffer_sample_processes"]);
+    t
+}
+
+/// Builds a v21 file of ours the same way.
+fn build_v21(path: &Path) -> Connection {
+    build(path, V21_SCHEMA, &v21_tables(), "21")
+}
+
+fn build(path: &Path, schema: &str, tables: &[&str], version: &str) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-    conn.execute_batch(V20_SCHEMA).unwrap();
-    for table in V20_TABLES.iter().filter(|t| **t != "daemon_state") {
+    conn.execute_batch(schema).unwrap();
+    for table in tables.iter().filter(|t| **t != "daemon_state") {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT name, type FROM pragma_table_info('{table}') ORDER BY cid"
@@ -118,8 +135,12 @@ pub fn build_v20(path: &Path) -> Connection {
          INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
              peak_band, peak_score) VALUES (3, 3, 'gone', 1, 1.0, 'low', 'low', 1);
          DELETE FROM process_events WHERE id = 3;
-         INSERT INTO daemon_state VALUES ('schema_version', '20', 1.0);
          INSERT INTO daemon_state VALUES ('custom', 'kept', 2.0);",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO daemon_state VALUES ('schema_version', ?1, 1.0)",
+        [version],
     )
     .unwrap();
     conn
@@ -212,7 +233,7 @@ fn shape(conn: &Connection) -> Shape {
 }
 
 #[test]
-fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
+fn an_original_v20_database_migrates_to_the_current_schema_with_every_row_intact() {
     let (_dir, path) = temp_db();
     let conn = build_v20(&path);
     let mut before = BTreeMap::new();
@@ -270,7 +291,11 @@ fn an_original_v20_database_migrates_to_v21_with_every_row_intact() {
             );
         }
     }
-    for t in ["buffer_samples", "buffer_sample_processes"] {
+    for t in [
+        "buffer_samples",
+        "buffer_sample_processes",
+        "process_snapshot_members",
+    ] {
         assert_eq!(count(&conn, t), 0);
     }
     let seq_after: i64 = conn
@@ -436,81 +461,98 @@ fn orphans_of_the_original_are_counted_kept_and_removed_by_the_next_prune() {
     assert_eq!(SCHEMA_VERSION, 22);
 }
 
-/// The profile columns v22 added, by table.
-const V22_COLUMNS: [(&str, &str); 9] = [
-    ("tailspin_header", "sample_rate_hz"),
-    ("tailspin_header", "samples_on_cpu"),
-    ("tailspin_header", "samples_off_cpu"),
-    ("tailspin_header", "samples_lost"),
-    ("tailspin_header", "stacks_truncated"),
-    ("tailspin_frame", "on_cpu_count"),
-    ("tailspin_frame", "off_cpu_count"),
-    ("tailspin_frame", "source_file"),
-    ("tailspin_frame", "source_line"),
-];
-
 #[test]
-fn a_v21_database_gains_the_profile_columns_with_every_row_intact() {
+fn a_v21_database_migrates_to_v22_with_every_row_intact_and_takes_units_and_profiles() {
     let (_dir, path) = temp_db();
-    // A v21 file: today's schema without the v22 columns, holding a capture with stacks.
-    {
-        let (conn, _) = open_writer(&path, NOW).unwrap();
-        for (table, col) in V22_COLUMNS {
-            conn.execute_batch(&format!("ALTER TABLE {table} DROP COLUMN {col}"))
-                .unwrap();
-        }
-        conn.execute_batch(
-            "UPDATE daemon_state SET value = '21' WHERE key = 'schema_version';
-             INSERT INTO process_events (id, pid, command, boot_time, entry_time, entry_band,
-                 peak_band, peak_score) VALUES (1, 7, 'busy', 1, 1.0, 'high', 'high', 65);
-             INSERT INTO forensic_captures (id, event_id, captured_at, trigger, tailspin_status,
-                 stack_source) VALUES (1, 1, 2.0, 'manual', 'success', 'procfs');
-             INSERT INTO tailspin_header (capture_id, start_time, end_time, duration_sec, steps,
-                 sampling_interval_ms, os_version, architecture, data_source)
-                 VALUES (1, 'a', 'b', 0.1, 5, 20, 'Linux', 'x86_64', 'procfs');
-             INSERT INTO tailspin_process (id, capture_id, pid, name) VALUES (1, 1, 7, 'busy');
-             INSERT INTO tailspin_thread (id, process_id, thread_id) VALUES (1, 1, '7');
-             INSERT INTO tailspin_frame (id, thread_id, depth, sample_count, is_kernel,
-                 symbol_name, address) VALUES (1, 1, 0, 5, 1, 'schedule', '0x0');",
-        )
-        .unwrap();
+    let conn = build_v21(&path);
+    let mut before = BTreeMap::new();
+    for table in v21_tables() {
+        let cols = columns(&conn, table);
+        let data = rows(&conn, table, &cols);
+        assert!(data.len() >= 2, "{table} has rows");
+        before.insert(table, (cols, data));
     }
-    let before: BTreeMap<&str, Vec<Vec<Value>>> = {
-        let conn = Connection::open(&path).unwrap();
-        ["tailspin_header", "tailspin_frame", "forensic_captures"]
-            .into_iter()
-            .map(|t| (t, rows(&conn, t, &columns(&conn, t))))
-            .collect()
-    };
+    drop(conn);
+
     let (conn, report) = open_writer(&path, NOW).unwrap();
     let m = report.migration.expect("migrated");
-    assert_eq!((m.from, m.to), (21, SCHEMA_VERSION));
-    for (table, old_rows) in &before {
-        let now_cols = columns(&conn, table);
-        let old_cols: Vec<String> = now_cols
-            .iter()
-            .filter(|c| !V22_COLUMNS.contains(&(table, c.as_str())))
-            .cloned()
+    assert_eq!((m.from, m.to, m.orphan_rows), (21, 22, 0));
+    for (table, (cols, data)) in &before {
+        let after = rows(&conn, table, cols);
+        if *table == "daemon_state" {
+            assert_eq!(after.len(), data.len());
+            continue;
+        }
+        assert_eq!(&after, data, "rows of {table} changed");
+        let new_cols: Vec<String> = columns(&conn, table)
+            .into_iter()
+            .filter(|c| !cols.contains(c))
             .collect();
-        assert_eq!(
-            &rows(&conn, table, &old_cols),
-            old_rows,
-            "rows of {table} kept"
-        );
+        if !new_cols.is_empty() {
+            assert!(
+                rows(&conn, table, &new_cols)
+                    .iter()
+                    .flatten()
+                    .all(|v| *v == Value::Null),
+                "new columns of {table} are NULL for old rows"
+            );
+        }
     }
-    for (table, col) in V22_COLUMNS {
-        let v: Value = conn
-            .query_row(&format!("SELECT {col} FROM {table}"), [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(v, Value::Null, "{table}.{col} is NULL for rows of v21");
+    for (table, added) in [
+        (
+            "process_events",
+            &["unit_key", "unit_kind", "unit_label", "members", "reason"][..],
+        ),
+        ("process_snapshots", &["reason", "members"][..]),
+        ("buffer_sample_processes", &["reason", "members"][..]),
+        (
+            "machine_snapshots",
+            &["cpus", "mem_available", "psi_io_full_60s"][..],
+        ),
+        ("buffer_samples", &["forks_rate", "pressure_source"][..]),
+        (
+            "tailspin_header",
+            &["sample_rate_hz", "samples_lost", "stacks_truncated"][..],
+        ),
+        (
+            "tailspin_frame",
+            &["on_cpu_count", "off_cpu_count", "source_line"][..],
+        ),
+    ] {
+        let cols = columns(&conn, table);
+        for c in added {
+            assert!(cols.iter().any(|x| x == c), "{table}.{c}");
+        }
     }
-    // The same columns in the same order as a fresh file.
     let (_dir2, fresh_path) = temp_db();
     let (fresh, _) = open_writer(&fresh_path, NOW).unwrap();
-    for t in ["tailspin_header", "tailspin_frame"] {
-        assert_eq!(columns(&conn, t), columns(&fresh, t), "{t}");
-    }
-    let data = queries::capture_stacks(&conn, 1).unwrap();
-    let f = &data.processes[0].threads[0].frames[0];
-    assert_eq!((f.on_cpu_count, f.source_line), (None, None));
+    assert_eq!(
+        shape(&conn),
+        shape(&fresh),
+        "same structure as a fresh file"
+    );
+
+    // Old rows read through the query layer with the new fields empty.
+    let reader = open_reader(&path).unwrap();
+    let events = queries::events(&reader, &EventFilter::default()).unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.members.is_none() && e.unit_key.is_none())
+    );
+    let detail = queries::event_detail(&reader, 1).unwrap().unwrap();
+    let peak = detail.peak_snapshot.unwrap();
+    assert_eq!(
+        (peak.process.reason.as_str(), peak.process.members),
+        ("", 0)
+    );
+    assert!(
+        queries::snapshot_members(&reader, peak.id)
+            .unwrap()
+            .is_empty()
+    );
+    let snaps = queries::machine_snapshots(&reader, None, None).unwrap();
+    assert_eq!(snaps.len(), 2);
+    assert!(snaps.iter().all(|s| s.machine.psi.is_none()));
 }

@@ -86,6 +86,8 @@ pub fn process(pid: u32, score: u8, t: f64) -> ProcessScore {
         ppid: 1,
         uid: 1000,
         start_time: 1_763_000_000.0 + f,
+        reason: format!("cpu: {} of 2 cores", f * 0.015),
+        members: 1,
     }
 }
 
@@ -103,6 +105,7 @@ pub fn sample(seq: u64, t: f64, n: usize) -> Arc<Sample> {
         rogue_count: 5.min(n),
         access_denied: 0,
         processes,
+        ..Default::default()
     })
 }
 
@@ -122,12 +125,15 @@ pub fn open_event(id: i64, snap: i64, pid: u32, t: f64) -> Vec<Op> {
             peak_score: 75,
             peak_band: Band::Critical,
             peak_snapshot_id: Some(snap),
+            unit: Default::default(),
+            reason: String::new(),
         }),
         Op::InsertSnapshot(NewSnapshot {
             id: snap,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }),
     ]
 }

@@ -160,6 +160,7 @@ fn retention_fixture(prune_batch_rows: usize) -> Fixture {
             event_id: 1,
             snapshot_type: rogue_hunter::store::SnapshotType::Checkpoint,
             process: super::process(1, 80, NOW - 41.0 * DAY + k as f64),
+            members: Vec::new(),
         })])
         .unwrap();
     }

@@ -1,6 +1,7 @@
 //! Start-up helpers and read-only queries against files the writer produced.
 
 use super::{NOW, count, create_capture, open_event, process, spawn, temp_db};
+use crate::blocking_writer::BlockingWriter;
 use rogue_hunter::model::Band;
 use rogue_hunter::store::queries::{self, EventFilter};
 use rogue_hunter::store::startup::{self, LAST_SAMPLE_TIME_KEY};
@@ -23,18 +24,23 @@ fn event(id: i64, pid: u32, boot: i64, entry: f64) -> Vec<Op> {
             peak_score: 55,
             peak_band: Band::Medium,
             peak_snapshot_id: None,
+            unit: Default::default(),
+            reason: String::new(),
         }),
         Op::InsertSnapshot(NewSnapshot {
             id: id * 10,
             event_id: id,
             snapshot_type: SnapshotType::Entry,
             process: p,
+            members: Vec::new(),
         }),
         Op::SetPeak {
             event_id: id,
             peak_score: 55,
             peak_band: Band::Medium,
             peak_snapshot_id: id * 10,
+            reason: String::new(),
+            members: 1,
         },
     ]
 }
@@ -66,6 +72,7 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
             event_id: 3,
             snapshot_type: kind,
             process: process(13, 60, NOW - 50.0 + i as f64),
+            members: Vec::new(),
         })])
         .unwrap();
     }
@@ -160,7 +167,7 @@ fn events_are_listed_by_boot_time_openness_and_limit() {
     assert_eq!(counts.open_events, 2);
     assert_eq!(counts.tables["process_events"], 3);
     assert_eq!(counts.tables["process_snapshots"], 5);
-    assert_eq!(counts.tables.len(), 20);
+    assert_eq!(counts.tables.len(), 21);
 
     // JSON output keeps the original's field names.
     let json = serde_json::to_value(detail_for_json(&r)).unwrap();
@@ -267,4 +274,112 @@ fn open_event_helper_round_trips_through_the_event_detail() {
     let d = queries::event_detail(&r, 5).unwrap().unwrap();
     assert_eq!(d.event.pid, 77);
     assert_eq!(d.peak_snapshot.unwrap().process, process(77, 75, NOW));
+}
+
+#[test]
+fn a_unit_event_keeps_its_unit_members_reasons_and_the_machine() {
+    use rogue_hunter::machine::{Machine, PressureSource, Psi};
+    use rogue_hunter::model::{Sample, UnitKind};
+    use rogue_hunter::store::{EventUnit, MachineSnapshot};
+    use std::sync::Arc;
+
+    let (_dir, path) = temp_db();
+    let w = spawn(&path, WriterConfig::default());
+    let h = w.handle();
+    let mut row = process(201, 72, NOW - 10.0);
+    row.reason = "cpu: 2.0 of 2 cores for 6 s, cpu pressure 64 %".into();
+    row.members = 4;
+    let members: Vec<_> = (201..=204)
+        .map(|pid| {
+            let mut m = process(pid, 72, NOW - 10.0);
+            m.members = 4;
+            m
+        })
+        .collect();
+    h.submit(vec![
+        Op::OpenEvent(NewEvent {
+            id: 1,
+            pid: 201,
+            start_time: row.start_time,
+            command: "stress-ng-cpu".into(),
+            boot_time: 100,
+            entry_time: NOW - 10.0,
+            entry_band: Band::Critical,
+            peak_score: 72,
+            peak_band: Band::Critical,
+            peak_snapshot_id: Some(10),
+            unit: EventUnit {
+                key: "pgrp:200:stress-ng-cpu".into(),
+                kind: UnitKind::ProcessGroup,
+                label: "process group 200".into(),
+                members: 3,
+            },
+            reason: "cpu: 1.5 of 2 cores".into(),
+        }),
+        Op::InsertSnapshot(NewSnapshot {
+            id: 10,
+            event_id: 1,
+            snapshot_type: SnapshotType::Entry,
+            process: row.clone(),
+            members: members.clone(),
+        }),
+        Op::SetPeak {
+            event_id: 1,
+            peak_score: 72,
+            peak_band: Band::Critical,
+            peak_snapshot_id: 10,
+            reason: row.reason.clone(),
+            members: 4,
+        },
+    ])
+    .unwrap();
+    let machine = Machine {
+        cpus: 2,
+        cpu_busy: 2.0,
+        forks_rate: 12.0,
+        mem_total: 24 << 30,
+        mem_available: 20 << 30,
+        psi: Some(Psi::default()),
+        pressure_cpu: 64.0,
+        pressure_source: PressureSource::Psi,
+        ..Machine::default()
+    };
+    h.submit_machine_snapshot(MachineSnapshot {
+        sample: Arc::new(Sample {
+            seq: 1,
+            timestamp: NOW,
+            processes: members.clone(),
+            machine: machine.clone(),
+            ..Default::default()
+        }),
+    })
+    .unwrap();
+    h.flush_blocking().unwrap();
+
+    let r = open_reader(&path).unwrap();
+    let e = &queries::events(&r, &EventFilter::default()).unwrap()[0];
+    assert_eq!(e.unit_key.as_deref(), Some("pgrp:200:stress-ng-cpu"));
+    assert_eq!(e.unit_kind, Some(UnitKind::ProcessGroup));
+    assert_eq!(e.unit_label.as_deref(), Some("process group 200"));
+    assert_eq!(e.members, Some(4), "the peak's member count");
+    assert_eq!(e.reason.as_deref(), Some(row.reason.as_str()));
+    assert_eq!(e.culprit(), "stress-ng-cpu ×4");
+    let snap = queries::snapshot(&r, 10).unwrap().unwrap();
+    assert_eq!(snap.process.reason, row.reason);
+    assert_eq!(snap.process.members, 4);
+    let got = queries::snapshot_members(&r, 10).unwrap();
+    assert_eq!(
+        got.iter().map(|p| p.pid).collect::<Vec<_>>(),
+        vec![204, 203, 202, 201],
+        "highest score first, then cpu"
+    );
+    assert_eq!(got[0], members[3]);
+    let m = &queries::machine_snapshots(&r, None, None).unwrap()[0];
+    assert_eq!(m.machine, machine);
+    drop(r);
+    // Snapshot members go with their snapshot.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM process_events;")
+        .unwrap();
+    assert_eq!(count(&conn, "process_snapshot_members"), 0);
 }

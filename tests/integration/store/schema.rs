@@ -1,4 +1,4 @@
-//! A fresh file gets the v21 table list; files we must not touch are refused byte-for-byte.
+//! A fresh file gets the current table list; files we must not touch are refused byte-for-byte.
 
 use super::{NOW, count, temp_db};
 use rogue_hunter::store::schema::TABLES;
@@ -20,7 +20,7 @@ fn table_names(conn: &Connection) -> Vec<String> {
 }
 
 #[test]
-fn a_fresh_file_gets_every_v21_table_and_the_writer_pragmas() {
+fn a_fresh_file_gets_every_table_and_the_writer_pragmas() {
     let (_dir, path) = temp_db();
     let nested = path.parent().unwrap().join("a/b/data.db");
     let (conn, report) = open_writer(&nested, NOW).unwrap();
@@ -29,8 +29,8 @@ fn a_fresh_file_gets_every_v21_table_and_the_writer_pragmas() {
     let mut expected: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
     expected.sort();
     assert_eq!(table_names(&conn), expected);
-    // The 18 tables of v20 plus the two v21 buffer tables.
-    assert_eq!(expected.len(), 20);
+    // The 18 tables of v20, the two v21 buffer tables and v22's snapshot members.
+    assert_eq!(expected.len(), 21);
 
     let version: String = conn
         .query_row(
@@ -80,8 +80,14 @@ fn a_fresh_file_gets_every_v21_table_and_the_writer_pragmas() {
     let bsp = super::columns(&conn, "buffer_sample_processes");
     assert_eq!(
         bsp.len(),
-        2 + 47,
-        "id, sample_id and the 47 ProcessScore fields"
+        2 + 49,
+        "id, sample_id and the 49 ProcessScore fields"
+    );
+    let members = super::columns(&conn, "process_snapshot_members");
+    assert_eq!(
+        members.len(),
+        2 + 49,
+        "id, snapshot_id and the 49 ProcessScore fields"
     );
 
     // Reopening is a no-op that keeps data.

@@ -54,12 +54,15 @@ fn a_sample_batch_commits_at_once_even_with_the_peak_named_before_its_snapshot()
                 event_id: 1,
                 snapshot_type: SnapshotType::Peak,
                 process: checkpoint.clone(),
+                members: Vec::new(),
             }),
             Op::SetPeak {
                 event_id: 1,
                 peak_score: 80,
                 peak_band: Band::Critical,
                 peak_snapshot_id: 2,
+                reason: String::new(),
+                members: 1,
             },
             Op::CloseEvent {
                 event_id: 1,

@@ -19,6 +19,7 @@ mod unwind;
 use super::images::{images as binary_images, kernel_image};
 use super::threads::{list_tids, process_facts, read_trim, thread_facts};
 use crate::forensics::calltree::{CallTree, RawFrame};
+use crate::procfs::ProcRoot;
 use crate::store::capture_data::{StackProcess, StackThread};
 use collect::{Stack, ThreadCollector};
 use modules::{FileCache, parse_maps};
@@ -198,14 +199,13 @@ impl Session {
     /// Opens events on the threads of `pid`; the first thread decides whether the kernel
     /// allows kernel frames, user frames only, or nothing.
     fn add_process(&mut self, pid: u32) -> Result<(), Refusal> {
-        let root = self.opts.proc_root.clone();
-        let task = root.join(pid.to_string()).join("task");
         let gone = |pid| Refusal {
             pid,
             reason: format!("process {pid} exited before it could be profiled"),
             gone: true,
         };
-        let tids = list_tids(&task).map_err(|_| gone(pid))?;
+        let proc = ProcRoot::open(&self.opts.proc_root).map_err(|_| gone(pid))?;
+        let tids = list_tids(&proc, &format!("{pid}/task")).map_err(|_| gone(pid))?;
         let index = self.procs.len();
         self.procs.push(Proc {
             pid,
@@ -243,7 +243,7 @@ impl Session {
         }
         if opened > 0 {
             // The kernel agreed; the memory map (same ptrace check) gives the unwinder its files.
-            match std::fs::read_to_string(root.join(pid.to_string()).join("maps")) {
+            match proc.read_string(&format!("{pid}/maps")) {
                 Ok(maps) => {
                     self.load_maps(index, &maps);
                     return Ok(());
@@ -392,6 +392,7 @@ impl Session {
             }
         }
         let root = self.opts.proc_root.clone();
+        let proc = ProcRoot::open(&root);
         for p in 0..self.procs.len() {
             if self.procs[p].gone {
                 continue;
@@ -399,12 +400,20 @@ impl Session {
             let pid = self.procs[p].pid;
             if self.procs[p].maps_stale {
                 self.procs[p].maps_stale = false;
-                if let Ok(maps) = std::fs::read_to_string(root.join(pid.to_string()).join("maps")) {
+                if let Ok(maps) = proc
+                    .as_ref()
+                    .map_err(|e| std::io::Error::new(e.kind(), e.to_string()))
+                    .and_then(|r| r.read_string(&format!("{pid}/maps")))
+                {
                     let images = self.files.images(&root, pid, &parse_maps(&maps));
                     self.procs[p].unwinder.set_images(images);
                 }
             }
-            let Ok(tids) = list_tids(&root.join(pid.to_string()).join("task")) else {
+            let tids = match &proc {
+                Ok(r) => list_tids(r, &format!("{pid}/task")),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            };
+            let Ok(tids) = tids else {
                 self.procs[p].gone = true;
                 continue;
             };
@@ -465,6 +474,7 @@ impl Session {
         let kernel = symbols.kernel(&kernel_addrs);
         let kimage = kernel_image();
         let root = self.opts.proc_root.clone();
+        let proc = ProcRoot::open(&root).ok();
         let mut processes = Vec::new();
         for (pi, p) in self.procs.iter().enumerate() {
             let mine: Vec<&Thread> = self.threads.iter().filter(|t| t.proc == pi).collect();
@@ -482,7 +492,7 @@ impl Session {
                 p.vdso.clone(),
                 &user_addrs,
             );
-            let dir = root.join(p.pid.to_string());
+            let dir = p.pid.to_string();
             let mut threads = Vec::new();
             let (mut on_total, mut weight_total) = (0u64, 0u64);
             for t in &mine {
@@ -501,7 +511,10 @@ impl Session {
                 }
                 on_total += t.collector.on_samples;
                 weight_total += weight;
-                let facts = thread_facts(&dir.join("task").join(t.tid.to_string()));
+                let facts = proc
+                    .as_ref()
+                    .map(|r| thread_facts(r, &format!("{dir}/task/{}", t.tid)))
+                    .unwrap_or_default();
                 threads.push(StackThread {
                     thread_id: t.tid.to_string(),
                     thread_name: facts.name,
@@ -515,21 +528,32 @@ impl Session {
                 });
             }
             threads.sort_by_key(|t| std::cmp::Reverse(t.num_samples.unwrap_or(0)));
-            let stat = read_trim(&dir.join("stat")).unwrap_or_default();
+            let read = |rel: &str| {
+                proc.as_ref()
+                    .and_then(|r| read_trim(r, &format!("{dir}/{rel}")).ok())
+                    .unwrap_or_default()
+            };
+            let stat = read("stat");
             let ended_early = stat.is_empty() || mine.iter().all(|t| !t.alive);
-            let facts = process_facts(&root, p.pid, &stat);
+            let facts = proc
+                .as_ref()
+                .map(|r| process_facts(r, p.pid, &stat))
+                .unwrap_or_default();
             let mut images = binary_images(&root, p.pid).unwrap_or_default();
             if let Some(k) = &kimage {
                 images.push(k.clone());
             }
-            let listed = list_tids(&dir.join("task")).map(|t| t.len()).ok();
+            let listed = proc
+                .as_ref()
+                .and_then(|r| list_tids(r, &format!("{dir}/task")).ok())
+                .map(|t| t.len());
             processes.push(ProfiledProcess {
                 pid: p.pid,
                 ended_early,
                 user_only: p.user_only,
                 process: StackProcess {
                     pid: i64::from(p.pid),
-                    name: read_trim(&dir.join("comm")).unwrap_or_default(),
+                    name: read("comm"),
                     path: facts.path,
                     parent: facts.parent,
                     footprint_mb: facts.footprint_mb,

@@ -1,7 +1,11 @@
-//! Thin wrappers over the few system calls the reader makes: `openat` relative to a held
+//! Thin wrappers over the few system calls procfs reading makes: `openat` relative to a held
 //! directory fd, `pread` at offset 0 into a reused buffer, `getdents64` on a held directory fd,
-//! `readlinkat`, the per-process CPU clock and RLIMIT_NOFILE. Nothing here allocates except a
-//! buffer that grows once when a file turns out larger than it.
+//! `readlinkat`, `fstatat` and RLIMIT_NOFILE. Nothing here allocates except a buffer that grows
+//! once when a file turns out larger than it.
+//!
+//! **Every file under a proc root is opened by [`openat_raw`]** (and the root itself by
+//! [`open_dir`]): hardening the way /proc is opened (no-follow, checking the root is procfs)
+//! changes these two functions only.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -38,6 +42,17 @@ impl Fail {
     fn from_io(e: &io::Error) -> Fail {
         e.raw_os_error().map_or(Fail::Other, Fail::from_errno)
     }
+
+    /// A short description for error messages.
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Fail::Gone => "the process is gone",
+            Fail::Absent => "no such file",
+            Fail::Denied => "permission denied",
+            Fail::NoFds => "no file descriptor left",
+            Fail::Other => "read error",
+        }
+    }
 }
 
 /// A relative path built on the stack (`"1234/task/5678/schedstat"`), NUL-terminated for
@@ -53,6 +68,29 @@ impl RelPath {
             buf: [0; 96],
             len: 0,
         }
+    }
+
+    /// A fixed name under the root (`"stat"`, `"pressure/cpu"`).
+    pub(super) fn name(name: &str) -> RelPath {
+        let mut p = RelPath::new();
+        p.push_str(name);
+        p
+    }
+
+    /// A relative path given as text, checked: not empty, not absolute, no `.`/`..` component,
+    /// only `[A-Za-z0-9_.:-]` in names, and short enough to fit. `None` otherwise.
+    pub(super) fn parse(rel: &str) -> Option<RelPath> {
+        let ok_component = |c: &str| {
+            !c.is_empty()
+                && c != "."
+                && c != ".."
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+        };
+        if rel.len() + 1 > 96 || !rel.split('/').all(ok_component) {
+            return None;
+        }
+        Some(RelPath::name(rel))
     }
 
     /// `"<pid>/<name>"`.
@@ -98,8 +136,9 @@ impl RelPath {
     }
 }
 
-/// `openat(dir, path, O_RDONLY | O_CLOEXEC [| O_DIRECTORY])`.
-pub(super) fn open_at(dir: &File, path: &RelPath, directory: bool) -> Result<File, Fail> {
+/// `openat(dir, path, O_RDONLY | O_CLOEXEC [| O_DIRECTORY])`: the one place a file under a
+/// proc root is opened. `Err` is the errno.
+pub(super) fn openat_raw(dir: &File, path: &RelPath, directory: bool) -> Result<File, i32> {
     let mut flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
     if directory {
         flags |= libc::O_DIRECTORY;
@@ -113,12 +152,36 @@ pub(super) fn open_at(dir: &File, path: &RelPath, directory: bool) -> Result<Fil
         }
         let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
         if errno != libc::EINTR {
-            return Err(Fail::from_errno(errno));
+            return Err(errno);
         }
     }
 }
 
-/// Opens a directory by absolute path (the proc root).
+/// [`openat_raw`] with the error classified.
+pub(super) fn open_at(dir: &File, path: &RelPath, directory: bool) -> Result<File, Fail> {
+    openat_raw(dir, path, directory).map_err(Fail::from_errno)
+}
+
+/// The owner uid of `path` under `dir` (`fstatat`, not following a final symlink).
+pub(super) fn owner_at(dir: &File, path: &RelPath) -> io::Result<u32> {
+    // SAFETY: zeroed stat is a valid out-value; the path is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            path.as_cstr().as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(st.st_uid)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Opens a directory by absolute path (the proc root): the one place a proc root is opened.
 pub(super) fn open_dir(path: &std::path::Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -197,12 +260,12 @@ fn parse_dirents(mut b: &[u8], out: &mut Vec<u32>) {
     }
 }
 
-/// `readlinkat(dir, name)` into `buf`; the target's bytes.
-pub(super) fn read_link_at<'a>(
+/// `readlinkat(dir, name)` into `buf`; the target's bytes, or the errno.
+pub(super) fn read_link_raw<'a>(
     dir: &File,
     name: &RelPath,
     buf: &'a mut [u8],
-) -> Result<&'a [u8], Fail> {
+) -> Result<&'a [u8], i32> {
     // SAFETY: the path is NUL-terminated; the buffer is valid for its length.
     let n = unsafe {
         libc::readlinkat(
@@ -213,9 +276,18 @@ pub(super) fn read_link_at<'a>(
         )
     };
     if n < 0 {
-        return Err(Fail::from_io(&io::Error::last_os_error()));
+        return Err(io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
     Ok(&buf[..n as usize])
+}
+
+/// [`read_link_raw`] with the error classified.
+pub(super) fn read_link_at<'a>(
+    dir: &File,
+    name: &RelPath,
+    buf: &'a mut [u8],
+) -> Result<&'a [u8], Fail> {
+    read_link_raw(dir, name, buf).map_err(Fail::from_errno)
 }
 
 /// Whether `root` is the procfs of our own pid namespace (the live system, as opposed to a fake
@@ -266,7 +338,7 @@ pub(super) fn raise_nofile_limit() -> u64 {
 }
 
 /// USER_HZ, the unit of `stat` times (100 nearly everywhere).
-pub(super) fn clock_ticks_per_second() -> u64 {
+pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 { t as u64 } else { 100 }

@@ -1,5 +1,5 @@
-//! Everything the sampler keeps about one process between passes, and the reading of one
-//! process in one pass.
+//! Everything the reader keeps about one process between passes, and the reading of one
+//! process in one pass (raw counters; rates are the sampler's, see [`crate::reading`]).
 //!
 //! A known process is read in this order:
 //! 1. `schedstat` of the leader and of every known thread (0.5–0.8 µs each). A reaped process
@@ -15,6 +15,8 @@
 //!    (priority, parent, memory reclaimed from it).
 //! 4. The fdinfo of its DRM fds, every pass (a GPU works while its client sleeps).
 //!
+//! 5. Its cgroup v2 path, once, at the first sighting (the unit it belongs to).
+//!
 //! CPU time is the accumulated Σ of per-thread `schedstat` ns. Threads that lived and died
 //! between two passes are never seen, so whenever `stat` is read its utime+stime (the kernel's
 //! exact whole-process sum, truncated to clock ticks) is compared with the accumulated growth
@@ -26,9 +28,10 @@ use super::gpu::{self, Gpu, GpuReading};
 use super::parse::{self, Io, Status};
 use super::sys::{self, RelPath};
 use super::threads::Threads;
-use crate::model::{ProcState, ProcessScore};
-use crate::sampler::pass::{rate, wall_now};
+use crate::model::ProcState;
+use crate::reading::{Counters, ProcessReading, Span};
 use std::fs::File;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A process that has not run is still re-read after this many status intervals.
@@ -36,7 +39,7 @@ pub(super) const IDLE_REFRESH_FACTOR: u64 = 10;
 
 /// What reading a process in one pass gave.
 pub(super) enum Outcome {
-    /// Read; its `ProcessScore` was pushed to the output.
+    /// Read; its `ProcessReading` was pushed to the output.
     Sampled,
     /// A kernel thread left out by `include_kernel_threads = false`; kept only to know it.
     Excluded,
@@ -46,30 +49,20 @@ pub(super) enum Outcome {
     Replaced,
 }
 
-/// Previous per-pass values, for rates.
-#[derive(Debug, Clone, Copy)]
-struct Baseline {
-    at: Instant,
-    cpu_ns: u64,
-    majflt: u64,
-    faults: u64,
-    disk_io: Option<u64>,
-    syscalls: Option<u64>,
-    csw: u64,
-    runq_ns: u64,
-}
-
 /// The last values read from `stat`.
 #[derive(Debug, Clone, Copy, Default)]
 struct StatValues {
     state: ProcState,
     ppid: u32,
+    pgrp: u32,
     priority: i32,
     num_threads: u32,
     minflt: u64,
     majflt: u64,
     /// utime + stime in ns (whole process, tick resolution).
     ticks_ns: u64,
+    /// cutime + cstime in ns: waited-for children.
+    child_ns: u64,
 }
 
 /// One process, identified by (pid, start ticks).
@@ -81,7 +74,10 @@ pub(super) struct Proc {
     /// Read at least once (identity known).
     known: bool,
     command: String,
+    kernel_thread: bool,
     excluded: bool,
+    /// cgroup v2 path, read at the first sighting (`None` in the root or without cgroup v2).
+    group: Option<Arc<str>>,
     stat: Slot,
     schedstat: Slot,
     io: Slot,
@@ -98,13 +94,17 @@ pub(super) struct Proc {
     /// `ticks_ns` and the accumulated CPU total at the last `stat` read (the tick guard).
     cpu_at_stat: Option<(u64, u64)>,
     io_now: Option<Io>,
-    prev: Option<Baseline>,
+    /// Accumulated GPU growth (clients seen at two readings), a monotonic counter.
+    gpu_ns: u64,
+    /// Counters at the previous pass.
+    prev: Option<(Instant, Counters)>,
     // Values from `status`, kept between status passes.
     uid: u32,
     mem: u64,
     mem_peak: u64,
-    wakeups_rate: f64,
-    prev_voluntary: Option<(Instant, u64)>,
+    /// Voluntary switches at the last two status reads (the wakeups proxy).
+    voluntary_prev: Option<(Instant, u64)>,
+    voluntary_cur: Option<(Instant, u64)>,
 }
 
 impl Proc {
@@ -130,7 +130,9 @@ impl Proc {
             start_time: 0.0,
             known: false,
             command: String::new(),
+            kernel_thread: false,
             excluded: false,
+            group: None,
             stat,
             schedstat,
             io,
@@ -144,12 +146,13 @@ impl Proc {
             st: StatValues::default(),
             cpu_at_stat: None,
             io_now: None,
+            gpu_ns: 0,
             prev: None,
             uid: 0,
             mem: 0,
             mem_peak: 0,
-            wakeups_rate: 0.0,
-            prev_voluntary: None,
+            voluntary_prev: None,
+            voluntary_cur: None,
         })
     }
 
@@ -173,12 +176,12 @@ impl Proc {
             + self.gpu.denied_files()
     }
 
-    /// Reads the process for this pass, pushing its `ProcessScore` to `out` when sampled.
+    /// Reads the process for this pass, pushing its reading to `out` when sampled.
     pub(super) fn read(
         &mut self,
         root: &File,
         rs: &mut ReadState,
-        out: &mut Vec<ProcessScore>,
+        out: &mut Vec<ProcessReading>,
     ) -> Outcome {
         match self.read_inner(root, rs, out) {
             Ok(o) => o,
@@ -190,7 +193,7 @@ impl Proc {
         &mut self,
         root: &File,
         rs: &mut ReadState,
-        out: &mut Vec<ProcessScore>,
+        out: &mut Vec<ProcessReading>,
     ) -> Result<Outcome, Gone> {
         let pid = self.pid;
         let seq = rs.seq;
@@ -213,6 +216,12 @@ impl Proc {
                 self.io = Slot::Absent;
                 self.status = Slot::Absent;
                 return Ok(Outcome::Excluded);
+            }
+            if !self.kernel_thread {
+                self.group = rs
+                    .read_once(root, &RelPath::pid(pid, "cgroup"))?
+                    .and_then(|n| parse::cgroup_v2(&rs.buf[..n]))
+                    .map(|p| Arc::from(String::from_utf8_lossy(p).as_ref()));
             }
         }
 
@@ -291,7 +300,7 @@ impl Proc {
         }
 
         self.apply_status(status_pass, status, at);
-        let p = self.score_row(at, gpu);
+        let p = self.reading(at, gpu);
         out.push(p);
         rs.denied += self.denied_files();
         Ok(Outcome::Sampled)
@@ -308,7 +317,8 @@ impl Proc {
             self.known = true;
             self.start_ticks = st.starttime;
             self.start_time = rs.btime as f64 + st.starttime as f64 / rs.ticks_per_s as f64;
-            self.excluded = st.is_kernel_thread() && !rs.include_kernel_threads;
+            self.kernel_thread = st.is_kernel_thread();
+            self.excluded = self.kernel_thread && !rs.include_kernel_threads;
         } else if st.starttime != self.start_ticks {
             return Ok(false);
         }
@@ -318,6 +328,7 @@ impl Proc {
         self.st = StatValues {
             state: ProcState::from_linux_code(st.state),
             ppid: st.ppid,
+            pgrp: st.pgrp,
             priority: i32::try_from(st.priority).unwrap_or(0),
             num_threads: st.num_threads,
             minflt: st.minflt,
@@ -325,6 +336,10 @@ impl Proc {
             ticks_ns: st
                 .utime
                 .saturating_add(st.stime)
+                .saturating_mul(rs.ns_per_tick),
+            child_ns: st
+                .cutime
+                .saturating_add(st.cstime)
                 .saturating_mul(rs.ns_per_tick),
         };
         Ok(true)
@@ -346,7 +361,7 @@ impl Proc {
         self.cpu_at_stat = Some((ticks, *total));
     }
 
-    /// Memory, uid and the wakeups rate from a status pass.
+    /// Memory, uid and the voluntary-switch readings from a status pass.
     fn apply_status(&mut self, status_pass: bool, status: Option<Status>, at: Instant) {
         if !status_pass {
             return;
@@ -358,89 +373,77 @@ impl Proc {
                 }
                 self.mem = s.mem_bytes();
                 self.mem_peak = s.vm_hwm_kb.saturating_mul(1024);
-                let v = self.threads.totals.voluntary;
-                self.wakeups_rate = match self.prev_voluntary {
-                    Some((t0, v0)) => rate(v0, v, at.duration_since(t0).as_secs_f64()),
-                    None => 0.0,
-                };
-                self.prev_voluntary = Some((at, v));
+                self.voluntary_prev = self.voluntary_cur;
+                self.voluntary_cur = Some((at, self.threads.totals.voluntary));
             }
             None => {
                 self.mem = 0;
                 self.mem_peak = 0;
-                self.wakeups_rate = 0.0;
-                self.prev_voluntary = None;
+                self.voluntary_prev = None;
+                self.voluntary_cur = None;
             }
         }
     }
 
-    /// This pass's row: current values and rates against the previous pass.
-    fn score_row(&mut self, at: Instant, gpu: GpuReading) -> ProcessScore {
+    /// This pass's reading: current values, cumulative counters and the previous pass's.
+    fn reading(&mut self, at: Instant, gpu: GpuReading) -> ProcessReading {
         let t = self.threads.totals;
         let st = self.st;
-        let faults = st.minflt.saturating_add(st.majflt);
-        let disk_io = self.io_now.map(|i| i.disk_bytes);
-        let syscalls = self.io_now.map(|i| i.rw_syscalls);
-        let prev = self.prev;
-        let dt = prev.map_or(0.0, |p| at.duration_since(p.at).as_secs_f64());
-        let r = |f: fn(&Baseline) -> u64, cur: u64| prev.map_or(0.0, |p| rate(f(&p), cur, dt));
-        let r_opt = |f: fn(&Baseline) -> Option<u64>, cur: Option<u64>| match (
-            prev.and_then(|p| f(&p)),
-            cur,
-        ) {
-            (Some(a), Some(b)) => rate(a, b, dt),
-            _ => 0.0,
-        };
-        let gpu_time_rate = if prev.is_some() && dt > 0.0 {
-            gpu.delta_ns as f64 / 1e6 / dt
-        } else {
-            0.0
-        };
-        let row = ProcessScore {
-            pid: self.pid,
-            command: self.command.clone(),
-            captured_at: wall_now(),
-            cpu: r(|p| p.cpu_ns, t.cpu_ns) / 1e9 * 100.0,
-            mem: self.mem,
-            mem_peak: self.mem_peak,
+        if self.prev.is_some() {
+            self.gpu_ns = self.gpu_ns.saturating_add(gpu.delta_ns);
+        }
+        let now = Counters {
+            cpu_ns: t.cpu_ns,
+            child_cpu_ns: st.child_ns,
             pageins: st.majflt,
-            pageins_rate: r(|p| p.majflt, st.majflt),
-            faults,
-            faults_rate: r(|p| p.faults, faults),
-            disk_io: disk_io.unwrap_or(0),
-            disk_io_rate: r_opt(|p| p.disk_io, disk_io),
+            faults: st.minflt.saturating_add(st.majflt),
+            disk_io: self.io_now.map(|i| i.disk_bytes),
+            syscalls: self.io_now.map(|i| i.rw_syscalls),
             csw: t.csw,
-            csw_rate: r(|p| p.csw, t.csw),
-            syscalls: syscalls.unwrap_or(0),
-            syscalls_rate: r_opt(|p| p.syscalls, syscalls),
-            threads: st.num_threads,
             // `status` is read after `schedstat` in a pass, so a thread switching fast can show
             // a few more voluntary switches than all switches read a moment earlier; voluntary
             // switches are a subset by definition.
             wakeups: t.voluntary.min(t.csw),
-            wakeups_rate: self.wakeups_rate,
-            runnable_time: t.runq_ns,
-            runnable_time_rate: r(|p| p.runq_ns, t.runq_ns) / 1e6,
-            gpu_time: gpu.total_ns,
-            gpu_time_rate,
+            runnable_ns: t.runq_ns,
+            gpu_ns: self.gpu_ns,
+            ..Counters::default()
+        };
+        let prev = self
+            .prev
+            .replace((at, now))
+            .map(|(t0, c)| (c, at.duration_since(t0).as_secs_f64()));
+        let wakeups_span = match (self.voluntary_prev, self.voluntary_cur) {
+            (Some((t0, v0)), Some((t1, v1))) => Some(Span {
+                prev: v0,
+                cur: v1,
+                elapsed_s: t1.duration_since(t0).as_secs_f64(),
+            }),
+            _ => Some(Span {
+                prev: 0,
+                cur: 0,
+                elapsed_s: 0.0,
+            }),
+        };
+        ProcessReading {
+            pid: self.pid,
+            ppid: st.ppid,
+            pgid: st.pgrp,
+            uid: self.uid,
+            command: self.command.clone(),
+            start_time: self.start_time,
             state: st.state,
             priority: st.priority,
-            ppid: st.ppid,
-            uid: self.uid,
-            start_time: self.start_time,
-            ..ProcessScore::default()
-        };
-        self.prev = Some(Baseline {
-            at,
-            cpu_ns: t.cpu_ns,
-            majflt: st.majflt,
-            faults,
-            disk_io,
-            syscalls,
-            csw: t.csw,
-            runq_ns: t.runq_ns,
-        });
-        row
+            threads: st.num_threads,
+            kernel_thread: self.kernel_thread,
+            mem: self.mem,
+            mem_peak: self.mem_peak,
+            gpu_time: gpu.total_ns,
+            group: self.group.clone(),
+            now,
+            prev,
+            wakeups_span,
+            ..ProcessReading::default()
+        }
     }
 
     /// Confirms the process is still the one first read: its held `schedstat` still reads (a

@@ -1,4 +1,4 @@
-//! Held procfs files and the per-pass read state shared by every process.
+//! Held procfs files and the per-pass read state shared by every process of a [`super::ProcReader`].
 //!
 //! A file is opened once per process (or thread) and re-read with `pread` at offset 0 on every
 //! pass. A held fd stays bound to the task it was opened for: once that task is reaped it
@@ -145,6 +145,21 @@ impl ReadState {
                 // Held now: read it (a second refusal turns it back into Denied).
                 self.read_held(slot)
             }
+        }
+    }
+
+    /// Opens, reads into `self.buf` and closes a file read only once (a process's `cgroup`).
+    /// `Ok(None)`: absent or unreadable; `Err(Gone)`: the task is gone.
+    pub(super) fn read_once(&mut self, dir: &File, path: &RelPath) -> Result<Option<usize>, Gone> {
+        self.opened_by_path = true;
+        match sys::open_at(dir, path, false) {
+            Ok(f) => match sys::pread_all(&f, &mut self.buf) {
+                Ok(n) => Ok(Some(n)),
+                Err(Fail::Gone) => Err(Gone),
+                Err(_) => Ok(None),
+            },
+            Err(Fail::Gone) => Err(Gone),
+            Err(_) => Ok(None),
         }
     }
 

@@ -12,7 +12,7 @@ const BTIME: u64 = 1_700_000_000;
 
 /// Seconds per `stat` clock tick on this machine (USER_HZ, 100 nearly everywhere).
 fn tick() -> f64 {
-    1.0 / sys::clock_ticks_per_second() as f64
+    1.0 / crate::procfs::clock_ticks_per_second() as f64
 }
 
 /// A process as the fake tree describes it.
@@ -69,7 +69,7 @@ impl P {
     fn run(&mut self, ms: u64) -> &mut Self {
         self.sched.0 += ms * 1_000_000;
         self.sched.2 += 1;
-        self.utime += ms * sys::clock_ticks_per_second() / 1000;
+        self.utime += ms * crate::procfs::clock_ticks_per_second() / 1000;
         self
     }
 }
@@ -531,12 +531,12 @@ fn cpu_is_schedstat_ns_unless_stat_ticks_show_unseen_threads() {
     // 90: 480 ms by schedstat, 490 ms by ticks: truncation noise, the ns figure stands.
     precise.sched.0 += 480_000_000;
     precise.sched.2 += 5;
-    precise.utime += 49 * sys::clock_ticks_per_second() / 100;
+    precise.utime += 49 * crate::procfs::clock_ticks_per_second() / 100;
     // 91: its seen threads ran 100 ms but stat counts 600 ms: threads that came and went
     // between the passes ran the rest.
     churn.sched.0 += 100_000_000;
     churn.sched.2 += 5;
-    churn.utime += 60 * sys::clock_ticks_per_second() / 100;
+    churn.utime += 60 * crate::procfs::clock_ticks_per_second() / 100;
     t.put(&precise);
     t.put(&churn);
     let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
@@ -668,6 +668,7 @@ fn processes_are_sorted_by_score_and_the_rogues_counted() {
     }
     let mut config = t.config();
     config.rogue_selection.max_count = 2;
+    config.scoring.model = crate::config::ScoringModel::FairShare;
     config.scoring.score_multiplier = 10.0;
     let s = LinuxSampler::new(&config)
         .expect("sampler")
@@ -698,7 +699,7 @@ fn over_the_fd_budget_files_are_read_per_call_with_the_same_results() {
     t.put(&m);
     t.thread(11, 12, (0, 0, 5), 1);
     let mut s = t.sampler();
-    s.rs.fd_budget = 0;
+    s.reader.set_fd_budget(0);
     let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
     std::thread::sleep(std::time::Duration::from_millis(20));
     a.run(100);
@@ -706,7 +707,7 @@ fn over_the_fd_budget_files_are_read_per_call_with_the_same_results() {
     t.put(&a);
     // Only thread 12 of 11 runs; it cannot be seen without fds, so 11 is read in full every
     // pass and its CPU comes from stat ticks.
-    m.utime += 10 * sys::clock_ticks_per_second() / 100;
+    m.utime += 10 * crate::procfs::clock_ticks_per_second() / 100;
     t.put(&m);
     let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
     let w = Window {
@@ -727,12 +728,20 @@ fn an_unreadable_root_or_missing_boot_time_is_an_error() {
     c.sampler.proc_root = "/nonexistent/rogue-hunter-proc".into();
     assert!(matches!(
         LinuxSampler::new(&c),
-        Err(SamplerError::ProcRoot { .. })
+        Err(SamplerError::Procfs(
+            crate::procfs::ProcfsError::Root { .. }
+        ))
     ));
     let t = Tree::new();
     t.write("stat", "cpu 1 2 3\n");
     let err = LinuxSampler::new(&t.config()).err().expect("no btime");
-    assert!(matches!(err, SamplerError::BootTime { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SamplerError::Procfs(crate::procfs::ProcfsError::BootTime { .. })
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("btime"));
 }
 
@@ -745,7 +754,13 @@ fn a_root_that_disappears_fails_the_pass_not_the_sampler() {
     drop(t);
     for _ in 0..2 {
         let err = s.sample().expect_err("no process list, no pass");
-        assert!(matches!(err, SamplerError::ProcRoot { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                SamplerError::Procfs(crate::procfs::ProcfsError::Root { .. })
+            ),
+            "{err}"
+        );
     }
 }
 
@@ -842,4 +857,119 @@ fn refused_checks(root: &Path) {
         let y = get(&sample, 101);
         assert_eq!((y.disk_io, y.mem), (4096 + 8192, (20_000 + 100) * 1024));
     }
+}
+
+impl Tree {
+    /// `/proc/stat` with these cumulative counters (two CPUs; ticks).
+    fn system(&self, busy: u64, idle: u64, ctxt: u64, forks: u64) {
+        self.write(
+            "stat",
+            &format!(
+                "cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\n\
+                 cpu1 0 0 0 0 0 0 0 0 0 0\nctxt {ctxt}\nbtime {BTIME}\nprocesses {forks}\n\
+                 procs_running 3\nprocs_blocked 1\n"
+            ),
+        );
+        self.write(
+            "meminfo",
+            "MemTotal:       8000000 kB\nMemFree:  1000000 kB\nMemAvailable:   6000000 kB\n\
+             Cached: 2000000 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n",
+        );
+    }
+}
+
+#[test]
+fn the_machine_comes_from_the_root_and_says_when_there_is_no_psi() {
+    let t = Tree::new();
+    t.system(100, 100, 1000, 50);
+    let mut a = p(10, "waiter");
+    t.put(&a);
+    let mut s = t.sampler();
+    let (_, t0, t1) = timed(|| s.sample().expect("pass 1"));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // 300 busy ticks of 400 (1.5 of 2 CPUs), 600 switches, 30 forks; the waiter waited 10 ms
+    // for a CPU: the run-queue estimate of cpu pressure.
+    t.system(400, 200, 1600, 80);
+    a.sched = (a.sched.0 + 1_000_000, a.sched.1 + 10_000_000, a.sched.2 + 1);
+    a.run(1);
+    t.put(&a);
+    let (s2, t2, t3) = timed(|| s.sample().expect("pass 2"));
+    let w = Window {
+        inner: (t2 - t1).as_secs_f64(),
+        outer: (t3 - t0).as_secs_f64(),
+    };
+    let m = &s2.machine;
+    assert_eq!(m.cpus, 2);
+    assert!((m.cpu_busy - 1.5).abs() < 1e-9, "{}", m.cpu_busy);
+    assert_rate("ctxt_rate", m.ctxt_rate, 600.0, &w);
+    assert_rate("forks_rate", m.forks_rate, 30.0, &w);
+    assert_eq!(
+        (m.mem_total, m.mem_available),
+        (8_000_000 * 1024, 6_000_000 * 1024)
+    );
+    assert_eq!((m.procs_running, m.procs_blocked), (3, 1));
+    assert_eq!(m.psi, None);
+    assert_eq!(m.pressure_source, crate::machine::PressureSource::Estimate);
+    // Σ run delay: 10 ms over the interval, per 2 CPUs, in %.
+    assert_rate("estimated cpu pressure", m.pressure_cpu, 0.5, &w);
+
+    // The same tree with PSI files: the kernel's figures, and windows from their totals.
+    for (f, total) in crate::procfs::PRESSURE_FILES
+        .iter()
+        .zip([4_000_000u64, 0, 10])
+    {
+        t.write(
+            f,
+            &format!(
+                "some avg10=12.50 avg60=3.00 avg300=1.00 total={total}\n\
+                 full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+            ),
+        );
+    }
+    let mut s = t.sampler();
+    let m = s.sample().expect("pass").machine;
+    let psi = m.psi.expect("PSI read");
+    assert_eq!(psi.cpu.some.avg10, 12.5);
+    assert_eq!(m.pressure_source, crate::machine::PressureSource::Psi);
+}
+
+#[test]
+fn a_cgroup_service_is_one_unit_whatever_its_process_groups() {
+    let t = Tree::new();
+    t.system(100, 100, 1000, 50);
+    let mut procs = vec![p(70, "nginx"), p(71, "nginx-worker"), p(72, "bash")];
+    for x in &procs {
+        t.put(x);
+    }
+    t.write("70/cgroup", "0::/system.slice/nginx.service\n");
+    t.write("71/cgroup", "0::/system.slice/nginx.service\n");
+    t.write("72/cgroup", "0::/\n");
+    let mut c = t.config();
+    c.scoring.impact.persistence_s = 0.0;
+    c.scoring.impact.forensics_hold_s = 0.0;
+    let mut s = LinuxSampler::new(&c).expect("sampler");
+    s.sample().expect("pass 1");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    t.system(300, 100, 1100, 50);
+    for x in procs.iter_mut().take(2) {
+        x.run(100);
+        t.put(x);
+    }
+    let s2 = s.sample().expect("pass 2");
+    let unit = s2
+        .units
+        .iter()
+        .find(|u| u.key == "cgroup:/system.slice/nginx.service")
+        .unwrap_or_else(|| panic!("the service is a unit: {:?}", s2.units));
+    assert_eq!(unit.kind, crate::model::UnitKind::Cgroup);
+    assert_eq!(unit.label, "nginx.service");
+    let mut members = unit.member_pids.clone();
+    members.sort_unstable();
+    assert_eq!(members, vec![70, 71]);
+    assert_eq!(unit.row.members, 2);
+    assert_eq!(
+        get(&s2, 72).members,
+        1,
+        "bash in the root cgroup stands alone"
+    );
 }
