@@ -105,7 +105,7 @@ pub fn render(ev: &EventEvidence, opts: &Options) -> String {
     let clock = Clock(opts.utc_offset);
     let e = &ev.event;
     let mut out = String::with_capacity(64 * 1024);
-    let title = format!("Event #{} — {} · rogue-hunter", e.id, e.command);
+    let title = format!("Event #{} — {} · rogue-hunter", e.id, e.culprit());
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -120,7 +120,7 @@ pub fn render(ev: &EventEvidence, opts: &Options) -> String {
         "<header><h1>Event #{} <span class=\"cmd\">{}</span> <span class=\"pid\">pid {}</span></h1>\
          <p class=\"sub\"><span class=\"badge band-{}\">{} {}</span> {} · report made {} (UTC{}) by rogue-hunter {}</p></header>",
         e.id,
-        esc(&e.command),
+        esc(&e.culprit()),
         e.pid,
         e.peak_band,
         e.peak_score,
