@@ -5,8 +5,9 @@
 //! is printed. Goal: under 1 s, and a file of at most a few MB.
 //!
 //! Run: `cargo bench --bench report`. With `ROGUE_HUNTER_SAMPLE_REPORT=DIR` it also writes the
-//! fixture's reports there (`event-1.html` …), for looking at them and for the screenshots in
-//! `docs/`.
+//! fixture's reports there (`event-1.html` …), for looking at them. (The screenshots in `docs/`
+//! come from the browser test: `RH_REPORT_SCREENSHOTS=docs cargo test --test integration
+//! report_browser`.)
 
 #[path = "../tests/integration/blocking_writer.rs"]
 mod blocking_writer;
