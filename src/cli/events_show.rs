@@ -774,36 +774,6 @@ mod tests {
     use super::*;
     use crate::store::queries::PartState;
 
-    fn frame(parent: Option<usize>, count: i64, sym: &str) -> Frame {
-        Frame {
-            parent,
-            sample_count: count,
-            symbol_name: Some(sym.into()),
-            address: "0x1".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn the_heaviest_path_follows_the_most_samples() {
-        let frames = vec![
-            frame(None, 5, "main"),
-            frame(Some(0), 1, "light"),
-            frame(Some(0), 4, "heavy"),
-            frame(Some(2), 4, "leaf"),
-            frame(None, 2, "other_root"),
-        ];
-        let path: Vec<String> = heaviest_path(&frames)
-            .into_iter()
-            .map(|f| f.symbol)
-            .collect();
-        assert_eq!(path, ["main", "heavy", "leaf"]);
-        assert!(heaviest_path(&[]).is_empty());
-        // A bad parent link is a root, never a loop.
-        let odd = vec![frame(Some(5), 1, "orphan")];
-        assert_eq!(heaviest_path(&odd).len(), 1);
-    }
-
     #[test]
     fn a_null_status_reads_pending_and_decode_shows_only_where_it_exists() {
         let none = PartState {

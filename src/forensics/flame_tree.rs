@@ -96,3 +96,74 @@ fn node_of(frames: &[Frame], children: &[Vec<usize>], i: usize) -> Node {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(parent: Option<usize>, count: i64, sym: &str) -> Frame {
+        Frame {
+            parent,
+            sample_count: count,
+            symbol_name: Some(sym.into()),
+            address: "0x1".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_heaviest_chain_follows_the_most_samples_and_never_loops() {
+        let frames = vec![
+            frame(None, 5, "main"),
+            frame(Some(0), 1, "light"),
+            frame(Some(0), 4, "heavy"),
+            frame(Some(2), 4, "leaf"),
+            frame(None, 2, "other_root"),
+        ];
+        assert_eq!(heaviest_chain(&frames), [0, 2, 3]);
+        assert!(heaviest_chain(&[]).is_empty());
+        // A bad parent link is a root, never a loop.
+        assert_eq!(heaviest_chain(&[frame(Some(5), 1, "orphan")]), [0]);
+        // On a tie, the first stored.
+        let tie = vec![frame(None, 2, "a"), frame(None, 2, "b")];
+        assert_eq!(heaviest_chain(&tie), [0]);
+    }
+
+    #[test]
+    fn the_tree_groups_by_process_and_thread_and_drops_empty_ones() {
+        use crate::store::capture_data::{StackProcess, StackThread};
+        let thread = |tid: &str, frames: Vec<Frame>| StackThread {
+            thread_id: tid.into(),
+            frames,
+            ..Default::default()
+        };
+        let data = CaptureData {
+            processes: vec![
+                StackProcess {
+                    pid: 7,
+                    name: "hog".into(),
+                    threads: vec![
+                        thread("7", vec![frame(None, 3, "main"), frame(Some(0), 2, "spin")]),
+                        thread("8", vec![]),
+                    ],
+                    ..Default::default()
+                },
+                StackProcess {
+                    pid: 9,
+                    name: "idle".into(),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let tree = flame_tree(&data);
+        assert_eq!(tree.total(), 3);
+        assert_eq!(tree.roots.len(), 1, "a process without samples is left out");
+        assert_eq!(tree.roots[0].name, "hog [7]");
+        assert_eq!(tree.roots[0].children.len(), 1, "so is a thread");
+        assert_eq!(
+            tree.roots[0].children[0].children[0].children[0].name,
+            "spin"
+        );
+    }
+}
