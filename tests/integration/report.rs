@@ -297,6 +297,8 @@ fn a_report_of_a_database_the_daemon_is_writing_is_whole_or_says_what_is_missing
         "[forensics]\nenabled = false\n",
         "[forensics]\nenabled = true\nmin_interval_s = 0\n",
     );
+    // A busy helper: timing-sensitive tests (machine_alone) wait until it is gone.
+    let _load = crate::common::heavy_load();
     let daemon = Daemon::start(&config);
     let helper = Helper::spawn(&["busy", "--threads", "1"]);
     let mut event = None;

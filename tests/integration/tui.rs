@@ -173,6 +173,7 @@ fn the_dashboard_shows_a_busy_process_and_gives_the_terminal_back() {
         eprintln!("skipped: tmux is not installed");
         return;
     }
+    let _load = crate::common::heavy_load();
     let daemon = Daemon::start(TEST_CONFIG);
     let helper = Helper::spawn(&["busy", "--threads", "1"]);
     let tmux = Tmux::start(&daemon);
@@ -280,6 +281,8 @@ fn an_event_opens_by_id_and_its_capture_replays_to_the_first_sample_and_back() {
         "[forensics]\nenabled = false\n",
         "[forensics]\nenabled = true\nmin_interval_s = 0\n",
     );
+    // A busy helper: timing-sensitive tests (machine_alone) wait until it is gone.
+    let _load = crate::common::heavy_load();
     let daemon = Daemon::start(&config);
     let helper = Helper::spawn(&["busy", "--threads", "1"]);
     daemon.wait_until(Duration::from_secs(30), "an event for the helper", || {
