@@ -27,6 +27,7 @@ pub mod paths;
 pub mod privileges;
 pub mod procfs;
 pub mod reading;
+pub mod report;
 pub mod ring;
 pub mod sampler;
 pub mod score;

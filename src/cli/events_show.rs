@@ -407,28 +407,24 @@ fn stacks_json(data: &CaptureData) -> Vec<StackProcessJson> {
 /// The heaviest path of a call tree: from the root with the most samples, always into the
 /// child with the most samples (the first on a tie), outermost first.
 pub fn heaviest_path(frames: &[Frame]) -> Vec<FrameJson> {
-    // Heaviest first, in stored order on a tie.
-    let (roots, children) = profile_view::children_of(frames);
-    let heaviest = |list: &[usize]| -> Option<usize> { list.first().copied() };
-    let mut path = Vec::new();
-    let mut at = heaviest(&roots);
-    while let Some(i) = at {
-        let f = &frames[i];
-        path.push(FrameJson {
-            sample_count: f.sample_count,
-            on_cpu: f.on_cpu_count,
-            off_cpu: f.off_cpu_count,
-            symbol: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
-            library: f.library_name.clone(),
-            source: f.source_file.as_ref().map(|file| match f.source_line {
-                Some(l) => format!("{file}:{l}"),
-                None => file.clone(),
-            }),
-            is_kernel: f.is_kernel,
-        });
-        at = heaviest(&children[i]);
-    }
-    path
+    crate::forensics::flame_tree::heaviest_chain(frames)
+        .into_iter()
+        .map(|i| {
+            let f = &frames[i];
+            FrameJson {
+                sample_count: f.sample_count,
+                on_cpu: f.on_cpu_count,
+                off_cpu: f.off_cpu_count,
+                symbol: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
+                library: f.library_name.clone(),
+                source: f.source_file.as_ref().map(|file| match f.source_line {
+                    Some(l) => format!("{file}:{l}"),
+                    None => file.clone(),
+                }),
+                is_kernel: f.is_kernel,
+            }
+        })
+        .collect()
 }
 
 /// The peak snapshot's fields in column order, raw.
@@ -777,36 +773,6 @@ fn render_logs(entries: &[LogEntry], out: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::store::queries::PartState;
-
-    fn frame(parent: Option<usize>, count: i64, sym: &str) -> Frame {
-        Frame {
-            parent,
-            sample_count: count,
-            symbol_name: Some(sym.into()),
-            address: "0x1".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn the_heaviest_path_follows_the_most_samples() {
-        let frames = vec![
-            frame(None, 5, "main"),
-            frame(Some(0), 1, "light"),
-            frame(Some(0), 4, "heavy"),
-            frame(Some(2), 4, "leaf"),
-            frame(None, 2, "other_root"),
-        ];
-        let path: Vec<String> = heaviest_path(&frames)
-            .into_iter()
-            .map(|f| f.symbol)
-            .collect();
-        assert_eq!(path, ["main", "heavy", "leaf"]);
-        assert!(heaviest_path(&[]).is_empty());
-        // A bad parent link is a root, never a loop.
-        let odd = vec![frame(Some(5), 1, "orphan")];
-        assert_eq!(heaviest_path(&odd).len(), 1);
-    }
 
     #[test]
     fn a_null_status_reads_pending_and_decode_shows_only_where_it_exists() {

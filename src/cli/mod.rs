@@ -16,6 +16,7 @@ mod output;
 mod perms;
 mod profile_view;
 mod prune;
+mod report;
 mod service;
 mod status;
 mod tui;
@@ -62,6 +63,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Summary or export (JSON, CSV) of the events of the last hours.
     History(history::HistoryArgs),
+    /// One event's evidence as a self-contained HTML page: charts, stacks, log lines.
+    Report(report::ReportArgs),
     /// Ask the running daemon for a forensic capture now.
     Capture(capture::CaptureArgs),
     /// Delete old events, captures and machine snapshots.
@@ -100,6 +103,7 @@ impl Command {
             Command::Status(_)
             | Command::Events(_)
             | Command::History(_)
+            | Command::Report(_)
             | Command::Capture(_)
             | Command::Prune(_)
             | Command::Config(_)
@@ -275,6 +279,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&ctx, args),
         Command::Events(args) => events::run(&ctx, args),
         Command::History(args) => history::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Capture(args) => capture::run(&ctx, args),
         Command::Prune(args) => prune::run(&ctx, args),
         Command::Tui(args) => tui::run(&ctx, &args),

@@ -2,7 +2,9 @@
 //! (`--folded`) and a flame graph (`--flamegraph FILE.svg`), from what the store holds.
 
 use super::output::{cut, plural, printable};
-use crate::flamegraph::{self, Kind, Node, Tree};
+use crate::flamegraph;
+use crate::forensics::flame_tree::children_of;
+pub use crate::forensics::flame_tree::flame_tree;
 use crate::store::capture_data::{CaptureData, Frame, StackHeader};
 
 /// Frames printed per thread in the text tree.
@@ -42,25 +44,6 @@ pub fn sampling_line(h: &StackHeader) -> Option<String> {
         s.push_str(&format!(", {t} stacks cut short"));
     }
     Some(s)
-}
-
-/// The roots and each frame's children (a bad parent link makes a root, never a loop), heaviest
-/// first, in stored order on a tie.
-pub(super) fn children_of(frames: &[Frame]) -> (Vec<usize>, Vec<Vec<usize>>) {
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); frames.len()];
-    let mut roots = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        match f.parent {
-            Some(p) if p < i => children[p].push(i),
-            _ => roots.push(i),
-        }
-    }
-    let weight = |i: &usize| std::cmp::Reverse(frames[*i].sample_count);
-    roots.sort_by_key(weight);
-    for c in &mut children {
-        c.sort_by_key(weight);
-    }
-    (roots, children)
 }
 
 /// A frame's name as shown: symbol (or address), library, source line.
@@ -217,66 +200,6 @@ pub fn thread_tree(frames: &[Frame], indent: &str) -> Vec<String> {
         ));
     }
     out
-}
-
-/// The whole capture as one tree for flame graphs and folded stacks: process, then thread,
-/// then the thread's frames.
-pub fn flame_tree(data: &CaptureData) -> Tree {
-    let mut tree = Tree::default();
-    for p in &data.processes {
-        let mut pnode = Node::new(format!("{} [{}]", p.name, p.pid), Kind::Group);
-        for t in &p.threads {
-            let name = match &t.thread_name {
-                Some(n) => format!("{n} ({})", t.thread_id),
-                None => format!("thread {}", t.thread_id),
-            };
-            let mut tnode = Node::new(name, Kind::Group);
-            let (roots, children) = children_of(&t.frames);
-            for r in roots {
-                tnode.children.push(node_of(&t.frames, &children, r));
-            }
-            tnode.count = tnode.children.iter().map(|c| c.count).sum();
-            tnode.off_cpu = tnode.children.iter().map(|c| c.off_cpu).sum();
-            if tnode.count > 0 {
-                pnode.children.push(tnode);
-            }
-        }
-        pnode.count = pnode.children.iter().map(|c| c.count).sum();
-        pnode.off_cpu = pnode.children.iter().map(|c| c.off_cpu).sum();
-        if pnode.count > 0 {
-            tree.roots.push(pnode);
-        }
-    }
-    tree
-}
-
-fn node_of(frames: &[Frame], children: &[Vec<usize>], i: usize) -> Node {
-    let f = &frames[i];
-    let mut detail = Vec::new();
-    if let Some(l) = &f.library_name {
-        detail.push(l.clone());
-    }
-    if let Some(file) = &f.source_file {
-        detail.push(match f.source_line {
-            Some(l) => format!("{file}:{l}"),
-            None => file.clone(),
-        });
-    }
-    Node {
-        name: f.symbol_name.clone().unwrap_or_else(|| f.address.clone()),
-        detail: (!detail.is_empty()).then(|| detail.join(" · ")),
-        kind: if f.is_kernel {
-            Kind::Kernel
-        } else {
-            Kind::User
-        },
-        count: u64::try_from(f.sample_count).unwrap_or(0),
-        off_cpu: u64::try_from(f.off_cpu_count.unwrap_or(0)).unwrap_or(0),
-        children: children[i]
-            .iter()
-            .map(|&c| node_of(frames, children, c))
-            .collect(),
-    }
 }
 
 /// The flame graph's title and subtitle for a capture.

@@ -8,6 +8,9 @@ pub struct TuiArgs {
     /// Draw without colours (as when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+    /// Open straight into the view of event ID (its summary, captures and replay).
+    #[arg(long, value_name = "ID")]
+    pub event: Option<i64>,
 }
 
 pub fn run(ctx: &Context, args: &TuiArgs) -> anyhow::Result<()> {
@@ -18,6 +21,7 @@ pub fn run(ctx: &Context, args: &TuiArgs) -> anyhow::Result<()> {
         db: ctx.paths.db_file.clone(),
         config,
         mono: args.no_color,
+        event: args.event,
     })?;
     Ok(())
 }

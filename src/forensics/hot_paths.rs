@@ -1,10 +1,12 @@
 //! The hottest paths of a capture's stacks (pure): where the samples ended, heaviest first,
-//! each with its innermost frames — what the TUI shows of a culprit at a glance.
+//! each with its innermost frames — what the TUI's event view and the HTML report show of a
+//! culprit at a glance.
 
 use crate::store::capture_data::{CaptureData, Frame};
+use serde::Serialize;
 
 /// A path through a thread's call tree and the samples that ended on it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HotPath {
     pub pid: i64,
     pub process: String,

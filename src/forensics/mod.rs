@@ -6,6 +6,7 @@
 
 pub mod calltree;
 pub mod culprits;
+pub mod flame_tree;
 pub mod hot_paths;
 #[cfg(target_os = "linux")]
 pub mod linux;

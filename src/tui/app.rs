@@ -6,11 +6,13 @@
 //! [`Command`]s (capture, database lookups, quit) for the runtime to carry out.
 
 mod board;
+mod replay;
 mod table;
 #[cfg(test)]
 mod tests;
 
 pub use board::{Board, Row, SPARK_KEEP, Stream, Trend};
+pub use replay::{JUMP, Replay, ReplayState};
 pub use table::{Sort, SortKey, arrange, matches};
 
 use super::connection::ConnEvent;
@@ -86,6 +88,8 @@ pub enum Mode {
     Dashboard,
     Help,
     Detail(Box<Detail>),
+    /// Stepping through a capture's ring buffer; the live stream keeps arriving underneath.
+    Replay(Box<Replay>),
 }
 
 /// A detail view.
@@ -96,6 +100,32 @@ pub struct Detail {
     pub scroll: usize,
     /// The database's side: the process's event and its captures.
     pub record: DbState<Option<EventRecord>>,
+    /// The capture `r` replays (an index into the record's captures; the newest by default).
+    pub capture: Option<usize>,
+}
+
+impl Detail {
+    fn new(target: DetailTarget) -> Detail {
+        Detail {
+            target,
+            scroll: 0,
+            record: DbState::Loading,
+            capture: None,
+        }
+    }
+
+    /// The capture chosen for replay, once the record is there.
+    pub fn chosen_capture(&self) -> Option<&crate::store::queries::CaptureRow> {
+        let DbState::Ready(Some(rec)) = &self.record else {
+            return None;
+        };
+        let n = rec.captures.len();
+        let i = self
+            .capture
+            .unwrap_or(n.checked_sub(1)?)
+            .min(n.checked_sub(1)?);
+        rec.captures.get(i)
+    }
 }
 
 /// What a detail view is about.
@@ -108,8 +138,9 @@ pub enum DetailTarget {
         /// Still among the rogues of the latest sample.
         in_stream: bool,
     },
-    /// An event of EVENT HISTORY.
-    Event { id: i64, row: Box<EventRow> },
+    /// An event of EVENT HISTORY (its row is None until the database answers, when the view
+    /// was opened by id: `tui --event ID`).
+    Event { id: i64, row: Option<Box<EventRow>> },
 }
 
 /// An answer from the database, or why there is none (yet).
@@ -143,6 +174,7 @@ pub enum Command {
     Capture { pid: u32 },
     LoadProcess { key: ProcessKey, start_time: f64 },
     LoadEvent { id: i64 },
+    LoadReplay { capture_id: i64 },
     RefreshHistory,
     ReconnectNow,
 }
@@ -294,9 +326,25 @@ impl App {
         self.frozen.is_some()
     }
 
+    /// What TOP PROCESSES shows: the replayed sample during a replay, else [`App::board`].
+    pub fn table_board(&self) -> &Board {
+        match &self.mode {
+            Mode::Replay(r) if r.data().is_some() => r.board(),
+            _ => self.board(),
+        }
+    }
+
+    /// The replay under way, if any.
+    pub fn replay(&self) -> Option<&Replay> {
+        match &self.mode {
+            Mode::Replay(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// TOP PROCESSES as shown: filtered and sorted.
     pub fn rows(&self) -> Vec<&Row> {
-        arrange(&self.board().rows, self.sort, &self.filter)
+        arrange(&self.table_board().rows, self.sort, &self.filter)
     }
 
     /// Index of the selected row in [`App::rows`] (None when the table is empty).
@@ -666,10 +714,38 @@ impl App {
                     if let Ok(Some(rec)) = &result {
                         d.target = DetailTarget::Event {
                             id,
-                            row: Box::new(rec.event.clone()),
+                            row: Some(Box::new(rec.event.clone())),
                         };
                     }
                     d.record = db_state(result);
+                    self.redraw = true;
+                }
+            }
+            HistoryReply::ReplayProgress {
+                capture_id,
+                done,
+                total,
+            } => {
+                if let Mode::Replay(r) = &mut self.mode
+                    && r.capture_id == capture_id
+                    && r.data().is_none()
+                {
+                    r.state = ReplayState::Loading { done, total };
+                    self.redraw = true;
+                }
+            }
+            HistoryReply::Replay { capture_id, result } => {
+                if let Mode::Replay(r) = &mut self.mode
+                    && r.capture_id == capture_id
+                {
+                    match result {
+                        Ok(data) => r.ready(data),
+                        Err(p) => r.state = ReplayState::Problem(p),
+                    }
+                    self.selected_index = 0;
+                    self.selected_key = None;
+                    self.table_offset = 0;
+                    self.reselect();
                     self.redraw = true;
                 }
             }
@@ -707,6 +783,8 @@ impl App {
                 self.mode = Mode::Dashboard;
             }
             Mode::Detail(_) => self.detail_key(key),
+            Mode::Replay(_) if self.filter_editing => self.filter_key(key),
+            Mode::Replay(_) => self.replay_key(key),
             Mode::Dashboard if self.filter_editing => self.filter_key(key),
             Mode::Dashboard => self.dashboard_key(key),
         }
@@ -790,12 +868,27 @@ impl App {
             // Clamped to the content by the runtime before the next frame.
             KeyCode::End | KeyCode::Char('G') => d.scroll = usize::MAX / 2,
             KeyCode::Char('p') | KeyCode::Char(' ') => self.toggle_pause(),
+            KeyCode::Tab | KeyCode::BackTab => {
+                if let DbState::Ready(Some(rec)) = &d.record
+                    && let Some(last) = rec.captures.len().checked_sub(1)
+                {
+                    let at = d.capture.unwrap_or(last).min(last);
+                    d.capture = Some(if key.code == KeyCode::Tab {
+                        if at == last { 0 } else { at + 1 }
+                    } else if at == 0 {
+                        last
+                    } else {
+                        at - 1
+                    });
+                }
+            }
+            KeyCode::Char('r') => self.start_replay(),
             KeyCode::Char('c') => {
                 let target = match &d.target {
                     DetailTarget::Process { process, .. } => {
                         Some((process.pid, process.command.clone()))
                     }
-                    DetailTarget::Event { row, .. } if row.exit_time.is_none() => {
+                    DetailTarget::Event { row: Some(row), .. } if row.exit_time.is_none() => {
                         Some((row.pid, row.command.clone()))
                     }
                     DetailTarget::Event { .. } => None,
@@ -807,6 +900,80 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Replays the capture chosen in the detail view.
+    fn start_replay(&mut self) {
+        let Mode::Detail(d) = &self.mode else {
+            return;
+        };
+        let Some(c) = d.chosen_capture() else {
+            return self.say("no capture to replay", Tone::Info);
+        };
+        let command = match &d.target {
+            DetailTarget::Process { process, .. } => process.command.clone(),
+            DetailTarget::Event { row, .. } => {
+                row.as_ref().map(|r| r.culprit()).unwrap_or_default()
+            }
+        };
+        let capture_id = c.id;
+        self.commands.push(Command::LoadReplay { capture_id });
+        self.mode = Mode::Replay(Box::new(Replay::loading(capture_id, c.event_id, command)));
+        self.focus = Focus::Processes;
+    }
+
+    /// Keys of a replay: time with ←/→ (Home/End, `[`/`]` by ten), the table as live.
+    fn replay_key(&mut self, key: KeyEvent) {
+        let Mode::Replay(r) = &mut self.mode else {
+            return;
+        };
+        let moved = match key.code {
+            KeyCode::Left | KeyCode::Char('h') => r.step(-1),
+            KeyCode::Right | KeyCode::Char('l') => r.step(1),
+            KeyCode::Char('[') => r.step(-JUMP),
+            KeyCode::Char(']') => r.step(JUMP),
+            KeyCode::Home => r.step(isize::MIN / 2),
+            KeyCode::End => r.step(isize::MAX / 2),
+            KeyCode::Esc | KeyCode::Backspace => {
+                // Back to live: the table follows the stream again.
+                self.mode = Mode::Dashboard;
+                self.after_stream_change();
+                return;
+            }
+            KeyCode::Char('q') => {
+                self.commands.push(Command::Quit);
+                return;
+            }
+            KeyCode::Char('s') => {
+                self.sort = self.sort.cycle();
+                self.after_arrangement_change();
+                return;
+            }
+            KeyCode::Char('S') => {
+                self.sort = self.sort.reversed();
+                self.after_arrangement_change();
+                return;
+            }
+            KeyCode::Char('/') => {
+                self.filter_editing = true;
+                return;
+            }
+            other => {
+                self.move_key(other);
+                return;
+            }
+        };
+        if moved {
+            self.reselect();
+        }
+    }
+
+    /// Opens the event view of event `id` straight away (`tui --event ID`).
+    pub fn open_event(&mut self, id: i64) {
+        let target = DetailTarget::Event { id, row: None };
+        self.commands.push(load_command(&target));
+        self.focus = Focus::History;
+        self.mode = Mode::Detail(Box::new(Detail::new(target)));
     }
 
     /// Arrows, pages, Home and End in the focused list.
@@ -946,17 +1113,13 @@ impl App {
             Focus::History => match self.selected_event() {
                 Some(e) => DetailTarget::Event {
                     id: e.id,
-                    row: Box::new(e),
+                    row: Some(Box::new(e)),
                 },
                 None => return self.say("no event selected", Tone::Info),
             },
         };
         self.commands.push(load_command(&target));
-        self.mode = Mode::Detail(Box::new(Detail {
-            target,
-            scroll: 0,
-            record: DbState::Loading,
-        }));
+        self.mode = Mode::Detail(Box::new(Detail::new(target)));
     }
 
     fn capture_selected(&mut self) {

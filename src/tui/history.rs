@@ -6,9 +6,12 @@
 
 use crate::escape::escape_in_place;
 use crate::forensics::hot_paths::{HotPath, hot_paths};
-use crate::model::{ProcessKey, ProcessScore};
-use crate::store::queries::{self, CaptureRow, EventFilter, EventRow, Named};
-use crate::store::{StoreError, open_reader};
+use crate::model::{PartStatus, ProcessKey, ProcessScore};
+use crate::report::slots::{self, Pressure};
+use crate::store::queries::{
+    self, BufferSampleRow, CaptureRow, EventFilter, EventRow, Named, SnapshotRow,
+};
+use crate::store::{LogEntry, StoreError, open_reader};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -24,8 +27,10 @@ pub enum HistoryRequest {
     Events { limit: u32 },
     /// The open (else the latest) event of one process, with its captures.
     Process { key: ProcessKey, start_time: f64 },
-    /// One event with its captures.
+    /// One event with its captures, snapshots and log lines.
     Event { id: i64 },
+    /// A capture's whole ring buffer, for replay (answered with progress along the way).
+    Replay { capture_id: i64 },
 }
 
 /// Why the database could not be read.
@@ -55,6 +60,52 @@ pub struct EventRecord {
     pub captures: Vec<CaptureRow>,
     /// The culprit's hottest paths in its newest capture with stacks.
     pub hot: Option<HotCapture>,
+    /// Every snapshot of the event, oldest first (event details only): the score's sparkline.
+    pub snapshots: Vec<SnapshotRow>,
+    /// Why the event scored so, when the database records it.
+    pub reason: Option<String>,
+    /// The log lines of the newest capture that has any (event details only).
+    pub logs: Option<CaptureLogs>,
+}
+
+/// The log lines of one capture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureLogs {
+    pub capture_id: i64,
+    pub entries: Vec<LogEntry>,
+}
+
+/// Log lines read for the event view (the newest ones are kept).
+const LOG_LINES: usize = 200;
+
+/// One stored sample of a capture's ring buffer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaySample {
+    pub sample: BufferSampleRow,
+    /// Every process of the sample, highest score first.
+    pub processes: Vec<ProcessScore>,
+    /// The machine's pressure then, when the database records it.
+    pub pressure: Option<Pressure>,
+}
+
+/// A capture's ring buffer, oldest sample first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayData {
+    pub capture_id: i64,
+    pub event_id: i64,
+    /// When the capture was triggered: sample times are shown relative to it.
+    pub trigger_at: f64,
+    pub samples: Vec<ReplaySample>,
+}
+
+/// Why a capture cannot be replayed, besides a database problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayProblem {
+    Db(DbProblem),
+    /// No such capture (pruned since).
+    NoCapture,
+    /// Its buffer part did not succeed; the status and error, in words.
+    NoBuffer(String),
 }
 
 /// The hottest paths of one capture.
@@ -104,6 +155,16 @@ pub enum HistoryReply {
         id: i64,
         result: Result<Option<EventRecord>, DbProblem>,
     },
+    /// Samples of a capture read so far, of how many.
+    ReplayProgress {
+        capture_id: i64,
+        done: usize,
+        total: usize,
+    },
+    Replay {
+        capture_id: i64,
+        result: Result<ReplayData, ReplayProblem>,
+    },
 }
 
 /// The panel's order: open events first, then by peak score, then the newest.
@@ -145,7 +206,19 @@ pub fn spawn(
                 batch.extend(rx.try_iter());
                 batch.dedup();
                 for req in batch {
-                    if replies.send(db.answer(req)).is_err() {
+                    let reply = match req {
+                        HistoryRequest::Replay { capture_id } => {
+                            db.replay(capture_id, &mut |done, total| {
+                                let _ = replies.send(HistoryReply::ReplayProgress {
+                                    capture_id,
+                                    done,
+                                    total,
+                                });
+                            })
+                        }
+                        other => db.answer(other),
+                    };
+                    if replies.send(reply).is_err() {
                         return;
                     }
                 }
@@ -200,7 +273,18 @@ impl Db {
                 id,
                 result: self.run(|c| event_record(c, id)),
             },
+            HistoryRequest::Replay { capture_id } => self.replay(capture_id, &mut |_, _| {}),
         }
+    }
+
+    /// Reads a capture's ring buffer sample by sample, telling `progress` (samples read, of
+    /// how many) as it goes, so the UI can show how far it got.
+    fn replay(&mut self, capture_id: i64, progress: &mut dyn FnMut(usize, usize)) -> HistoryReply {
+        let result = match self.run(|c| replay_data(c, capture_id, progress)) {
+            Ok(r) => r,
+            Err(p) => Err(ReplayProblem::Db(p)),
+        };
+        HistoryReply::Replay { capture_id, result }
     }
 
     /// Runs a query; an error drops the connection so the next request reopens the file.
@@ -220,25 +304,58 @@ impl Db {
 /// Makes every stored text a process chose (names, triggers, error texts) printable before the
 /// dashboard keeps it (see [`crate::escape`]).
 fn printable(reply: &mut HistoryReply) {
+    fn opt(s: &mut Option<String>) {
+        if let Some(s) = s {
+            escape_in_place(s);
+        }
+    }
+    fn process(p: &mut ProcessScore) {
+        escape_in_place(&mut p.command);
+        escape_in_place(&mut p.reason);
+    }
     fn event(e: &mut EventRow) {
         escape_in_place(&mut e.command);
+        opt(&mut e.unit_key);
+        opt(&mut e.unit_label);
+        opt(&mut e.reason);
     }
     fn record(r: &mut EventRecord) {
         event(&mut r.event);
         if let Some(p) = &mut r.peak {
-            escape_in_place(&mut p.command);
+            process(p);
+        }
+        opt(&mut r.reason);
+        for s in &mut r.snapshots {
+            process(&mut s.process);
         }
         for c in &mut r.captures {
             if let Named::Other(t) = &mut c.trigger {
                 escape_in_place(t);
             }
             c.triggers.iter_mut().for_each(escape_in_place);
-            if let Some(s) = &mut c.stack_source {
-                escape_in_place(s);
-            }
+            opt(&mut c.stack_source);
             for part in [&mut c.buffer, &mut c.stacks, &mut c.decode, &mut c.logs] {
-                if let Some(e) = &mut part.error {
-                    escape_in_place(e);
+                opt(&mut part.error);
+            }
+        }
+        if let Some(h) = &mut r.hot {
+            opt(&mut h.source);
+            for p in &mut h.paths {
+                escape_in_place(&mut p.process);
+                p.frames.iter_mut().for_each(escape_in_place);
+            }
+        }
+        if let Some(l) = &mut r.logs {
+            for e in &mut l.entries {
+                escape_in_place(&mut e.event_message);
+                for f in [
+                    &mut e.subsystem,
+                    &mut e.category,
+                    &mut e.process_name,
+                    &mut e.message_type,
+                    &mut e.source,
+                ] {
+                    opt(f);
                 }
             }
         }
@@ -253,6 +370,17 @@ fn printable(reply: &mut HistoryReply) {
             result: Ok(Some(r)),
             ..
         } => record(r),
+        HistoryReply::Replay {
+            result: Ok(data), ..
+        } => {
+            for s in &mut data.samples {
+                s.processes.iter_mut().for_each(process);
+            }
+        }
+        HistoryReply::Replay {
+            result: Err(ReplayProblem::NoBuffer(why)),
+            ..
+        } => escape_in_place(why),
         _ => {}
     }
 }
@@ -298,6 +426,9 @@ fn process_record(
                 peak: None,
                 captures,
                 hot,
+                snapshots: Vec::new(),
+                reason: None,
+                logs: None,
             }))
         }
         None => Ok(None),
@@ -309,15 +440,76 @@ fn event_record(c: &Connection, id: i64) -> crate::store::Result<Option<EventRec
         Some(d) => {
             let captures = queries::captures_of_event(c, id)?;
             let hot = hot_capture(c, &captures, d.event.pid)?;
+            let snapshots = queries::snapshots_of_event(c, id)?;
+            let reason = slots::reason(&d.event, d.peak_snapshot.as_ref());
+            let logs = capture_logs(c, &captures)?;
             Ok(Some(EventRecord {
                 event: d.event,
                 peak: d.peak_snapshot.map(|s| s.process),
                 captures,
                 hot,
+                snapshots,
+                reason,
+                logs,
             }))
         }
         None => Ok(None),
     }
+}
+
+/// The newest [`LOG_LINES`] log lines of the newest capture that stored any.
+fn capture_logs(
+    c: &Connection,
+    captures: &[CaptureRow],
+) -> crate::store::Result<Option<CaptureLogs>> {
+    for cap in captures.iter().rev() {
+        let mut entries = queries::log_entries(c, cap.id, None)?;
+        if !entries.is_empty() {
+            let skip = entries.len().saturating_sub(LOG_LINES);
+            entries.drain(..skip);
+            return Ok(Some(CaptureLogs {
+                capture_id: cap.id,
+                entries,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+fn replay_data(
+    c: &Connection,
+    capture_id: i64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> crate::store::Result<Result<ReplayData, ReplayProblem>> {
+    let Some(capture) = queries::capture(c, capture_id)? else {
+        return Ok(Err(ReplayProblem::NoCapture));
+    };
+    let rows = queries::buffer_samples(c, capture_id)?;
+    if rows.is_empty() {
+        let why = match (capture.buffer.status, capture.buffer.error.as_deref()) {
+            (Some(PartStatus::Success) | None, _) => "no samples stored".to_string(),
+            (Some(st), Some(e)) if !e.is_empty() => format!("buffer {st}: {e}"),
+            (Some(st), _) => format!("buffer {st}"),
+        };
+        return Ok(Err(ReplayProblem::NoBuffer(why)));
+    }
+    let total = rows.len();
+    let mut samples = Vec::with_capacity(total);
+    for (i, sample) in rows.into_iter().enumerate() {
+        let processes = queries::buffer_sample_processes(c, sample.id)?;
+        samples.push(ReplaySample {
+            pressure: slots::pressure(&sample),
+            sample,
+            processes,
+        });
+        progress(i + 1, total);
+    }
+    Ok(Ok(ReplayData {
+        capture_id,
+        event_id: capture.event_id,
+        trigger_at: capture.captured_at,
+        samples,
+    }))
 }
 
 #[cfg(test)]
@@ -361,6 +553,15 @@ mod tests {
                 peak: None,
                 captures: Vec::new(),
                 hot: None,
+                snapshots: Vec::new(),
+                reason: Some("cpu: \x1b]0;title\x07".into()),
+                logs: Some(CaptureLogs {
+                    capture_id: 1,
+                    entries: vec![LogEntry {
+                        event_message: "oops\x1b[2J".into(),
+                        ..Default::default()
+                    }],
+                }),
             })),
         };
         printable(&mut reply);
@@ -372,6 +573,9 @@ mod tests {
             panic!("still an event")
         };
         assert_eq!(r.event.command, "a\\x1b[31mred\\n");
+        assert!(!r.reason.as_deref().unwrap_or("").contains('\x1b'));
+        let logs = r.logs.as_ref().map(|l| l.entries[0].event_message.as_str());
+        assert!(!logs.unwrap_or("\x1b").contains('\x1b'), "{logs:?}");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Options {
     pub config: Config,
     /// Draw without colours (also when `NO_COLOR` is set).
     pub mono: bool,
+    /// Open straight into this event's view.
+    pub event: Option<i64>,
 }
 
 /// Why the dashboard could not run.
@@ -79,6 +81,9 @@ async fn main_loop(opts: Options) -> Result<(), TuiError> {
 
     let theme = Theme::new(&opts.config, opts.mono || Theme::no_color_requested());
     let mut app = App::new(opts.config.clone(), Instant::now(), crate::sys::now_epoch());
+    if let Some(id) = opts.event {
+        app.open_event(id);
+    }
 
     let (conn_tx, conn_rx) = mpsc::channel(16);
     let (ev_tx, mut ev_rx) = mpsc::channel(256);
@@ -129,6 +134,9 @@ async fn main_loop(opts: Options) -> Result<(), TuiError> {
                 }
                 Command::LoadEvent { id } => {
                     let _ = hist.send(HistoryRequest::Event { id });
+                }
+                Command::LoadReplay { capture_id } => {
+                    let _ = hist.send(HistoryRequest::Replay { capture_id });
                 }
             }
         }

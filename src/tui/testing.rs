@@ -189,3 +189,120 @@ pub fn live_app() -> (App, Instant) {
     app.take_redraw();
     (app, now)
 }
+
+/// Snapshots of event 7 (firefox): entry, a climb to a peak of 88, checkpoints and its current
+/// reading, one every 5 s from 125 s before [`T0`].
+pub fn snapshots() -> Vec<crate::store::queries::SnapshotRow> {
+    use crate::model::SnapshotType;
+    let scores: [u8; 16] = [
+        42, 48, 55, 61, 67, 72, 78, 83, 88, 86, 80, 74, 70, 76, 81, 85,
+    ];
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, &score)| {
+            let at = T0 - 125.0 + 5.0 * i as f64;
+            let mut p = process(1200, "firefox", score);
+            p.captured_at = at;
+            crate::store::queries::SnapshotRow {
+                id: 100 + i as i64,
+                event_id: 7,
+                snapshot_type: match i {
+                    0 => SnapshotType::Entry,
+                    8 => SnapshotType::Peak,
+                    _ => SnapshotType::Checkpoint,
+                }
+                .into(),
+                captured_at: at,
+                process: p,
+            }
+        })
+        .collect()
+}
+
+/// Log lines of capture 3, one of them an error.
+pub fn log_entries() -> Vec<crate::store::LogEntry> {
+    let line = |sec: u32, level: &str, who: &str, msg: &str| crate::store::LogEntry {
+        timestamp: format!("2023-11-14T22:11:{sec:02}+00:00"),
+        mach_timestamp: None,
+        subsystem: None,
+        category: None,
+        process_name: Some(who.into()),
+        process_id: Some(1200),
+        message_type: Some(level.into()),
+        event_message: msg.into(),
+        source: Some("journald".into()),
+    };
+    vec![
+        line(38, "info", "firefox", "Content process 1207 started"),
+        line(
+            39,
+            "warning",
+            "kernel",
+            "firefox[1200]: page allocation stalls for 1200ms",
+        ),
+        line(40, "err", "firefox", "WebGL context lost: GPU reset"),
+    ]
+}
+
+/// A capture's ring buffer of `n` samples, 1/3 s apart, the last at the trigger (`T0 − 100`):
+/// firefox climbs from 40 to 88, cc1plus falls, and one process appears halfway.
+pub fn replay_data(n: usize) -> super::history::ReplayData {
+    use super::history::{ReplayData, ReplaySample};
+    use crate::store::queries::BufferSampleRow;
+    let trigger = T0 - 100.0;
+    let samples = (0..n)
+        .map(|i| {
+            let at = trigger - (n - 1 - i) as f64 / 3.0;
+            let f = i as f64 / (n.max(2) - 1) as f64;
+            let mut procs = vec![
+                process(1200, "firefox", (40.0 + 48.0 * f) as u8),
+                process(3401, "cc1plus", (70.0 - 30.0 * f) as u8),
+                process(872, "postgres", 30),
+                process(2213, "Xorg", 22),
+            ];
+            if i >= n / 2 {
+                procs.push(process(6600, "make", 35));
+            }
+            for p in &mut procs {
+                p.captured_at = at;
+            }
+            procs.sort_by_key(|p| std::cmp::Reverse(p.score));
+            ReplaySample {
+                sample: BufferSampleRow {
+                    id: 1000 + i as i64,
+                    sample_index: i as i64,
+                    seq: Some(500 + i as i64),
+                    timestamp: String::new(),
+                    captured_at: at,
+                    elapsed_ms: 4.0,
+                    process_count: 300,
+                    max_score: i64::from(procs[0].score),
+                    machine: crate::machine::Machine {
+                        cpus: 4,
+                        pressure_cpu: 60.0 * f,
+                        pressure_memory: 1.5,
+                        pressure_io: 4.0,
+                        ..Default::default()
+                    },
+                },
+                processes: procs,
+                pressure: None,
+            }
+        })
+        .collect();
+    let samples: Vec<ReplaySample> = samples;
+    let samples = samples
+        .into_iter()
+        .map(|mut s| {
+            s.pressure = crate::report::slots::pressure(&s.sample);
+            s
+        })
+        .collect();
+    ReplayData {
+        capture_id: 3,
+        event_id: 7,
+        trigger_at: trigger,
+        samples,
+    }
+}

@@ -173,6 +173,7 @@ fn the_dashboard_shows_a_busy_process_and_gives_the_terminal_back() {
         eprintln!("skipped: tmux is not installed");
         return;
     }
+    let _load = crate::common::heavy_load();
     let daemon = Daemon::start(TEST_CONFIG);
     let helper = Helper::spawn(&["busy", "--threads", "1"]);
     let tmux = Tmux::start(&daemon);
@@ -260,4 +261,130 @@ fn without_a_terminal_the_dashboard_refuses_clearly() {
         .stderr(predicates::str::contains(
             "Error: the dashboard needs a terminal",
         ));
+}
+
+/// `N` of the banner's `sample X/N`, if the pane shows one.
+fn replay_position(pane: &str) -> Option<(u32, u32)> {
+    let at = pane.find(" sample ")? + " sample ".len();
+    let word = pane[at..].split(' ').next()?;
+    let (x, n) = word.split_once('/')?;
+    Some((x.parse().ok()?, n.parse().ok()?))
+}
+
+#[test]
+fn an_event_opens_by_id_and_its_capture_replays_to_the_first_sample_and_back() {
+    if which("tmux").is_none() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let config = TEST_CONFIG.replace(
+        "[forensics]\nenabled = false\n",
+        "[forensics]\nenabled = true\nmin_interval_s = 0\n",
+    );
+    // A busy helper: timing-sensitive tests (machine_alone) wait until it is gone.
+    let _load = crate::common::heavy_load();
+    let daemon = Daemon::start(&config);
+    let helper = Helper::spawn(&["busy", "--threads", "1"]);
+    daemon.wait_until(Duration::from_secs(30), "an event for the helper", || {
+        daemon
+            .db()
+            .query_row(
+                "SELECT id FROM process_events WHERE pid = ?1 AND exit_time IS NULL",
+                [helper.pid],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_ok()
+    });
+    let out = daemon
+        .env
+        .cmd()
+        .args(["capture", "--pid", &helper.pid.to_string(), "--wait"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run capture");
+    assert!(
+        out.status.success(),
+        "capture: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The newest capture with a stored ring buffer, and its event.
+    let (capture, event): (i64, i64) = daemon
+        .db()
+        .query_row(
+            "SELECT c.id, c.event_id FROM forensic_captures c
+             JOIN buffer_context b ON b.capture_id = c.id
+             ORDER BY c.id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a capture with a buffer");
+
+    let tmux = Tmux::start(&daemon);
+    let bin = assert_cmd::cargo::cargo_bin!("rogue-hunter");
+    tmux.send(&[
+        &format!("{} tui --event {event}; echo \"event:$?\"", bin.display()),
+        "Enter",
+    ]);
+    tmux.wait_for(
+        &daemon,
+        Duration::from_secs(30),
+        "the event view with its captures",
+        |p| p.contains(&format!("EVENT #{event}")) && p.contains(&format!("▶ #{capture}")),
+    );
+    let pane = tmux.pane();
+    assert!(
+        pane.contains("Score over the event") && pane.contains("buffer ok"),
+        "{pane}"
+    );
+
+    tmux.send(&["r"]);
+    tmux.wait_for(
+        &daemon,
+        Duration::from_secs(30),
+        "the replay at the trigger",
+        |p| replay_position(p).is_some_and(|(x, n)| x == n && n > 1),
+    );
+    let (_, n) = replay_position(&tmux.pane()).unwrap_or_default();
+    let pane = tmux.pane();
+    assert!(
+        pane.contains(&format!("REPLAY capture #{capture} of event #{event}")),
+        "{pane}"
+    );
+    assert!(
+        has_row(&pane, helper.pid),
+        "the helper in the replayed sample:\n{pane}"
+    );
+
+    tmux.send(&["Left"]);
+    tmux.wait_for(&daemon, Duration::from_secs(10), "one sample back", |p| {
+        replay_position(p) == Some((n - 1, n))
+    });
+    tmux.send(&["Home"]);
+    tmux.wait_for(&daemon, Duration::from_secs(10), "the first sample", |p| {
+        replay_position(p) == Some((1, n)) && p.contains("TOP PROCESSES at −")
+    });
+    tmux.send(&["]"]);
+    tmux.wait_for(&daemon, Duration::from_secs(10), "ten samples on", |p| {
+        replay_position(p) == Some((11.min(n), n))
+    });
+    tmux.send(&["End"]);
+    tmux.wait_for(
+        &daemon,
+        Duration::from_secs(10),
+        "back at the trigger",
+        |p| replay_position(p) == Some((n, n)),
+    );
+
+    // Esc: live again, and the live table still shows the helper.
+    tmux.send(&["Escape"]);
+    tmux.wait_for(
+        &daemon,
+        Duration::from_secs(30),
+        "the live dashboard",
+        |p| !p.contains("REPLAY") && p.contains("● live") && has_row(p, helper.pid),
+    );
+    assert!(!tmux.pane().contains("TOP PROCESSES at"));
+    tmux.send(&["q"]);
+    assert_restored(&tmux, &daemon, "event");
 }

@@ -550,6 +550,9 @@ fn enter_opens_a_detail_view_kept_current_by_samples_and_the_database() {
         peak: None,
         captures: vec![],
         hot: None,
+        snapshots: vec![],
+        reason: None,
+        logs: None,
     };
     // An answer for another process is ignored.
     app.on_history(HistoryReply::Process {
@@ -683,4 +686,177 @@ fn the_clock_formats_in_a_fixed_zone() {
 fn sample_helper_is_consistent() {
     let s: SampleMessage = sample(1, T0, rogues_in_every_band());
     assert_eq!(s.max_score, 85);
+}
+
+/// The event view of event 7 with two captures, as the database answers it.
+fn event7_record() -> EventRecord {
+    EventRecord {
+        event: events()[0].clone(),
+        peak: Some(process(1200, "firefox", 88)),
+        captures: vec![capture_row(3, 7), capture_row(4, 7)],
+        hot: None,
+        snapshots: crate::tui::testing::snapshots(),
+        reason: None,
+        logs: None,
+    }
+}
+
+fn capture_row(id: i64, event_id: i64) -> crate::store::queries::CaptureRow {
+    let ok = crate::store::queries::PartState {
+        status: Some(PartStatus::Success),
+        error: None,
+    };
+    crate::store::queries::CaptureRow {
+        id,
+        event_id,
+        captured_at: crate::tui::testing::T0 - 100.0,
+        trigger: crate::model::Trigger::Manual.into(),
+        triggers: vec!["manual".into()],
+        stack_source: None,
+        completed_at: Some(crate::tui::testing::T0 - 99.0),
+        buffer: ok.clone(),
+        stacks: ok.clone(),
+        decode: crate::store::queries::PartState {
+            status: None,
+            error: None,
+        },
+        logs: ok,
+    }
+}
+
+#[test]
+fn an_event_opened_by_id_replays_its_chosen_capture_and_esc_returns_to_live() {
+    let (mut app, _) = live_app();
+    app.open_event(7);
+    assert_eq!(app.take_commands(), [Command::LoadEvent { id: 7 }]);
+    // `r` before the record is there: nothing to replay yet.
+    press(&mut app, &[KeyCode::Char('r')]);
+    assert!(app.take_commands().is_empty());
+    app.on_history(HistoryReply::Event {
+        id: 7,
+        result: Ok(Some(event7_record())),
+    });
+    let Mode::Detail(d) = &app.mode else {
+        panic!("{:?}", app.mode)
+    };
+    assert!(
+        matches!(&d.target, DetailTarget::Event { row: Some(r), .. } if r.command == "firefox")
+    );
+    assert_eq!(
+        d.chosen_capture().map(|c| c.id),
+        Some(4),
+        "the newest first"
+    );
+    // Tab goes round the captures.
+    press(&mut app, &[KeyCode::Tab]);
+    let Mode::Detail(d) = &app.mode else { panic!() };
+    assert_eq!(d.chosen_capture().map(|c| c.id), Some(3));
+    press(&mut app, &[KeyCode::Char('r')]);
+    assert_eq!(app.take_commands(), [Command::LoadReplay { capture_id: 3 }]);
+    let Some(r) = app.replay() else {
+        panic!("{:?}", app.mode)
+    };
+    assert_eq!(r.state, ReplayState::Loading { done: 0, total: 0 });
+    // Progress, an answer for another capture (ignored), then the data.
+    app.on_history(HistoryReply::ReplayProgress {
+        capture_id: 3,
+        done: 30,
+        total: 90,
+    });
+    assert_eq!(
+        app.replay().map(|r| r.state.clone()),
+        Some(ReplayState::Loading {
+            done: 30,
+            total: 90
+        })
+    );
+    app.on_history(HistoryReply::Replay {
+        capture_id: 9,
+        result: Ok(crate::tui::testing::replay_data(2)),
+    });
+    assert!(app.replay().is_some_and(|r| r.data().is_none()));
+    app.on_history(HistoryReply::Replay {
+        capture_id: 3,
+        result: Ok(crate::tui::testing::replay_data(90)),
+    });
+    let at = |app: &App| app.replay().map(|r| r.position);
+    assert_eq!(at(&app), Some(89), "starts at the trigger");
+    assert!(
+        app.replay()
+            .and_then(|r| r.relative_time())
+            .is_some_and(|t| t.abs() < 1e-9)
+    );
+    // The table is the sample's: make (halfway on) is there, the live rows are not.
+    let pids = |app: &App| app.rows().iter().map(|r| r.process.pid).collect::<Vec<_>>();
+    assert_eq!(pids(&app), [1200, 3401, 6600, 872, 2213]);
+    press(&mut app, &[KeyCode::Left]);
+    assert_eq!(at(&app), Some(88));
+    press(&mut app, &[KeyCode::Char('['), KeyCode::Char('[')]);
+    assert_eq!(at(&app), Some(68));
+    press(&mut app, &[KeyCode::Home]);
+    assert_eq!(at(&app), Some(0));
+    press(&mut app, &[KeyCode::Left]);
+    assert_eq!(at(&app), Some(0), "clamped at the first sample");
+    assert_eq!(
+        pids(&app),
+        [3401, 1200, 872, 2213],
+        "no make yet; cc1plus led"
+    );
+    let t = app
+        .replay()
+        .and_then(|r| r.relative_time())
+        .unwrap_or_default();
+    assert!((t + 89.0 / 3.0).abs() < 1e-6, "{t}");
+    press(&mut app, &[KeyCode::Char(']'), KeyCode::Right]);
+    assert_eq!(at(&app), Some(11));
+    // Sorted and filtered as live.
+    press(&mut app, &[KeyCode::Char('/')]);
+    for c in "fire".chars() {
+        press(&mut app, &[KeyCode::Char(c)]);
+    }
+    press(&mut app, &[KeyCode::Enter]);
+    assert_eq!(pids(&app), [1200]);
+    press(&mut app, &[KeyCode::End]);
+    assert_eq!(at(&app), Some(89));
+    // Live samples keep arriving underneath without moving the replay.
+    app.on_conn(crate::tui::connection::ConnEvent::Message(
+        crate::ipc::protocol::ServerMessage::Sample(sample(
+            103,
+            crate::tui::testing::T0 + 0.333,
+            rogues_in_every_band(),
+        )),
+    ));
+    assert_eq!(at(&app), Some(89));
+    assert_eq!(app.board().seq, 103, "the live board moved on");
+    press(&mut app, &[KeyCode::Esc]);
+    assert_eq!(app.mode, Mode::Dashboard);
+    assert_eq!(pids(&app), [1200], "live again, still filtered");
+}
+
+#[test]
+fn a_capture_without_a_buffer_says_why_it_cannot_be_replayed() {
+    let (mut app, _) = live_app();
+    app.open_event(7);
+    app.on_history(HistoryReply::Event {
+        id: 7,
+        result: Ok(Some(event7_record())),
+    });
+    press(&mut app, &[KeyCode::Char('r')]);
+    app.take_commands();
+    app.on_history(HistoryReply::Replay {
+        capture_id: 4,
+        result: Err(crate::tui::history::ReplayProblem::NoBuffer(
+            "buffer failed: disk full".into(),
+        )),
+    });
+    let r = app.replay().expect("still in the replay");
+    assert!(matches!(&r.state, ReplayState::Problem(_)));
+    // Keys do nothing harmful; Esc returns to live.
+    press(
+        &mut app,
+        &[KeyCode::Right, KeyCode::Home, KeyCode::Char(']')],
+    );
+    press(&mut app, &[KeyCode::Esc]);
+    assert_eq!(app.mode, Mode::Dashboard);
+    assert_eq!(app.rows().len(), 7);
 }

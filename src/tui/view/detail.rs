@@ -1,12 +1,15 @@
 //! The detail view of a process (every field of its latest reading, its event and captures)
-//! or of an event (its times, peak reading and captures). Scrolls when it does not fit.
+//! or the event view (its summary and reason, the score's sparkline over its snapshots, the
+//! peak reading, its captures with each part's status, the hottest stack paths and the log
+//! lines). Scrolls when it does not fit; `Tab` chooses the capture `r` replays.
 
 use super::Theme;
 use crate::model::ProcessScore;
-use crate::store::queries::{CaptureRow, EventRow, PartState};
+use crate::store::LogEntry;
+use crate::store::queries::{CaptureRow, EventRow, PartState, SnapshotRow};
 use crate::tui::app::{App, Clock, DbState, Detail, DetailTarget};
 use crate::tui::format;
-use crate::tui::history::{DbProblem, EventRecord, HotCapture};
+use crate::tui::history::{CaptureLogs, DbProblem, EventRecord, HotCapture};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -23,7 +26,11 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, d: &Detail, theme: &Th
         DetailTarget::Process { process, .. } => {
             format!(" PROCESS {} {} ", process.pid, process.command)
         }
-        DetailTarget::Event { id, row } => format!(" EVENT #{id} {} ", row.command),
+        DetailTarget::Event { id, row } => format!(
+            " EVENT #{id} {}",
+            row.as_ref()
+                .map_or(String::new(), |r| format!("{} ", r.command))
+        ),
     };
     let block = Block::bordered()
         .title(super::clip(
@@ -105,12 +112,15 @@ pub fn lines(app: &App, d: &Detail, width: usize, theme: &Theme) -> Vec<Line<'st
                 )),
                 DbState::Ready(Some(rec)) => {
                     out.extend(event_lines(&rec.event, app, theme));
-                    out.extend(capture_lines(rec, app, width, bold));
+                    out.extend(capture_lines(rec, d, app, width, bold));
                 }
             }
         }
-        DetailTarget::Event { row, .. } => {
-            out.extend(event_lines(row, app, theme));
+        DetailTarget::Event { id, row } => {
+            match row {
+                Some(row) => out.extend(event_lines(row, app, theme)),
+                None => out.push(Line::from(Span::styled(format!("event #{id}"), bold))),
+            }
             match &d.record {
                 DbState::Loading => out.push(Line::from("reading the database…")),
                 DbState::Problem(p) => out.push(problem_line(p)),
@@ -118,11 +128,19 @@ pub fn lines(app: &App, d: &Detail, width: usize, theme: &Theme) -> Vec<Line<'st
                     out.push(Line::from("the event is no longer in the database"))
                 }
                 DbState::Ready(Some(rec)) => {
+                    // What a person looks for first comes first: why, how it went, the
+                    // evidence; the readings follow.
+                    out.push(reason_line(rec.reason.as_deref()));
+                    out.extend(score_lines(&rec.snapshots, width, bold, theme));
+                    out.extend(capture_lines(rec, d, app, width, bold));
+                    if let Some(logs) = &rec.logs {
+                        out.extend(log_lines(logs, width, bold, theme));
+                    }
+                    out.extend(snapshot_lines(&rec.snapshots, app, width, bold, theme));
                     if let Some(peak) = &rec.peak {
                         out.push(section("At the peak", width, bold));
                         out.extend(field_grid(&fields(peak, app.clock), width));
                     }
-                    out.extend(capture_lines(rec, app, width, bold));
                 }
             }
         }
@@ -190,7 +208,154 @@ fn event_lines(e: &EventRow, app: &App, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn capture_lines(rec: &EventRecord, app: &App, width: usize, bold: Style) -> Vec<Line<'static>> {
+/// Snapshots shown one per line; the sparkline covers all of them.
+const SNAPSHOT_LINES: usize = 12;
+/// Log lines shown (the newest).
+const LOG_LINES: usize = 20;
+const SPARK_GLYPHS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn reason_line(reason: Option<&str>) -> Line<'static> {
+    match reason {
+        Some(r) => Line::from(format!("why: {r}")),
+        None => Line::from(Span::styled(
+            "why: not recorded by this version",
+            Style::default().add_modifier(Modifier::DIM),
+        )),
+    }
+}
+
+/// The culprit's score over the event as one line of block glyphs (0 to 100), each column the
+/// highest score of its share of the snapshots so no peak is lost.
+pub fn score_spark(scores: &[u8], width: usize) -> String {
+    if scores.is_empty() || width == 0 {
+        return String::new();
+    }
+    let cols = scores.len().min(width);
+    (0..cols)
+        .map(|c| {
+            let a = c * scores.len() / cols;
+            let b = ((c + 1) * scores.len() / cols).max(a + 1);
+            let top = scores[a..b].iter().copied().max().unwrap_or(0);
+            let level = usize::from(top.min(100)) * (SPARK_GLYPHS.len() - 1) / 100;
+            SPARK_GLYPHS[level]
+        })
+        .collect()
+}
+
+/// The score's sparkline over the event's snapshots.
+fn score_lines(
+    snaps: &[SnapshotRow],
+    width: usize,
+    bold: Style,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut out = vec![section(
+        &format!("Score over the event ({} snapshots)", snaps.len()),
+        width,
+        bold,
+    )];
+    if snaps.is_empty() {
+        out.push(Line::from("no snapshots recorded"));
+        return out;
+    }
+    let scores: Vec<u8> = snaps.iter().map(|s| s.process.score).collect();
+    let peak = scores.iter().copied().max().unwrap_or(0);
+    out.push(Line::from(vec![
+        Span::styled(
+            score_spark(&scores, width.saturating_sub(12)),
+            theme.score(peak),
+        ),
+        Span::raw(format!("  max {peak}")),
+    ]));
+    out
+}
+
+/// The first snapshots, one per line.
+fn snapshot_lines(
+    snaps: &[SnapshotRow],
+    app: &App,
+    width: usize,
+    bold: Style,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    if snaps.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![section("Snapshots", width, bold)];
+    for s in snaps.iter().take(SNAPSHOT_LINES) {
+        let p = &s.process;
+        out.push(Line::from(vec![
+            Span::raw(format!(
+                "{} {:<10} ",
+                app.clock.hms(s.captured_at),
+                s.snapshot_type
+            )),
+            Span::styled(
+                format!("{:>3} {:<9}", p.score, p.band),
+                theme.score(p.score),
+            ),
+            Span::raw(format!(
+                " cpu {} mem {} {}",
+                format::cpu(p.cpu).trim(),
+                format::mem(p.mem).trim(),
+                format::dominant(p.dominant_resource, p.disproportionality)
+            )),
+        ]));
+    }
+    if snaps.len() > SNAPSHOT_LINES {
+        out.push(Line::from(Span::styled(
+            format!(
+                "… {} more (rogue-hunter events show ID lists them)",
+                snaps.len() - SNAPSHOT_LINES
+            ),
+            Style::default().add_modifier(Modifier::DIM),
+        )));
+    }
+    out
+}
+
+fn log_lines(logs: &CaptureLogs, width: usize, bold: Style, theme: &Theme) -> Vec<Line<'static>> {
+    let mut out = vec![section(
+        &format!(
+            "Log lines (capture #{}, newest {} of {})",
+            logs.capture_id,
+            logs.entries.len().min(LOG_LINES),
+            logs.entries.len()
+        ),
+        width,
+        bold,
+    )];
+    let skip = logs.entries.len().saturating_sub(LOG_LINES);
+    for e in &logs.entries[skip..] {
+        out.push(log_line(e, width, theme));
+    }
+    out
+}
+
+fn log_line(e: &LogEntry, width: usize, theme: &Theme) -> Line<'static> {
+    let time = e.timestamp.get(11..19).unwrap_or(&e.timestamp).to_string();
+    let level = e.message_type.clone().unwrap_or_default();
+    let bad = matches!(
+        level.to_ascii_lowercase().as_str(),
+        "err" | "error" | "crit" | "alert" | "emerg" | "fault"
+    );
+    let who = e.process_name.clone().unwrap_or_default();
+    let head = format!("{time} {level:<7} {who}: ");
+    let room = width.saturating_sub(head.chars().count());
+    let msg = super::clip(&e.event_message.replace(['\n', '\r'], " "), room);
+    Line::from(vec![
+        Span::styled(head, if bad { theme.bad } else { theme.dim }),
+        Span::raw(msg),
+    ])
+}
+
+fn capture_lines(
+    rec: &EventRecord,
+    d: &Detail,
+    app: &App,
+    width: usize,
+    bold: Style,
+) -> Vec<Line<'static>> {
     let mut out = vec![section(
         &format!("Captures ({})", rec.captures.len()),
         width,
@@ -198,11 +363,18 @@ fn capture_lines(rec: &EventRecord, app: &App, width: usize, bold: Style) -> Vec
     )];
     if rec.captures.is_empty() {
         out.push(Line::from("none yet (press c to take one)"));
+    } else {
+        out.push(Line::from(Span::styled(
+            "Tab chooses a capture · r replays its ring buffer",
+            Style::default().add_modifier(Modifier::DIM),
+        )));
     }
+    let chosen = d.chosen_capture().map(|c| c.id);
     for c in &rec.captures {
         let (head, parts) = capture_text(c, app.clock);
+        let mark = if chosen == Some(c.id) { "▶ " } else { "  " };
         out.push(Line::from(Span::styled(
-            head,
+            format!("{mark}{head}"),
             Style::default().add_modifier(Modifier::BOLD),
         )));
         out.push(Line::from(format!("    {parts}")));

@@ -20,10 +20,12 @@ const DASHBOARD_KEYS: [(&str, &str); 9] = [
     ("Tab", "Panel"),
 ];
 
-const DETAIL_KEYS: [(&str, &str); 5] = [
+const DETAIL_KEYS: [(&str, &str); 7] = [
     ("Esc", "Back"),
     ("↑↓", "Scroll"),
-    ("c", "Capture"),
+    ("Tab", "Capture"),
+    ("r", "Replay"),
+    ("c", "Capture now"),
     ("p", "Pause"),
     ("q", "Quit"),
 ];
@@ -56,11 +58,22 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
             Mode::Detail(_) => &DETAIL_KEYS,
             Mode::Help => &[("any key", "Close help")],
             Mode::Dashboard => &DASHBOARD_KEYS,
+            Mode::Replay(_) => &REPLAY_KEYS,
         };
         key_line(keys, width, theme)
     };
     frame.render_widget(Paragraph::new(line), area);
 }
+
+const REPLAY_KEYS: [(&str, &str); 7] = [
+    ("Esc", "Live"),
+    ("←→", "Step"),
+    ("[ ]", "±10"),
+    ("Home End", "Ends"),
+    ("s", "Sort"),
+    ("/", "Filter"),
+    ("q", "Quit"),
+];
 
 /// As many `key Label` pairs as fit.
 fn key_line(keys: &[(&str, &str)], width: usize, theme: &Theme) -> Line<'static> {

@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-const KEYS: [(&str, &str); 14] = [
+const KEYS: [(&str, &str); 16] = [
     (
         "↑ ↓  k j",
         "select a row (PgUp PgDn Home End: by page, to the ends)",
@@ -15,6 +15,11 @@ const KEYS: [(&str, &str); 14] = [
     ("Tab", "switch between TOP PROCESSES and EVENT HISTORY"),
     ("Enter", "details of the selected process or event"),
     ("c", "capture forensics of the selected process now"),
+    ("Tab  r", "in an event view: choose a capture / replay it"),
+    (
+        "← → [ ]",
+        "in a replay: step 1 or 10 samples; Esc back to live",
+    ),
     ("s  S", "sort by the next column / reverse the order"),
     ("/", "filter by name (Enter keeps it, Esc clears it)"),
     ("p", "pause the display (data keeps arriving)"),

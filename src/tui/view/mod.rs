@@ -11,6 +11,7 @@ mod header;
 mod help;
 mod panels;
 mod processes;
+mod replay;
 #[cfg(test)]
 mod tests;
 pub mod theme;
@@ -154,6 +155,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     header::draw(frame, a.header, a.info_rows, a.spark_rows, app, theme);
     match &app.mode {
         Mode::Detail(d) => detail::draw(frame, a.body, app, d, theme),
+        Mode::Replay(r) => {
+            let table = replay::draw_banner(frame, a.table, app, r, theme);
+            processes::draw(frame, table, app, theme);
+            if let Some(h) = a.history {
+                panels::draw_history(frame, h, app, theme);
+            }
+            if let Some(r) = a.recent {
+                panels::draw_recent(frame, r, app, theme);
+            }
+        }
         Mode::Dashboard | Mode::Help => {
             processes::draw(frame, a.table, app, theme);
             if let Some(r) = a.recent {

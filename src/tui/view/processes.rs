@@ -60,7 +60,7 @@ fn sort_id(k: SortKey) -> Id {
 
 pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
     let rows = app.rows();
-    let total = app.board().rows.len();
+    let total = app.table_board().rows.len();
     let focused = app.focus == Focus::Processes;
     let mut title_right = vec![Span::raw(" sort: "), Span::raw(sort_label(app))];
     if !app.filter.is_empty() || app.filter_editing {
@@ -72,8 +72,12 @@ pub fn draw(frame: &mut Frame<'_>, area: Rect, app: &App, theme: &Theme) {
         title_right.push(Span::raw(format!(" {} of {total}", rows.len())));
     }
     title_right.push(Span::raw(" "));
+    let title = match app.replay().and_then(|r| r.relative_time()) {
+        Some(t) => format!(" TOP PROCESSES at {} ", super::replay::relative(t)),
+        None => " TOP PROCESSES ".to_string(),
+    };
     let block = Block::bordered()
-        .title(" TOP PROCESSES ")
+        .title(title)
         .title(Line::from(title_right).right_aligned());
     let Some(inner) = super::panel(frame, area, block, focused) else {
         return;
@@ -149,8 +153,11 @@ fn sort_label(app: &App) -> String {
 
 /// What the table says instead of rows, if it has none to show.
 fn placeholder_text(app: &App) -> Option<String> {
-    let board = app.board();
-    if !app.conn.is_live() && !app.paused() {
+    if let Some(r) = app.replay() {
+        if r.data().is_none() {
+            return Some(format!("(capture #{}: see above)", r.capture_id));
+        }
+    } else if !app.conn.is_live() && !app.paused() {
         let mut text = "(not connected".to_string();
         if let Some((_, true)) = app.conn.reason() {
             text.push_str(": start the daemon with `rogue-hunter daemon`");
@@ -158,6 +165,7 @@ fn placeholder_text(app: &App) -> Option<String> {
         text.push(')');
         return Some(text);
     }
+    let board = app.table_board();
     if !board.has_sample {
         return Some("(waiting for the first sample)".into());
     }

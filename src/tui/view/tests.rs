@@ -235,6 +235,9 @@ fn detail_view() {
                     },
                 ],
             }),
+            snapshots: vec![],
+            reason: None,
+            logs: None,
         })),
     });
     let t = render(&mut app, 120, 40);
@@ -275,6 +278,9 @@ fn event_detail_view() {
             peak: Some(process(4000, "tar", 52)),
             captures: vec![],
             hot: None,
+            snapshots: vec![],
+            reason: None,
+            logs: None,
         })),
     });
     let t = render(&mut app, 100, 30);
@@ -439,4 +445,111 @@ fn db_states_show_in_event_history() {
     assert!(text(&t).contains("(no events recorded)"));
     assert!(matches!(app.conn, Conn::Live { .. }));
     let _ = (rogues_in_every_band(), sample(1, T0, vec![]));
+}
+
+/// Event 7 opened by id, with its snapshots, two captures (the second in progress), the peak
+/// reading and log lines.
+fn event_view_app() -> App {
+    let (mut app, _) = live_app();
+    app.open_event(7);
+    app.on_history(HistoryReply::Event {
+        id: 7,
+        result: Ok(Some(EventRecord {
+            event: events()[0].clone(),
+            peak: Some(process(1200, "firefox", 88)),
+            captures: vec![capture(3, true), capture(4, false)],
+            hot: Some(HotCapture {
+                capture_id: 3,
+                source: Some("perf".into()),
+                paths: vec![HotPath {
+                    pid: 1200,
+                    process: "firefox".into(),
+                    thread_id: "1201".into(),
+                    samples: 180,
+                    off_cpu: Some(0),
+                    percent: 61.2,
+                    frames: ["gamma", "beta", "alpha", "main"]
+                        .map(String::from)
+                        .to_vec(),
+                }],
+            }),
+            snapshots: crate::tui::testing::snapshots(),
+            reason: Some("cpu: 1.1 of 2 cores for 12 s, cpu pressure 40 %".into()),
+            logs: Some(crate::tui::history::CaptureLogs {
+                capture_id: 3,
+                entries: crate::tui::testing::log_entries(),
+            }),
+        })),
+    });
+    app
+}
+
+#[test]
+fn event_view() {
+    let mut app = event_view_app();
+    let t = render(&mut app, 120, 60);
+    insta::assert_snapshot!("event_view_120x60", text(&t));
+    let screen = text(&t);
+    for part in [
+        "why: cpu: 1.1 of 2 cores for 12 s, cpu pressure 40 %",
+        "Score over the event (16 snapshots)",
+        "▃▄▄▅▅▆▆▆▇▇▆▆▅▆▆▆",
+        "max 88",
+        "▶ #4",
+        "stacks skipped (no permission)",
+        "WebGL context lost",
+        "61.2%",
+    ] {
+        assert!(screen.contains(part), "{part:?} missing:\n{screen}");
+    }
+    // Tab moves the replay mark to the other capture.
+    keys(&mut app, &[KeyCode::Tab]);
+    let t = render(&mut app, 120, 60);
+    assert!(text(&t).contains("▶ #3"));
+}
+
+#[test]
+fn replay_at_several_positions() {
+    let mut app = event_view_app();
+    keys(&mut app, &[KeyCode::Char('r')]);
+    app.on_history(HistoryReply::ReplayProgress {
+        capture_id: 4,
+        done: 27,
+        total: 90,
+    });
+    let t = render(&mut app, 100, 30);
+    insta::assert_snapshot!("replay_loading_100x30", text(&t));
+    assert!(text(&t).contains("27 of 90 samples (30%)"));
+    let mut data = crate::tui::testing::replay_data(90);
+    data.capture_id = 4;
+    app.on_history(HistoryReply::Replay {
+        capture_id: 4,
+        result: Ok(data),
+    });
+    let t = render(&mut app, 100, 30);
+    insta::assert_snapshot!("replay_at_trigger_100x30", text(&t));
+    assert!(text(&t).contains("sample 90/90 · 0.0 s from the trigger"));
+    keys(
+        &mut app,
+        &[KeyCode::Char('['), KeyCode::Char('['), KeyCode::Left],
+    );
+    let t = render(&mut app, 100, 30);
+    insta::assert_snapshot!("replay_minus_7s_100x30", text(&t));
+    assert!(text(&t).contains("sample 69/90 · −7.0 s"), "{}", text(&t));
+    // The machine's pressure at that sample: 60 % × (68/89)² of cpu.
+    assert!(
+        text(&t).contains("pressure cpu 45.8% · memory 1.5% · io 4.0%"),
+        "{}",
+        text(&t)
+    );
+    keys(&mut app, &[KeyCode::Home]);
+    let t = render(&mut app, 100, 30);
+    insta::assert_snapshot!("replay_first_sample_100x30", text(&t));
+    assert!(text(&t).contains("sample 1/90 · −29.7 s"));
+    assert!(text(&t).contains("TOP PROCESSES at −29.7 s"));
+    assert_eq!(app.rows().len(), 4, "make appears halfway");
+    // Every size draws.
+    for (w, h) in [(30, 8), (60, 12), (80, 24), (200, 60)] {
+        render(&mut app, w, h);
+    }
 }
