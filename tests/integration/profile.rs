@@ -277,9 +277,19 @@ fn as_root_a_program_without_frame_pointers_unwinds_to_main_with_lines_and_off_c
         "ends where the thread waits: {names:?}"
     );
     let weight = chain.last().unwrap().off_cpu_count.unwrap_or(0);
+    // A switch-out whose switch-in record the kernel dropped (ring full while the profiler, at
+    // nice +10, waited for a CPU on a loaded machine) has no known length and weighs nothing;
+    // the kernel then reports the loss, and only then may the weight fall short.
+    let lost: i64 = db
+        .query_row(
+            "SELECT COALESCE(samples_lost, 0) FROM tailspin_header WHERE capture_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(
-        weight > 50,
-        "off-CPU time of ~2 s at 99 Hz weighs well over 50: {weight}"
+        weight > 50 || (lost > 0 && weight > 0),
+        "off-CPU time of ~2 s at 99 Hz weighs well over 50: {weight} ({lost} records lost)"
     );
 
     // Folded stacks round-trip: their counts sum to the samples stored.
