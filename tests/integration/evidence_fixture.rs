@@ -103,7 +103,8 @@ pub fn reading(pid: u32, command: &str, t: f64, cpu: f64, mem: u64, score: u8) -
         score,
         band: band(score),
         cpu_share: cpu / 100.0,
-        disproportionality: f64::from(score) / 7.0,
+        // A blame (0–1), as the impact model stores it.
+        disproportionality: f64::from(score) / 100.0,
         dominant_resource: Resource::Cpu,
         ppid: 1,
         uid: 1000,
@@ -457,7 +458,7 @@ pub fn build(path: &Path) {
         command: CULPRIT.into(),
         score: 92,
         dominant_resource: Resource::Cpu,
-        disproportionality: 13.1,
+        disproportionality: 0.92,
     }];
     for bulk in [
         BulkWrite::Buffer(BufferCapture {

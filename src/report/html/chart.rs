@@ -311,7 +311,17 @@ pub fn render(c: &Chart<'_>) -> String {
         .copied()
         .chain(c.hlines.iter().map(|h| h.y))
         .fold(0.0, f64::max);
-    let want = (data_max * 1.08).max(c.y_at_least).max(1e-9);
+    // An all-zero series still gets a readable axis (one unit, one KiB); a percentage that
+    // stays within 100 never gets an axis past 100 %.
+    let floor = if matches!(c.unit, Unit::Bytes | Unit::Rate) {
+        1024.0
+    } else {
+        1.0
+    };
+    let mut want = (data_max * 1.08).max(c.y_at_least).max(floor);
+    if matches!(c.unit, Unit::Percent) && data_max <= 100.0 {
+        want = want.min(100.0);
+    }
     let step = if matches!(c.unit, Unit::Bytes | Unit::Rate) {
         byte_step(want, 4.0)
     } else {
@@ -584,6 +594,39 @@ mod tests {
         let none = render(&chart(&[], vec![], false));
         assert!(none.contains("<svg"));
         assert!(!none.contains("<path"));
+    }
+
+    #[test]
+    fn an_all_zero_series_and_a_full_percentage_get_sensible_axes() {
+        let x = [0.0, 1.0, 2.0];
+        let one = |unit: Unit, values: &'static [f64; 3]| {
+            let mut c = chart(
+                &x,
+                vec![Series {
+                    label: "s".into(),
+                    values,
+                    class: "c0".into(),
+                }],
+                false,
+            );
+            c.unit = unit;
+            c.y_at_least = 0.0;
+            c.hlines.clear();
+            render(&c)
+        };
+        let labels = |html: &str| -> Vec<String> {
+            html.split("<span style=\"bottom:")
+                .skip(1)
+                .map(|s| {
+                    s[s.find('>').unwrap_or(0) + 1..s.find("</span>").unwrap_or(0)].to_string()
+                })
+                .collect()
+        };
+        let zero = labels(&one(Unit::PerSec, &[0.0; 3]));
+        assert!(!zero.is_empty() && zero.len() <= 5, "{zero:?}");
+        assert!(zero.iter().all(|l| l != "0.0/s" && l != "0/s"), "{zero:?}");
+        let full = labels(&one(Unit::Percent, &[100.0; 3]));
+        assert_eq!(full.last().map(String::as_str), Some("100 %"), "{full:?}");
     }
 
     #[test]

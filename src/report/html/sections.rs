@@ -176,6 +176,13 @@ pub fn summary(out: &mut String, ev: &EventEvidence, clock: Clock, _opts: &Optio
         out,
         "Dominant resource",
         &match &ev.peak {
+            // Under the impact model (rows with a reason) the figure is the culprit's blame,
+            // its share of what was consumed; under fair-share a multiple of the fair share.
+            Some(p) if !p.process.reason.is_empty() => format!(
+                "{} — {:.0} % of it was this culprit's at the peak",
+                p.process.dominant_resource,
+                p.process.disproportionality * 100.0
+            ),
             Some(p) => format!(
                 "{} — {:.2}× its fair share at the peak",
                 p.process.dominant_resource, p.process.disproportionality
