@@ -391,47 +391,7 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
                     d.ring_buffer_size.unwrap_or(0)
                 ));
             }
-            match &s.current {
-                Some(c) => {
-                    let mut line = format!("Current: max score {} ({})", c.max_score, c.band);
-                    let top = c.top_process.as_ref().filter(|p| p.score > 0);
-                    if let Some(p) = top {
-                        let name = if p.members > 1 {
-                            format!("{} ×{}", cut(&p.command, 30), p.members)
-                        } else {
-                            cut(&p.command, 30)
-                        };
-                        line.push_str(&format!(", top {name} (PID {})", p.pid));
-                    }
-                    out.push(line);
-                    match top {
-                        Some(p) if !p.reason.is_empty() => {
-                            out.push(format!("         why: {}", printable(&p.reason)));
-                        }
-                        None if c.time.is_some() => {
-                            out.push("         nothing is hurting the machine".to_string());
-                        }
-                        _ => {}
-                    }
-                    let mut detail = Vec::new();
-                    if let Some(n) = c.process_count {
-                        detail.push(format!("{n} processes"));
-                    }
-                    if let Some(ms) = c.sampler_ms {
-                        detail.push(format!("last pass {ms:.1} ms"));
-                    }
-                    if let Some(peak) = c.recent_peak {
-                        detail.push(format!("recent peak {peak}"));
-                    }
-                    if !detail.is_empty() {
-                        out.push(format!("         {}", detail.join(", ")));
-                    }
-                    if let Some(m) = &c.machine {
-                        out.push(format!("Machine: {}", m.summary()));
-                    }
-                }
-                None => out.push("Current: no sample yet".to_string()),
-            }
+            render_current(s.current.as_ref(), &mut out);
         }
         "stopped" => out.push(format!(
             "Daemon: stopped ({})",
@@ -460,7 +420,67 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
         s.database.path,
         s.database.size_bytes.map_or("size unknown".into(), bytes)
     ));
-    if let Some(w) = &s.database.writes
+    render_writes(s.database.writes.as_ref(), &mut out);
+    match (s.database.captures_pending, d.state) {
+        (None | Some(0), _) => {}
+        (Some(n), "running") => out.push(format!("Captures in progress: {n}")),
+        (Some(n), _) => out.push(format!(
+            "Unfinished captures: {n} (marked failed when the daemon starts again)"
+        )),
+    }
+    render_last(last, now, &mut out);
+    render_open(open, d.state, now, &mut out);
+    finish(out)
+}
+
+/// The `Current:` lines: the newest sample's top culprit, why, and the machine.
+fn render_current(current: Option<&CurrentJson>, out: &mut Vec<String>) {
+    match current {
+        Some(c) => {
+            let mut line = format!("Current: max score {} ({})", c.max_score, c.band);
+            let top = c.top_process.as_ref().filter(|p| p.score > 0);
+            if let Some(p) = top {
+                let name = if p.members > 1 {
+                    format!("{} ×{}", cut(&p.command, 30), p.members)
+                } else {
+                    cut(&p.command, 30)
+                };
+                line.push_str(&format!(", top {name} (PID {})", p.pid));
+            }
+            out.push(line);
+            match top {
+                Some(p) if !p.reason.is_empty() => {
+                    out.push(format!("         why: {}", printable(&p.reason)));
+                }
+                None if c.time.is_some() => {
+                    out.push("         nothing is hurting the machine".to_string());
+                }
+                _ => {}
+            }
+            let mut detail = Vec::new();
+            if let Some(n) = c.process_count {
+                detail.push(format!("{n} processes"));
+            }
+            if let Some(ms) = c.sampler_ms {
+                detail.push(format!("last pass {ms:.1} ms"));
+            }
+            if let Some(peak) = c.recent_peak {
+                detail.push(format!("recent peak {peak}"));
+            }
+            if !detail.is_empty() {
+                out.push(format!("         {}", detail.join(", ")));
+            }
+            if let Some(m) = &c.machine {
+                out.push(format!("Machine: {}", m.summary()));
+            }
+        }
+        None => out.push("Current: no sample yet".to_string()),
+    }
+}
+
+/// The `Database writes:` lines, when a write has failed since the daemon started.
+fn render_writes(writes: Option<&WritesJson>, out: &mut Vec<String>) {
+    if let Some(w) = writes
         && let Some(err) = &w.last_error
     {
         let state = if w.failing {
@@ -482,13 +502,10 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             );
         }
     }
-    match (s.database.captures_pending, d.state) {
-        (None | Some(0), _) => {}
-        (Some(n), "running") => out.push(format!("Captures in progress: {n}")),
-        (Some(n), _) => out.push(format!(
-            "Unfinished captures: {n} (marked failed when the daemon starts again)"
-        )),
-    }
+}
+
+/// The `Last event:` line.
+fn render_last(last: Option<&EventRow>, now: f64, out: &mut Vec<String>) {
     if let Some(e) = last {
         let when = match e.exit_time {
             None => format!("started {}, ongoing", ago(now - e.entry_time)),
@@ -504,11 +521,14 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             e.peak_band
         ));
     }
+}
 
+/// The events still open, each with why.
+fn render_open(open: &[EventRow], daemon_state: &str, now: f64, out: &mut Vec<String>) {
     out.push(String::new());
     if open.is_empty() {
         out.push("No active process tracking.".to_string());
-        return finish(out);
+        return;
     }
     out.push(format!("Active tracked processes: {}", open.len()));
     for e in open {
@@ -524,13 +544,12 @@ pub fn render(s: &StatusJson, open: &[EventRow], last: Option<&EventRow>, now: f
             out.push(format!("      {}", printable(r)));
         }
     }
-    if d.state == "stopped" {
+    if daemon_state == "stopped" {
         out.push(
             "  (the daemon is not running: these close when it starts again, at its last sample)"
                 .to_string(),
         );
     }
-    finish(out)
 }
 
 fn finish(lines: Vec<String>) -> String {
