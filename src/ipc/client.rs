@@ -24,8 +24,9 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `ping` waits for `pong`.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long `request_capture` waits for the daemon's decision (the server gives the daemon 10 s).
-pub const CAPTURE_REPLY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long `request_capture` waits for the daemon's decision (the server gives the daemon 25 s,
+/// enough to finish a profiled capture already in flight on a loaded machine).
+pub const CAPTURE_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What went wrong talking to the daemon. The messages are meant for users.
 #[derive(Debug, thiserror::Error)]

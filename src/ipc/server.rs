@@ -43,7 +43,9 @@ pub struct ServerOptions {
     /// has been silent longest (one that never sent anything first) is told so and dropped, so
     /// a pile of idle connections cannot lock `status` or the dashboard out.
     pub max_clients: usize,
-    /// How long a client's `capture` request waits for the daemon's answer.
+    /// How long a client's `capture` request waits for the daemon's answer. A capture is
+    /// answered when it starts, after the one in flight: a 3 s profile, up to 4 s of
+    /// symbolizing, the buffer and log parts, longer on a loaded machine.
     pub request_timeout: Duration,
     /// Client requests waiting for the daemon; when full, further requests are refused at once.
     pub request_backlog: usize,
@@ -55,7 +57,7 @@ impl Default for ServerOptions {
             queue_capacity: 64,
             write_timeout: Duration::from_secs(5),
             max_clients: 64,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(25),
             request_backlog: 16,
         }
     }
