@@ -266,7 +266,7 @@ pub struct ImpactConfig {
     pub switches_per_cpu_full: f64,
     /// CPU time one context switch costs, µs: a unit's switching is charged to wakeups, not cpu.
     pub switch_cost_us: f64,
-    /// A unit holding at least this many cores…
+    /// A unit holding at least this many cores on average…
     pub cpu_floor_cores: f64,
     /// …for this many seconds is at least in the tracking band.
     pub cpu_floor_s: f64,

@@ -25,8 +25,8 @@
 //! thrashing in a small cgroup is a memory culprit even though the disk is busy).
 //!
 //! # Floors
-//! A quiet machine still reports a real runaway: a unit holding at least `cpu_floor_cores` for
-//! `cpu_floor_s` seconds, or holding `memory_floor_percent` of RAM, or whose memory is
+//! A quiet machine still reports a real runaway: a unit holding at least `cpu_floor_cores` on
+//! average over `cpu_floor_s` seconds, or holding `memory_floor_percent` of RAM, or whose memory is
 //! `memory_growth_ratio` × its decayed average (time constant `memory_decay_s`) and at least
 //! `memory_growth_percent` of RAM above it (oomd's fastest-grower rule), is at least in the
 //! tracking band.
@@ -402,13 +402,16 @@ impl ImpactScorer {
         };
 
         // Floors.
+        // Held = the mean over the window, not its minimum: one pass reads a third of a
+        // second at the kernel's 10 ms tick, and a pegged loop reads 0.83–1.02 cores from pass
+        // to pass as other tasks or the hypervisor take a slice, so a minimum would rarely hold.
         let all_cores = u.cores + u.child_cores;
-        let held_cores = h
+        let (sum, n) = h
             .recent
             .iter()
             .filter(|q| now_s - q.t < p.cpu_floor_s)
-            .map(|q| q.cores)
-            .fold(all_cores, f64::min);
+            .fold((all_cores, 1.0), |(s, n), q| (s + q.cores, n + 1.0));
+        let held_cores = sum / n;
         let floor = f64::from(self.bands.tracking);
         let cpu_floor =
             now_s - h.first_seen + 1e-6 >= p.cpu_floor_s && held_cores >= p.cpu_floor_cores;
