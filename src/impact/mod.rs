@@ -22,7 +22,8 @@
 //! culprit); the CPU time spent switching (`switch_cost_us` per switch) counts as wakeups, not
 //! cpu (a ping-pong of threads is a wakeups culprit even though it keeps CPUs busy); and the
 //! reads and D-state waits of a process's own major faults count as memory, not disk (a hog
-//! thrashing in a small cgroup is a memory culprit even though the disk is busy).
+//! thrashing in a small cgroup is a memory culprit even though the disk is busy). They stay in
+//! the machine's disk totals: a small writer beside that hog holds a small share of the disk.
 //!
 //! # Floors
 //! A quiet machine still reports a real runaway: a unit holding at least `cpu_floor_cores` on
@@ -125,6 +126,13 @@ impl Usage {
         };
         self.blocked * (1.0 - from_faults)
     }
+
+    /// Its share of the machine's disk traffic and of its I/O waits that its own major faults
+    /// explain: paging, which is memory's doing even when the kernel counts it as io pressure.
+    fn paging_share(&self, totals: &Totals) -> f64 {
+        share(self.fault_bytes().min(self.disk_bytes), totals.disk_bytes)
+            .max(share(self.blocked - self.blocked_on_io(), totals.blocked))
+    }
 }
 
 /// What one major fault is taken to read.
@@ -196,7 +204,9 @@ pub struct Totals {
     pub pageins: f64,
     /// Σ positive memory growth, bytes/s (filled by the scorer).
     pub mem_growth: f64,
+    /// Disk bytes/s of every process, page-fault reads included.
     pub disk_bytes: f64,
+    /// Tasks in D state, waiting on page faults included.
     pub blocked: f64,
     pub switches: f64,
     pub gpu_ms: f64,
@@ -210,8 +220,11 @@ impl Totals {
             t.spawn_rate += u.spawn_rate;
             t.mem += u.mem as f64;
             t.pageins += u.pageins;
-            t.disk_bytes += u.disk_bytes_net();
-            t.blocked += u.blocked_on_io();
+            // Gross, though each unit's own part is net of its page faults: a hog's fault
+            // reads are memory blame for it, yet still the disk traffic everyone else's share
+            // is of. Net totals made a 60 KiB/s bystander 100 % of a thrashing machine's disk.
+            t.disk_bytes += u.disk_bytes;
+            t.blocked += u.blocked;
             t.switches += u.switches();
             t.gpu_ms += u.gpu_ms;
         }
@@ -384,12 +397,17 @@ impl ImpactScorer {
         let cpu_main = s.cpu * blame.cpu;
         let cpu_forks = s.forks * blame.forks;
         let memory_growth = s.memory_growth * growth_share;
+        // Refaulting its own pages loads the disk: when that shows as io pressure (the kernel
+        // counts a refault as a memory stall only if the page was recently in the workingset),
+        // the hog is still named, for memory, through its share of the disk.
+        let memory_paging = s.disk * u.paging_share(totals);
         let per = PerResource {
             cpu: cpu_main.max(cpu_forks),
             gpu: s.gpu * blame.gpu,
             memory: (s.memory_used * blame.memory_bytes)
                 .max(s.memory_pressure * blame.memory_pressure)
-                .max(memory_growth),
+                .max(memory_growth)
+                .max(memory_paging),
             disk: s.disk * blame.disk,
             wakeups: s.wakeups * blame.wakeups,
         };
@@ -474,6 +492,12 @@ impl ImpactScorer {
         } else {
             None
         };
+        let paging_led = dominant == Resource::Memory
+            && memory_paging > 0.0
+            && memory_paging
+                > (s.memory_used * blame.memory_bytes)
+                    .max(s.memory_pressure * blame.memory_pressure)
+                    .max(memory_growth);
         let reason = reason::line(&reason::Facts {
             dominant,
             fork_led: dominant == Resource::Cpu && cpu_forks > cpu_main,
@@ -486,6 +510,7 @@ impl ImpactScorer {
                 && s.memory_pressure * blame.memory_pressure > s.memory_used * blame.memory_bytes
                 && totals.pageins >= 10.0
                 && fault_share > 0.0,
+            paging_led,
             growth: (dominant == Resource::Memory
                 && memory_growth >= s.memory_pressure * blame.memory_pressure
                 && memory_growth > 0.0)
@@ -499,14 +524,22 @@ impl ImpactScorer {
             blame: PerResource {
                 cpu: blame.cpu.max(blame.forks),
                 gpu: blame.gpu,
-                memory: blame.memory_bytes.max(blame.memory_pressure),
+                memory: if paging_led {
+                    u.paging_share(totals)
+                } else {
+                    blame.memory_bytes.max(blame.memory_pressure)
+                },
                 disk: blame.disk,
                 wakeups: blame.wakeups,
             },
             stress: PerResource {
                 cpu: s.cpu.max(s.forks),
                 gpu: s.gpu,
-                memory: s.memory_used.max(s.memory_pressure).max(s.memory_growth),
+                memory: if paging_led {
+                    s.disk
+                } else {
+                    s.memory_used.max(s.memory_pressure).max(s.memory_growth)
+                },
                 disk: s.disk,
                 wakeups: s.wakeups,
             },

@@ -18,6 +18,8 @@ pub(super) struct Facts<'a> {
     pub grown_by: Option<f64>,
     /// The memory score comes from major faults under pressure.
     pub fault_led: bool,
+    /// The memory score comes from the io pressure of its own major faults.
+    pub paging_led: bool,
     /// The memory score comes from growing this fast (bytes/s).
     pub growth: Option<f64>,
     /// The unit's share of all context switches.
@@ -78,7 +80,7 @@ pub(super) fn line(f: &Facts<'_>) -> String {
                 0.0
             };
             let mut s = format!("memory: {} ({share:.0} % of RAM)", bytes(u.mem as f64));
-            if f.fault_led {
+            if f.fault_led || f.paging_led {
                 s.push_str(&format!(", {} major faults/s", human_count(u.pageins)));
             }
             if let Some(g) = f.growth {
@@ -96,6 +98,10 @@ pub(super) fn line(f: &Facts<'_>) -> String {
             s.push_str(&held(f));
             s.push_str(&format!(", {} available, ", bytes(m.mem_available as f64)));
             s.push_str(&pressure(m, "memory", m.pressure_memory));
+            if f.paging_led {
+                s.push_str(", ");
+                s.push_str(&pressure(m, "io", m.pressure_io));
+            }
             s
         }
         Resource::Disk => {

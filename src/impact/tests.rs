@@ -370,6 +370,114 @@ fn a_thrashing_hog_in_a_small_cgroup_is_high_for_memory_not_disk() {
 }
 
 #[test]
+fn a_small_writer_beside_a_thrashing_hog_takes_no_disk_blame() {
+    // Seen in the detection benchmark: the io pressure of a hog refaulting its pages was blamed
+    // on the only other disk user, the daemon's own database (60 KiB/s, fsyncs), which went
+    // critical for disk 17 s before the hog was named. Fault reads are not disk blame for the
+    // hog, but they are still the machine's disk traffic: a bystander's share is of all of it.
+    let mut s = scorer();
+    run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
+    let runs = run(&mut s, 10.0, 30.0, |_| {
+        let mut m = idle_machine();
+        m.pressure_memory = 25.0;
+        m.pressure_io = 43.0;
+        m.cpu_busy = 0.4;
+        let mut units = background();
+        units.push((
+            9,
+            Usage {
+                cores: 0.3,
+                mem: 157 << 20,
+                pageins: 9000.0,
+                disk_bytes: 9000.0 * 4096.0,
+                blocked: 0.9,
+                csw: 9000.0,
+                io_waits: 8000.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        units.push((
+            10,
+            Usage {
+                cores: 0.02,
+                mem: 25 << 20,
+                disk_bytes: 60.0 * 1024.0,
+                blocked: 0.03,
+                csw: 300.0,
+                io_waits: 20.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        (m, units)
+    });
+    let writer = of(&runs, 10);
+    let top = peak(&writer);
+    assert!(top.score < TRACKING, "{} {}", top.score, top.reason);
+    let hog = peak(&of(&runs, 9)).clone();
+    assert_eq!(hog.dominant, Resource::Memory, "{}", hog.reason);
+    assert!(hog.score >= 60, "{}", hog.score);
+}
+
+#[test]
+fn a_hog_refaulting_its_pages_under_io_pressure_alone_is_named_for_memory() {
+    // Also seen in the detection benchmark: the same thrashing hog, but the kernel counted its
+    // refaults as io pressure (43 %) and hardly as memory pressure (1 %). Its faults are the
+    // disk's traffic and its waits: it is named, for memory, with the io pressure it causes.
+    let mut s = scorer();
+    run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
+    let runs = run(&mut s, 10.0, 30.0, |_| {
+        let mut m = idle_machine();
+        m.pressure_memory = 1.0;
+        m.pressure_io = 43.0;
+        m.cpu_busy = 0.4;
+        let mut units = background();
+        units.push((
+            9,
+            Usage {
+                cores: 0.3,
+                mem: 157 << 20,
+                pageins: 9000.0,
+                disk_bytes: 9000.0 * 4096.0,
+                blocked: 0.9,
+                csw: 9000.0,
+                io_waits: 8000.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        units.push((
+            10,
+            Usage {
+                cores: 0.02,
+                mem: 25 << 20,
+                disk_bytes: 60.0 * 1024.0,
+                blocked: 0.03,
+                csw: 300.0,
+                io_waits: 20.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        (m, units)
+    });
+    let hog = peak(&of(&runs, 9)).clone();
+    assert!(hog.score >= 60, "{} {}", hog.score, hog.reason);
+    assert_eq!(hog.dominant, Resource::Memory, "{}", hog.reason);
+    assert!(hog.reason.contains("major faults/s"), "{}", hog.reason);
+    assert!(hog.reason.ends_with("io pressure 43 %"), "{}", hog.reason);
+    assert!(hog.blame.memory > 0.9 && hog.stress.memory > 0.9, "{hog:?}");
+    let writer = peak(&of(&runs, 10)).clone();
+    assert!(
+        writer.score < TRACKING,
+        "{} {}",
+        writer.score,
+        writer.reason
+    );
+}
+
+#[test]
 fn an_fsync_heavy_writer_is_a_disk_culprit() {
     let mut s = scorer();
     run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
