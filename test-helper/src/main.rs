@@ -21,6 +21,11 @@
 //! - `grow --mib N --seconds S`: touches N MiB of memory evenly over S seconds, then holds it.
 //! - `pingpong --pairs N`: N pairs of threads bouncing one byte over a socket pair (a
 //!   context-switch storm).
+//! - `thrash --mib N --file-mib F --dir D [--cgroup PROCS]` (Linux): writes an F MiB file in D
+//!   and drops it from the page cache, joins the cgroup whose `cgroup.procs` file is PROCS (a
+//!   memory-limited one, made by the test), holds N MiB of touched memory and reads random
+//!   pages of the file through a mapping (`MADV_RANDOM`): with N + F above the cgroup's limit,
+//!   every read is a major fault — a thrashing process.
 //!
 //! Any mode takes `--name NAME`: the process renames itself (its `comm`) first; and
 //! `--exit-on-eof 1`: it exits as soon as its stdin closes (its parent died).
@@ -34,7 +39,8 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: rogue-hunter-test-helper <busy --threads N | mem --mib N | \
 fsync-writer --dir D | threads --count N | sleep | sleepers --count N [--wake-ms M] | fork-loop | \
 fake-daemon --socket PATH [--version TEXT] [--log FILE] [--reason TEXT] | \
-workers --count N | grow --mib N --seconds S | pingpong --pairs N> [--name NAME] [--timeout S]";
+workers --count N | grow --mib N --seconds S | pingpong --pairs N | \
+thrash --mib N --file-mib F --dir D [--cgroup PROCS]> [--name NAME] [--timeout S]";
 
 struct Opts {
     mode: String,
@@ -51,6 +57,8 @@ struct Opts {
     version: String,
     log: Option<String>,
     reason: String,
+    file_mib: usize,
+    cgroup: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -71,6 +79,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         version: "0.0.0".into(),
         log: None,
         reason: "no".into(),
+        file_mib: 0,
+        cgroup: None,
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -94,6 +104,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--version" => o.version = value.clone(),
             "--log" => o.log = Some(value.clone()),
             "--reason" => o.reason = value.clone(),
+            "--file-mib" => o.file_mib = num()?,
+            "--cgroup" => o.cgroup = Some(value.clone()),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -214,6 +226,14 @@ fn main() -> ExitCode {
         "workers" => workers(opts.count, opts.timeout, deadline),
         "grow" => grow(opts.mib, opts.seconds, deadline),
         "pingpong" => pingpong(opts.count, deadline),
+        #[cfg(target_os = "linux")]
+        "thrash" => match thrash(&opts, deadline) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("rogue-hunter-test-helper: thrash: {e}");
+                ExitCode::FAILURE
+            }
+        },
         other => {
             eprintln!("rogue-hunter-test-helper: unknown mode {other}\n{USAGE}");
             ExitCode::from(2)
@@ -448,4 +468,87 @@ fn pingpong(pairs: usize, deadline: Instant) -> ExitCode {
     }
     ready();
     wait_until(deadline)
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    //! The three calls `thrash` needs, declared by hand: the helper has no dependencies.
+    use std::ffi::c_void;
+    pub const PROT_READ: i32 = 1;
+    pub const MAP_SHARED: i32 = 1;
+    pub const MADV_RANDOM: i32 = 1;
+    pub const POSIX_FADV_DONTNEED: i32 = 4;
+    unsafe extern "C" {
+        pub fn mmap(
+            addr: *mut c_void,
+            len: usize,
+            prot: i32,
+            flags: i32,
+            fd: i32,
+            off: i64,
+        ) -> *mut c_void;
+        pub fn madvise(addr: *mut c_void, len: usize, advice: i32) -> i32;
+        pub fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
+    }
+}
+
+/// A process whose working set does not fit its cgroup: see the module docs.
+#[cfg(target_os = "linux")]
+fn thrash(opts: &Opts, deadline: Instant) -> Result<ExitCode, String> {
+    use std::os::fd::AsRawFd;
+    let dir = opts.dir.as_deref().ok_or("--dir is required")?;
+    let path = std::path::Path::new(dir).join(format!("thrash-{}.dat", std::process::id()));
+    let len = opts.file_mib.max(1) << 20;
+    {
+        let mut f = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let chunk = vec![0x3cu8; 1 << 20];
+        for _ in 0..opts.file_mib.max(1) {
+            f.write_all(&chunk).map_err(|e| e.to_string())?;
+        }
+        f.sync_all().map_err(|e| e.to_string())?;
+    }
+    let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+    // The file is unlinked at once: the mapping keeps it, and nothing is left behind.
+    let _ = std::fs::remove_file(&path);
+    // SAFETY: plain syscalls on a file descriptor we own and a mapping we create and only read.
+    let base = unsafe {
+        // Pages cached while writing are charged to us outside the cgroup: drop them.
+        sys::posix_fadvise(file.as_raw_fd(), 0, 0, sys::POSIX_FADV_DONTNEED);
+        let p = sys::mmap(
+            std::ptr::null_mut(),
+            len,
+            sys::PROT_READ,
+            sys::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        if p as isize == -1 {
+            return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+        }
+        sys::madvise(p, len, sys::MADV_RANDOM);
+        p as *const u8
+    };
+    if let Some(procs) = &opts.cgroup {
+        std::fs::write(procs, std::process::id().to_string())
+            .map_err(|e| format!("joining {procs}: {e}"))?;
+    }
+    // A non-zero fill writes every page, so all of it is resident (and charged to the cgroup).
+    let hog = vec![0x5au8; opts.mib << 20];
+    std::hint::black_box(&hog);
+    ready();
+    let pages = len / 4096;
+    let (mut x, mut sum) = (0x9e37_79b9_7f4a_7c15u64, 0u64);
+    while Instant::now() < deadline {
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let page = (x % pages as u64) as usize;
+            // SAFETY: page * 4096 < len, inside the read-only mapping that lives until exit.
+            sum = sum.wrapping_add(u64::from(unsafe { *base.add(page * 4096) }));
+        }
+    }
+    std::hint::black_box(sum);
+    drop(hog);
+    Ok(ExitCode::SUCCESS)
 }
