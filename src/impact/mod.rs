@@ -11,7 +11,7 @@
 //! | cpu | ½ cores busy / CPUs + ½ cpu pressure / `cpu_pressure_full` | cores used (own + exited children's) / CPUs |
 //! | cpu (forks) | forks/s per CPU / `forks_per_cpu_full` | its share of the children spawned |
 //! | memory (capacity) | RAM in use, from `memory_used_low` (0) to `memory_used_full` (1) | bytes / RAM |
-//! | memory (pressure) | memory pressure / `memory_pressure_full` | its share of major faults, else of memory growth, else of memory |
+//! | memory (pressure) | memory pressure / `memory_pressure_full` | its share of the memory churn (pages faulted in + bytes grown), else of memory |
 //! | memory (growth) | `memory_exhaustion_s` / the seconds until RAM runs out at the machine's growth rate | its share of that growth (over ~3 s) |
 //! | disk | io pressure / `io_pressure_full` | the larger of its share of disk bytes and of time blocked in D state |
 //! | wakeups | switches/s per CPU / `switches_per_cpu_full` | its share of context switches |
@@ -137,6 +137,9 @@ impl Usage {
 
 /// What one major fault is taken to read.
 const PAGE_BYTES: f64 = 4096.0;
+
+/// Memory churn (faults + growth) below this, bytes/s, is noise: ten pages a second.
+const MIN_CHURN_BYTES: f64 = 10.0 * PAGE_BYTES;
 
 /// Thresholds of the bands the scorer needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,12 +377,15 @@ impl ImpactScorer {
         h.last_t = now_s;
 
         let mem_total = m.mem_total.max(1) as f64;
-        let fault_share = share(u.pageins, totals.pageins);
         let growth_share = share(growth, totals.mem_growth);
-        let memory_pressure_blame = if totals.pageins >= 10.0 && fault_share > 0.0 {
-            fault_share
-        } else if growth_share > 0.0 {
-            growth_share
+        // Memory pressure is blamed on the memory churn: pages faulted back in plus bytes
+        // grown. Either alone misleads: a leak pushing others out makes *them* fault, and beside
+        // a thrashing hog a daemon growing some KiB/s held "all of the growth". With no churn
+        // to speak of, the big hold the blame.
+        let churn = u.fault_bytes() + growth;
+        let total_churn = totals.pageins * PAGE_BYTES + totals.mem_growth;
+        let memory_pressure_blame = if total_churn >= MIN_CHURN_BYTES {
+            share(churn, total_churn)
         } else {
             share(u.mem as f64, totals.mem)
         };
@@ -508,13 +514,17 @@ impl ImpactScorer {
             grown_by: growth_over,
             fault_led: dominant == Resource::Memory
                 && s.memory_pressure * blame.memory_pressure > s.memory_used * blame.memory_bytes
-                && totals.pageins >= 10.0
-                && fault_share > 0.0,
+                && total_churn >= MIN_CHURN_BYTES
+                && u.fault_bytes() > 0.0
+                && u.fault_bytes() >= growth,
             paging_led,
             growth: (dominant == Resource::Memory
-                && memory_growth >= s.memory_pressure * blame.memory_pressure
-                && memory_growth > 0.0)
-                .then_some(growth),
+                && growth > 0.0
+                && (memory_growth >= s.memory_pressure * blame.memory_pressure
+                    || (s.memory_pressure * blame.memory_pressure
+                        > s.memory_used * blame.memory_bytes
+                        && growth > u.fault_bytes())))
+            .then_some(growth),
             switch_share: blame.wakeups,
         });
         Outcome {

@@ -478,6 +478,112 @@ fn a_hog_refaulting_its_pages_under_io_pressure_alone_is_named_for_memory() {
 }
 
 #[test]
+fn a_slowly_growing_bystander_takes_no_memory_pressure_blame_from_a_thrashing_hog() {
+    // The detection benchmark again, when the kernel counted the refaults as memory pressure
+    // (29 %): the daemon, its memory creeping up by some KiB/s while nobody else grew, held
+    // "all of the growth" and went critical for memory twice. Blame for memory pressure is a
+    // share of the memory churn — pages faulted in plus bytes grown — not of either alone.
+    let mut s = scorer();
+    run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
+    let runs = run(&mut s, 10.0, 30.0, |t| {
+        let mut m = idle_machine();
+        m.pressure_memory = 29.0;
+        m.pressure_io = 30.0;
+        m.cpu_busy = 0.4;
+        let mut units = background();
+        units.push((
+            9,
+            Usage {
+                cores: 0.3,
+                mem: 157 << 20,
+                pageins: 8600.0,
+                disk_bytes: 8600.0 * 4096.0,
+                blocked: 0.9,
+                csw: 9000.0,
+                io_waits: 8000.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        units.push((
+            10,
+            Usage {
+                cores: 0.02,
+                mem: (25 << 20) + (t * 50.0 * 1024.0) as u64,
+                disk_bytes: 60.0 * 1024.0,
+                blocked: 0.03,
+                csw: 300.0,
+                io_waits: 20.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        (m, units)
+    });
+    let daemon = peak(&of(&runs, 10)).clone();
+    assert!(
+        daemon.score < TRACKING,
+        "{} {}",
+        daemon.score,
+        daemon.reason
+    );
+    let hog = peak(&of(&runs, 9)).clone();
+    assert_eq!(hog.dominant, Resource::Memory, "{}", hog.reason);
+    assert!(hog.score >= 60, "{}", hog.score);
+    assert!(hog.reason.contains("major faults/s"), "{}", hog.reason);
+}
+
+#[test]
+fn a_leak_pushing_others_out_is_blamed_before_the_processes_it_makes_fault() {
+    // A process growing 200 MiB/s into a full machine: the others refault what reclaim took
+    // from them (2 MiB/s of faults). The grower holds nearly all the churn.
+    let mut s = scorer();
+    run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
+    let runs = run(&mut s, 10.0, 20.0, |t| {
+        let mut m = idle_machine();
+        m.pressure_memory = 30.0;
+        m.mem_available = 2 * GIB;
+        let mut units = background();
+        units.push((
+            9,
+            Usage {
+                cores: 1.0,
+                mem: (2 * GIB) + ((t - 10.0) * 200.0 * (1 << 20) as f64) as u64,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        units.push((
+            10,
+            Usage {
+                cores: 0.1,
+                mem: 300 << 20,
+                pageins: 500.0,
+                disk_bytes: 500.0 * 4096.0,
+                members: 1,
+                ..Usage::default()
+            },
+        ));
+        (m, units)
+    });
+    let leak = peak(&of(&runs, 9)).clone();
+    assert_eq!(leak.dominant, Resource::Memory, "{}", leak.reason);
+    assert!(leak.score >= CRITICAL, "{} {}", leak.score, leak.reason);
+    assert!(
+        leak.reason.contains(", growing 200 MiB/s"),
+        "{}",
+        leak.reason
+    );
+    let victim = peak(&of(&runs, 10)).clone();
+    assert!(
+        victim.score < TRACKING,
+        "{} {}",
+        victim.score,
+        victim.reason
+    );
+}
+
+#[test]
 fn an_fsync_heavy_writer_is_a_disk_culprit() {
     let mut s = scorer();
     run(&mut s, 0.0, 10.0, |_| (idle_machine(), background()));
