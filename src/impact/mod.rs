@@ -402,16 +402,20 @@ impl ImpactScorer {
         let s = stress;
         let cpu_main = s.cpu * blame.cpu;
         let cpu_forks = s.forks * blame.forks;
+        // The four ways memory can be to blame; the worst is the memory score.
+        let memory_capacity = s.memory_used * blame.memory_bytes;
+        let memory_pressure = s.memory_pressure * blame.memory_pressure;
         let memory_growth = s.memory_growth * growth_share;
         // Refaulting its own pages loads the disk: when that shows as io pressure (the kernel
         // counts a refault as a memory stall only if the page was recently in the workingset),
         // the hog is still named, for memory, through its share of the disk.
-        let memory_paging = s.disk * u.paging_share(totals);
+        let paging = u.paging_share(totals);
+        let memory_paging = s.disk * paging;
         let per = PerResource {
             cpu: cpu_main.max(cpu_forks),
             gpu: s.gpu * blame.gpu,
-            memory: (s.memory_used * blame.memory_bytes)
-                .max(s.memory_pressure * blame.memory_pressure)
+            memory: memory_capacity
+                .max(memory_pressure)
                 .max(memory_growth)
                 .max(memory_paging),
             disk: s.disk * blame.disk,
@@ -500,10 +504,7 @@ impl ImpactScorer {
         };
         let paging_led = dominant == Resource::Memory
             && memory_paging > 0.0
-            && memory_paging
-                > (s.memory_used * blame.memory_bytes)
-                    .max(s.memory_pressure * blame.memory_pressure)
-                    .max(memory_growth);
+            && memory_paging > memory_capacity.max(memory_pressure).max(memory_growth);
         let reason = reason::line(&reason::Facts {
             dominant,
             fork_led: dominant == Resource::Cpu && cpu_forks > cpu_main,
@@ -513,17 +514,15 @@ impl ImpactScorer {
             held_for,
             grown_by: growth_over,
             fault_led: dominant == Resource::Memory
-                && s.memory_pressure * blame.memory_pressure > s.memory_used * blame.memory_bytes
+                && memory_pressure > memory_capacity
                 && total_churn >= MIN_CHURN_BYTES
                 && u.fault_bytes() > 0.0
                 && u.fault_bytes() >= growth,
             paging_led,
             growth: (dominant == Resource::Memory
                 && growth > 0.0
-                && (memory_growth >= s.memory_pressure * blame.memory_pressure
-                    || (s.memory_pressure * blame.memory_pressure
-                        > s.memory_used * blame.memory_bytes
-                        && growth > u.fault_bytes())))
+                && (memory_growth >= memory_pressure
+                    || (memory_pressure > memory_capacity && growth > u.fault_bytes())))
             .then_some(growth),
             switch_share: blame.wakeups,
         });
@@ -535,7 +534,7 @@ impl ImpactScorer {
                 cpu: blame.cpu.max(blame.forks),
                 gpu: blame.gpu,
                 memory: if paging_led {
-                    u.paging_share(totals)
+                    paging
                 } else {
                     blame.memory_bytes.max(blame.memory_pressure)
                 },
