@@ -76,8 +76,7 @@ pub struct PrivilegedCopy {
 impl PrivilegedCopy {
     pub fn new() -> Option<PrivilegedCopy> {
         use std::os::unix::fs::PermissionsExt;
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !is_root() {
             eprintln!("skipped: needs root to run the binary as another user");
             return None;
         }
@@ -99,6 +98,12 @@ impl TestEnv {
     pub fn give_to_nobody(&self) {
         std::os::unix::fs::chown(self.root(), Some(65534), Some(65534)).unwrap();
     }
+}
+
+/// Whether the tests run as root (the tests that need it skip otherwise, saying why).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// One machine for all tests of this binary: tests that load the CPU hard (busy loops, some

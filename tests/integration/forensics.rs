@@ -2,7 +2,7 @@
 //! stored, stacks and logs are what the machine allows, tools that are absent or hang end as
 //! `skipped`/`timeout`, and captures never stall the samples.
 
-use crate::common::{TestEnv, machine_alone};
+use crate::common::{TestEnv, is_root, machine_alone};
 use crate::daemon_fixture::Daemon;
 use crate::helper::Helper;
 use rogue_hunter::ipc::client::Client;
@@ -35,11 +35,6 @@ fn manual_config(extra: &str) -> String {
          [scoring]\nmodel = \"fair-share\"\n[bands]\ncritical = 99\n\
          [forensics]\nmin_interval_s = 0\n{extra}"
     )
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 fn rt() -> tokio::runtime::Runtime {

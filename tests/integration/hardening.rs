@@ -3,7 +3,7 @@
 //! (`rh-victim`, `rh-attacker`) and run the real binaries as them with `setpriv`; without root
 //! they say so and skip.
 
-use crate::common::{TestEnv, which};
+use crate::common::{TestEnv, is_root, which};
 use crate::daemon_fixture::{Daemon, TEST_CONFIG};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -48,8 +48,7 @@ fn test_user(name: &str) -> Option<(u32, u32)> {
 
 /// Root, `setpriv` and `useradd`, or a reason to skip.
 fn can_switch_users() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: needs root to run processes as other users");
         return false;
     }
@@ -651,8 +650,7 @@ fn console_lines_are_formatted_for_people() {
 /// unit for root (with whatever paths the shell has); it says so and points at `--system`.
 #[test]
 fn service_install_print_as_root_points_at_the_system_service() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: the hint is for root");
         return;
     }

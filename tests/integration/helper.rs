@@ -118,7 +118,7 @@ pub fn in_own_session(cmd: &mut Command) {
 /// Nice -20 for the scheduler autogroup of `pid`'s session (root only; absent without
 /// CONFIG_SCHED_AUTOGROUP, where nothing changes).
 pub fn boost_autogroup(pid: u32) {
-    // SAFETY: geteuid has no preconditions.
+    // SAFETY: geteuid has no preconditions (inline: benches include this file without `common`).
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("note: not root, {pid} not boosted; a loaded machine may slow it down");
         return;

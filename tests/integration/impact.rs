@@ -3,7 +3,7 @@
 //! machine's pressure), and as root gives the daemon and the workload nice -20 autogroups so
 //! other people's builds on a shared machine do not decide the outcome.
 
-use crate::common::machine_alone;
+use crate::common::{is_root, machine_alone};
 use crate::daemon_fixture::Daemon;
 use crate::helper::Helper;
 use std::time::{Duration, Instant};
@@ -242,7 +242,7 @@ struct MemoryCgroup {
 impl MemoryCgroup {
     /// `Err` says why there is none (not root, no memory controller).
     fn create(limit: u64) -> Result<MemoryCgroup, String> {
-        if unsafe { libc::geteuid() } != 0 {
+        if !is_root() {
             return Err("not root".into());
         }
         let name = format!("rh-test-{}", std::process::id());

@@ -4,7 +4,7 @@
 //! frames, the fallback runs (and says why) where perf is refused, and the stored tree comes
 //! back out as folded stacks and a flame graph.
 
-use crate::common::{NOBODY, PrivilegedCopy, TestEnv, which};
+use crate::common::{NOBODY, PrivilegedCopy, TestEnv, is_root, which};
 use crate::daemon_fixture::Daemon;
 use rogue_hunter::store::capture_data::{CaptureData, Frame, StackThread};
 use std::io::{BufRead, BufReader};
@@ -14,11 +14,6 @@ use std::process::{Child, Command, Stdio};
 /// Only manual captures, of the asked-for process alone.
 const CONFIG: &str = "[system]\nsample_interval = 0.2\nring_buffer_size = 30\n[bands]\ncritical = 99\n\
     [forensics]\nmin_interval_s = 0\nstack_culprits = 0\nprofile_seconds = 2\n";
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// The test program, compiled without frame pointers into a directory everyone may read.
 struct Target {

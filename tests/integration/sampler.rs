@@ -2,6 +2,7 @@
 
 #![cfg(target_os = "linux")]
 
+use crate::common::is_root;
 use crate::helper::Helper;
 use rogue_hunter::config::Config;
 use rogue_hunter::model::{ProcState, ProcessScore, Sample};
@@ -29,11 +30,6 @@ fn find(sample: &Sample, pid: u32) -> &ProcessScore {
         .iter()
         .find(|p| p.pid == pid)
         .unwrap_or_else(|| panic!("pid {pid} not in the sample"))
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// Gives `pid` (started in its own session) the highest CPU priority when we may (root): nice

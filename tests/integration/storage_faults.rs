@@ -2,7 +2,7 @@
 //! database, one from a newer rogue-hunter. Each case is judged the way a user sees it: the
 //! daemon's exit and message, `status --json`, `events show --json`, and the file's bytes.
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, is_root};
 use crate::daemon_fixture::{Daemon, TEST_CONFIG};
 use rogue_hunter::ipc::{CaptureAnswer, Client};
 use serde_json::Value;
@@ -268,8 +268,7 @@ fn a_database_with_a_damaged_table_root_is_called_damaged() {
 
 /// Root, to mount a small tmpfs; otherwise a reason to skip.
 fn can_mount() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: needs root to mount a small tmpfs");
         return false;
     }

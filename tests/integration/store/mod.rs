@@ -182,10 +182,7 @@ pub fn columns(conn: &Connection, table: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use crate::common::is_root;
 
 /// A two-thread stack capture with a small call tree, images, notes and I/O summaries.
 pub fn capture_data(pid: i64) -> CaptureData {
