@@ -369,6 +369,36 @@ fn a_thrashing_hog_in_a_small_cgroup_is_high_for_memory_not_disk() {
     assert!(p.reason.contains("major faults/s"), "{}", p.reason);
 }
 
+/// The detection benchmark's thrashing hog: 157 MiB in a 224 MiB cgroup, `faults` major faults
+/// a second (a page read each), blocked on them most of the time.
+fn refaulting_hog(faults: f64) -> Usage {
+    Usage {
+        cores: 0.3,
+        mem: 157 << 20,
+        pageins: faults,
+        disk_bytes: faults * 4096.0,
+        blocked: 0.9,
+        csw: 9000.0,
+        io_waits: 8000.0,
+        members: 1,
+        ..Usage::default()
+    }
+}
+
+/// The daemon beside it, as measured: 60 KiB/s of database writes with their fsync waits.
+fn database_writer(mem: u64) -> Usage {
+    Usage {
+        cores: 0.02,
+        mem,
+        disk_bytes: 60.0 * 1024.0,
+        blocked: 0.03,
+        csw: 300.0,
+        io_waits: 20.0,
+        members: 1,
+        ..Usage::default()
+    }
+}
+
 #[test]
 fn a_small_writer_beside_a_thrashing_hog_takes_no_disk_blame() {
     // Seen in the detection benchmark: the io pressure of a hog refaulting its pages was blamed
@@ -383,33 +413,8 @@ fn a_small_writer_beside_a_thrashing_hog_takes_no_disk_blame() {
         m.pressure_io = 43.0;
         m.cpu_busy = 0.4;
         let mut units = background();
-        units.push((
-            9,
-            Usage {
-                cores: 0.3,
-                mem: 157 << 20,
-                pageins: 9000.0,
-                disk_bytes: 9000.0 * 4096.0,
-                blocked: 0.9,
-                csw: 9000.0,
-                io_waits: 8000.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
-        units.push((
-            10,
-            Usage {
-                cores: 0.02,
-                mem: 25 << 20,
-                disk_bytes: 60.0 * 1024.0,
-                blocked: 0.03,
-                csw: 300.0,
-                io_waits: 20.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
+        units.push((9, refaulting_hog(9000.0)));
+        units.push((10, database_writer(25 << 20)));
         (m, units)
     });
     let writer = of(&runs, 10);
@@ -433,33 +438,8 @@ fn a_hog_refaulting_its_pages_under_io_pressure_alone_is_named_for_memory() {
         m.pressure_io = 43.0;
         m.cpu_busy = 0.4;
         let mut units = background();
-        units.push((
-            9,
-            Usage {
-                cores: 0.3,
-                mem: 157 << 20,
-                pageins: 9000.0,
-                disk_bytes: 9000.0 * 4096.0,
-                blocked: 0.9,
-                csw: 9000.0,
-                io_waits: 8000.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
-        units.push((
-            10,
-            Usage {
-                cores: 0.02,
-                mem: 25 << 20,
-                disk_bytes: 60.0 * 1024.0,
-                blocked: 0.03,
-                csw: 300.0,
-                io_waits: 20.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
+        units.push((9, refaulting_hog(9000.0)));
+        units.push((10, database_writer(25 << 20)));
         (m, units)
     });
     let hog = peak(&of(&runs, 9)).clone();
@@ -491,33 +471,8 @@ fn a_slowly_growing_bystander_takes_no_memory_pressure_blame_from_a_thrashing_ho
         m.pressure_io = 30.0;
         m.cpu_busy = 0.4;
         let mut units = background();
-        units.push((
-            9,
-            Usage {
-                cores: 0.3,
-                mem: 157 << 20,
-                pageins: 8600.0,
-                disk_bytes: 8600.0 * 4096.0,
-                blocked: 0.9,
-                csw: 9000.0,
-                io_waits: 8000.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
-        units.push((
-            10,
-            Usage {
-                cores: 0.02,
-                mem: (25 << 20) + (t * 50.0 * 1024.0) as u64,
-                disk_bytes: 60.0 * 1024.0,
-                blocked: 0.03,
-                csw: 300.0,
-                io_waits: 20.0,
-                members: 1,
-                ..Usage::default()
-            },
-        ));
+        units.push((9, refaulting_hog(8600.0)));
+        units.push((10, database_writer((25 << 20) + (t * 50.0 * 1024.0) as u64)));
         (m, units)
     });
     let daemon = peak(&of(&runs, 10)).clone();
