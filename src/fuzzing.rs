@@ -153,6 +153,9 @@ mod tests {
             "socket/sample",
             "socket/notice",
             "socket/refused",
+            // Found by the fuzzer: a float serde_json's fast parser read 1 ULP off, so a sample
+            // changed on its way through a client and back.
+            "socket/sample-float-roundtrip",
         ] {
             protocol::decode_server(&seed(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
